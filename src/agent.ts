@@ -1,0 +1,173 @@
+/**
+ * Composition root: wires store → state → ingest → sources, the metrics registry and
+ * the HTTP app. Returns `{ app, start, stop }`; only main.ts touches `process`.
+ */
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { serve } from '@hono/node-server';
+import type { Hono } from 'hono';
+import { expectationsFor, type Config } from './config/schema.js';
+import { createRetention, type Retention } from './history/retention.js';
+import { createApiRoutes } from './http/api-routes.js';
+import { createAuth, type Auth } from './http/auth.js';
+import { createApp, type Exposer, type ReadinessCheck } from './http/create-app.js';
+import { createPushRoutes } from './http/push-routes.js';
+import { createIngest, type Ingest } from './ingest/ingest.js';
+import { createJobExposition, type JobExposition } from './metrics/job-exposition.js';
+import { createSelfMetrics, type SelfMetrics } from './metrics/self-metrics.js';
+import { systemClock, type Clock } from './runtime/clock.js';
+import { createLogger, type Logger } from './runtime/logger.js';
+import type { Source } from './sources/source.js';
+import { JobState } from './state/job-state.js';
+import { createSqliteStore } from './store/sqlite/sqlite-store.js';
+import type { Store } from './store/store.js';
+import { VERSION } from './version.js';
+
+export interface AgentOptions {
+  config: Config;
+  clock?: Clock;
+  logger?: Logger;
+  /** Process metrics are off in tests that run many agents in one process. */
+  defaultMetrics?: boolean;
+}
+
+export interface Agent {
+  app: Hono;
+  config: Config;
+  store: Store;
+  state: JobState;
+  ingest: Ingest;
+  clock: Clock;
+  logger: Logger;
+  auth: Auth;
+  selfMetrics: SelfMetrics;
+  jobExposition: JobExposition;
+  retention: Retention;
+  sources: Source[];
+  /** Expected duration (seconds) of a job: configured max_duration, later the learned baseline. */
+  expectedDuration(jobName: string): number | undefined;
+  /** Listens on config.http; resolves with the bound port. */
+  listen(): Promise<number>;
+  /** Stops sources, HTTP, drains the writer, closes the store. Same promise on a second call. */
+  stop(): Promise<void>;
+}
+
+export async function createAgent(opts: AgentOptions): Promise<Agent> {
+  const { config } = opts;
+  const clock = opts.clock ?? systemClock;
+  const logger = opts.logger ?? createLogger({ level: config.log.level });
+  const store = createSqliteStore({ path: config.store.sqlite.path, durability: config.store.sqlite.durability });
+  const state = new JobState(await store.loadState());
+  const auth = createAuth(config.auth);
+
+  const expectedDuration = (jobName: string): number | undefined => {
+    const max = expectationsFor(config, jobName).max_duration;
+    return max === undefined ? undefined : max / 1000;
+  };
+
+  // Late-bound so self metrics can read the exposition's counts and the ingest queue.
+  let jobExposition: JobExposition | undefined;
+  let ingest: Ingest | undefined;
+  const selfMetrics = createSelfMetrics({
+    version: VERSION,
+    pending: () => ingest?.pending() ?? 0,
+    jobCounts: () => jobExposition?.counts() ?? { exposed: 0, idle: 0 },
+    defaultMetrics: opts.defaultMetrics,
+  });
+  ingest = createIngest({
+    store,
+    state,
+    clock,
+    logger: logger.child({ component: 'ingest' }),
+    maxBatch: config.store.max_batch,
+    maxPending: config.store.max_pending,
+    maxJobs: config.limits.max_jobs,
+    observer: selfMetrics.observer,
+  });
+  jobExposition = createJobExposition({ state, clock, idleTtlMs: config.retention.idle_job_ttl, expectedDuration });
+  const retention = createRetention({
+    store,
+    clock,
+    logger: logger.child({ component: 'retention' }),
+    config: config.retention,
+    pruned: (k, n) => selfMetrics.pruned(k, n),
+  });
+
+  const sources: Source[] = [];
+  const exposers: Exposer[] = [jobExposition];
+  const readiness: ReadinessCheck[] = [
+    { name: 'store', check: async () => (await store.ping(), { ok: true }) },
+    {
+      name: 'writer',
+      check: async () =>
+        ingest?.healthy() ? { ok: true } : { ok: false, detail: `writer unhealthy: ${ingest?.pending()} events waiting or last commit failed` },
+    },
+  ];
+  const routes = [
+    createPushRoutes({ ingest: ingest.ingest, limits: config.limits, auth, clock }),
+    createApiRoutes({ state, store, clock, auth, expectedDuration }),
+  ];
+  const app = createApp({ logger: logger.child({ component: 'http' }), auth, selfMetrics, exposers, readiness, routes });
+
+  let server: Server | undefined;
+  let stopping: Promise<void> | undefined;
+  const theIngest = ingest;
+
+  const step = async (name: string, fn: () => Promise<void> | void): Promise<void> => {
+    try {
+      await fn();
+    } catch (err) {
+      logger.error(`shutdown step failed: ${name}`, { err });
+    }
+  };
+
+  return {
+    app,
+    config,
+    store,
+    state,
+    ingest: theIngest,
+    clock,
+    logger,
+    auth,
+    selfMetrics,
+    jobExposition,
+    retention,
+    sources,
+    expectedDuration,
+    async listen() {
+      for (const s of sources) {
+        logger.info('source starting', { source: s.name });
+        await s.start();
+      }
+      retention.start();
+      return new Promise<number>((resolve, reject) => {
+        const srv = serve({ fetch: app.fetch, port: config.http.port, hostname: config.http.host }, (info: AddressInfo) => {
+          resolve(info.port);
+        }) as Server;
+        srv.keepAliveTimeout = 65_000;
+        srv.once('error', reject);
+        server = srv;
+      });
+    },
+    stop() {
+      stopping ??= (async () => {
+        logger.info('shutting down');
+        for (const s of sources) await step(`source ${s.name}`, () => s.stop());
+        await step('retention', () => retention.stop());
+        await step('http', () =>
+          server
+            ? new Promise<void>((resolve) => {
+                server?.close(() => resolve());
+                server?.closeIdleConnections();
+              })
+            : undefined,
+        );
+        await step('writer', () => theIngest.drain());
+        await step('store', () => store.close());
+        logger.info('stopped');
+      })();
+      return stopping;
+    },
+  };
+}

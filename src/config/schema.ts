@@ -1,0 +1,149 @@
+/**
+ * The one Config type, its defaults, and the rules for every key. The commented
+ * example in `jobpulse.example.yaml` documents the same keys; a test keeps them in step.
+ */
+import cron from 'node-cron';
+import { ConfigError } from '../domain/errors.js';
+import { LOG_LEVELS, type LogLevel } from '../runtime/logger.js';
+import { ConfigReader } from './reader.js';
+
+export type Durability = 'process' | 'power';
+
+/** What a job is expected to do; detectors compare runs against it. Durations in ms. */
+export interface JobExpectations {
+  stuck_after: number;
+  submitting_timeout: number;
+  max_duration?: number;
+  /** `timeout` ends the run as timed_out; `flag` only marks it overdue. */
+  max_duration_action: 'timeout' | 'flag';
+  crash_after: number;
+  min_duration?: number;
+  max_age?: number;
+  schedule?: string;
+  timezone: string;
+  grace: number;
+}
+
+export interface Config {
+  http: { host: string; port: number };
+  store: {
+    kind: 'sqlite';
+    sqlite: { path: string; durability: Durability };
+    /** Most events one group commit takes. */
+    max_batch: number;
+    /** Events waiting for the writer beyond which pushes get 503 and /readyz fails. */
+    max_pending: number;
+  };
+  limits: {
+    max_body_bytes: number;
+    max_jobs: number;
+    max_events_per_push: number;
+    max_job_name_length: number;
+    max_labels: number;
+    max_label_name_length: number;
+    max_label_value_length: number;
+    max_metadata_bytes: number;
+    max_error_message_length: number;
+    max_future_skew: number;
+    max_event_age: number;
+  };
+  auth: { write_tokens: string[]; read_tokens: string[]; admin_tokens: string[] };
+  retention: { events: number; runs: number; schedule: string; idle_job_ttl: number };
+  jobs: { defaults: JobExpectations; overrides: Record<string, Partial<JobExpectations>> };
+  log: { level: LogLevel };
+}
+
+const readExpectations = (r: ConfigReader, prefix: string, base?: JobExpectations): Partial<JobExpectations> => {
+  const out: Partial<JobExpectations> = {};
+  const d = (key: keyof JobExpectations, def: number | undefined): void => {
+    const v = def === undefined ? r.optionalDuration(`${prefix}.${key}`) : r.duration(`${prefix}.${key}`, def);
+    if (v !== undefined) (out as Record<string, unknown>)[key] = v;
+  };
+  d('stuck_after', base ? undefined : 10 * 60_000);
+  d('submitting_timeout', base ? undefined : 5 * 60_000);
+  d('max_duration', undefined);
+  d('crash_after', base ? undefined : 10 * 60_000);
+  d('min_duration', undefined);
+  d('max_age', undefined);
+  d('grace', base ? undefined : 5 * 60_000);
+  const action = r.optionalString(`${prefix}.max_duration_action`);
+  if (action !== undefined) {
+    if (action === 'timeout' || action === 'flag') out.max_duration_action = action;
+    else r.issues.push({ path: `${prefix}.max_duration_action`, message: `expected one of timeout, flag, got "${action}"` });
+  } else if (!base) out.max_duration_action = 'timeout';
+  const schedule = r.optionalString(`${prefix}.schedule`);
+  if (schedule !== undefined) out.schedule = schedule;
+  const tz = r.optionalString(`${prefix}.timezone`);
+  if (tz !== undefined) {
+    try {
+      new Intl.DateTimeFormat('en-US', { timeZone: tz });
+      out.timezone = tz;
+    } catch {
+      r.issues.push({ path: `${prefix}.timezone`, message: `expected an IANA time zone like Europe/Berlin, got "${tz}"` });
+    }
+  } else if (!base) out.timezone = 'UTC';
+  return out;
+};
+
+export function parseConfig(raw: unknown): Config {
+  if (raw !== undefined && raw !== null && (typeof raw !== 'object' || Array.isArray(raw))) {
+    throw new ConfigError([{ path: '(root)', message: 'expected a YAML map of settings' }]);
+  }
+  const r = new ConfigReader((raw ?? {}) as Record<string, unknown>);
+  const defaults = readExpectations(r, 'jobs.defaults') as JobExpectations;
+  const overrides: Record<string, Partial<JobExpectations>> = {};
+  for (const name of r.keys('jobs.overrides')) overrides[name] = readExpectations(r, `jobs.overrides.${name}`, defaults);
+
+  const config: Config = {
+    http: {
+      host: r.string('http.host', '0.0.0.0', { nonEmpty: true }),
+      port: r.int('http.port', 9469, { min: 0, max: 65535 }),
+    },
+    store: {
+      kind: r.oneOf('store.kind', 'sqlite', ['sqlite'] as const),
+      sqlite: {
+        path: r.string('store.sqlite.path', './data/jobpulse.db', { nonEmpty: true }),
+        durability: r.oneOf('store.sqlite.durability', 'process', ['process', 'power'] as const),
+      },
+      max_batch: r.int('store.max_batch', 4096, { min: 1, max: 100_000 }),
+      max_pending: r.int('store.max_pending', 200_000, { min: 1 }),
+    },
+    limits: {
+      max_body_bytes: r.int('limits.max_body_bytes', 1024 * 1024, { min: 1024 }),
+      max_jobs: r.int('limits.max_jobs', 100_000, { min: 1 }),
+      max_events_per_push: r.int('limits.max_events_per_push', 10_000, { min: 1 }),
+      max_job_name_length: r.int('limits.max_job_name_length', 200, { min: 1, max: 10_000 }),
+      max_labels: r.int('limits.max_labels', 32, { min: 0 }),
+      max_label_name_length: r.int('limits.max_label_name_length', 100, { min: 1 }),
+      max_label_value_length: r.int('limits.max_label_value_length', 1024, { min: 1 }),
+      max_metadata_bytes: r.int('limits.max_metadata_bytes', 64 * 1024, { min: 0 }),
+      max_error_message_length: r.int('limits.max_error_message_length', 8192, { min: 1 }),
+      max_future_skew: r.duration('limits.max_future_skew', 5 * 60_000),
+      max_event_age: r.duration('limits.max_event_age', 7 * 86_400_000),
+    },
+    auth: {
+      write_tokens: r.strings('auth.write_tokens', []),
+      read_tokens: r.strings('auth.read_tokens', []),
+      admin_tokens: r.strings('auth.admin_tokens', []),
+    },
+    retention: {
+      events: r.duration('retention.events', 30 * 86_400_000, { min: 60_000 }),
+      runs: r.duration('retention.runs', 90 * 86_400_000, { min: 60_000 }),
+      schedule: r.string('retention.schedule', '17 * * * *', { nonEmpty: true }),
+      idle_job_ttl: r.duration('retention.idle_job_ttl', 7 * 86_400_000, { min: 1000 }),
+    },
+    jobs: { defaults, overrides },
+    log: { level: r.oneOf('log.level', 'info', LOG_LEVELS) },
+  };
+  if (!cron.validate(config.retention.schedule))
+    r.issues.push({ path: 'retention.schedule', message: `expected a cron expression like "17 * * * *", got ${JSON.stringify(config.retention.schedule)}` });
+  const issues = r.finish();
+  if (issues.length > 0) throw new ConfigError(issues);
+  return config;
+}
+
+/** The expectations that apply to one job: its override over the defaults. */
+export const expectationsFor = (config: Config, jobName: string): JobExpectations => ({
+  ...config.jobs.defaults,
+  ...config.jobs.overrides[jobName],
+});

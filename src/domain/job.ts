@@ -1,0 +1,101 @@
+import type { JobEvent } from './job-event.js';
+import { FAILURE_STATES, isTerminal, runDurationSeconds, type Run, type RunState } from './run.js';
+
+/** Upper bounds (seconds) of job_run_duration_seconds; kept short because every job carries them. */
+export const DURATION_BUCKETS_SECONDS = [10, 30, 60, 300, 900, 1800, 3600, 7200, 21600, 86400] as const;
+
+export type Outcome = Exclude<RunState, 'queued' | 'submitting' | 'running'>;
+export const OUTCOMES: readonly Outcome[] = ['succeeded', 'failed', 'cancelled', 'timed_out', 'crashed'];
+
+/** The logical, recurring job: what /metrics shows one series set for. Times are unix ms. */
+export interface Job {
+  job_name: string;
+  first_seen_at: number;
+  /** Receive time of the newest event: drives the idle TTL. */
+  last_seen_at: number;
+  latest_run_id: string;
+  latest_run_created_at: number;
+  last_success_at?: number;
+  last_failure_at?: number;
+  last_duration_seconds?: number;
+  runs_total: Record<Outcome, number>;
+  records_processed_total: number;
+  errors_total: number;
+  retries_total: number;
+  /** Cumulative (non-"le") counts per DURATION_BUCKETS_SECONDS bucket, +Inf is duration_count. */
+  duration_buckets: number[];
+  duration_sum_seconds: number;
+  duration_count: number;
+  source: string;
+}
+
+const emptyOutcomes = (): Record<Outcome, number> => ({
+  succeeded: 0,
+  failed: 0,
+  cancelled: 0,
+  timed_out: 0,
+  crashed: 0,
+});
+
+export const newJob = (event: JobEvent): Job => ({
+  job_name: event.job_name,
+  first_seen_at: event.received_at,
+  last_seen_at: event.received_at,
+  latest_run_id: event.run_id,
+  latest_run_created_at: event.timestamp,
+  runs_total: emptyOutcomes(),
+  records_processed_total: 0,
+  errors_total: 0,
+  retries_total: 0,
+  duration_buckets: DURATION_BUCKETS_SECONDS.map(() => 0),
+  duration_sum_seconds: 0,
+  duration_count: 0,
+  source: event.source,
+});
+
+/**
+ * Folds one applied run change into the job's aggregates. Pure: the caller
+ * passes the run before (undefined for a new run) and after the event.
+ */
+export function applyToJob(job: Job | undefined, prev: Run | undefined, next: Run, event: JobEvent): Job {
+  const j: Job = job
+    ? { ...job, runs_total: { ...job.runs_total }, duration_buckets: [...job.duration_buckets] }
+    : newJob(event);
+  j.last_seen_at = Math.max(j.last_seen_at, event.received_at);
+  j.source = event.source;
+
+  if (!prev) {
+    if (next.created_at >= j.latest_run_created_at || j.latest_run_id === next.run_id) {
+      j.latest_run_id = next.run_id;
+      j.latest_run_created_at = next.created_at;
+    }
+    if ((next.retry_attempt ?? 0) > 0) j.retries_total += 1;
+  }
+
+  const recDelta = (next.records_processed ?? 0) - (prev?.records_processed ?? 0);
+  if (recDelta > 0) j.records_processed_total += recDelta;
+  const errDelta = (next.errors ?? 0) - (prev?.errors ?? 0);
+  if (errDelta > 0) j.errors_total += errDelta;
+
+  const finishedNow = isTerminal(next.state) && (!prev || !isTerminal(prev.state));
+  if (finishedNow) {
+    const outcome = next.state as Outcome;
+    j.runs_total[outcome] += 1;
+    const endedAt = next.ended_at ?? event.timestamp;
+    if (outcome === 'succeeded') j.last_success_at = Math.max(j.last_success_at ?? 0, endedAt);
+    if (FAILURE_STATES.has(outcome)) j.last_failure_at = Math.max(j.last_failure_at ?? 0, endedAt);
+    const d = runDurationSeconds(next);
+    if (d !== undefined) {
+      j.last_duration_seconds = d;
+      j.duration_count += 1;
+      j.duration_sum_seconds += d;
+      DURATION_BUCKETS_SECONDS.forEach((le, i) => {
+        if (d <= le) j.duration_buckets[i] = (j.duration_buckets[i] ?? 0) + 1;
+      });
+    }
+  }
+  return j;
+}
+
+export const failuresTotal = (job: Job): number =>
+  job.runs_total.failed + job.runs_total.timed_out + job.runs_total.crashed;

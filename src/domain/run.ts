@@ -1,0 +1,68 @@
+import type { ResourceFigures } from './job-event.js';
+
+export const RUN_STATES = [
+  'queued',
+  'submitting',
+  'running',
+  'succeeded',
+  'failed',
+  'cancelled',
+  'timed_out',
+  'crashed',
+] as const;
+export type RunState = (typeof RUN_STATES)[number];
+
+export const TERMINAL_STATES: ReadonlySet<RunState> = new Set<RunState>([
+  'succeeded',
+  'failed',
+  'cancelled',
+  'timed_out',
+  'crashed',
+]);
+
+/** Terminal states that count as a failure of the job (for job_failures_total and last failure time). */
+export const FAILURE_STATES: ReadonlySet<RunState> = new Set<RunState>(['failed', 'timed_out', 'crashed']);
+
+export const isTerminal = (s: RunState): boolean => TERMINAL_STATES.has(s);
+
+/** One execution of a job. All times are unix milliseconds. */
+export interface Run {
+  run_id: string;
+  job_name: string;
+  parent_run_id?: string;
+  state: RunState;
+  /** Source of the first event that created the run. */
+  source: string;
+  created_at: number;
+  queued_at?: number;
+  submitted_at?: number;
+  started_at?: number;
+  ended_at?: number;
+  /** Timestamp of the newest event applied (any kind). */
+  last_event_at: number;
+  /** Last sign of life: started, heartbeat or progress. */
+  last_heartbeat_at?: number;
+  /** Last time progress or records_processed moved forward. */
+  last_progress_at?: number;
+  progress?: number;
+  records_processed?: number;
+  records_total?: number;
+  errors?: number;
+  retry_attempt?: number;
+  exit_code?: number;
+  error_message?: string;
+  labels: Record<string, string>;
+  metadata?: unknown;
+  resources?: ResourceFigures;
+  /** Set by the stuck detector, cleared by the next heartbeat or progress. */
+  stuck: boolean;
+  /** Set when a run outlives its max duration and the job is configured to flag rather than time out. */
+  overdue: boolean;
+  event_count: number;
+}
+
+/** Seconds from start to end, when both are known. */
+export const runDurationSeconds = (run: Run): number | undefined =>
+  run.started_at !== undefined && run.ended_at !== undefined
+    ? Math.max(0, run.ended_at - run.started_at) / 1000
+    : undefined;

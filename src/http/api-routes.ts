@@ -1,0 +1,97 @@
+/** REST API v1 (JSON): current state from memory, history from the store. */
+import { Hono } from 'hono';
+import { NotFoundError, ValidationError } from '../domain/errors.js';
+import { RUN_STATES, type RunState } from '../domain/run.js';
+import { windowStats } from '../history/stats.js';
+import { eventView, jobView, runView } from '../history/views.js';
+import type { Clock } from '../runtime/clock.js';
+import { parseDuration } from '../runtime/duration.js';
+import type { JobState } from '../state/job-state.js';
+import type { Store } from '../store/store.js';
+import type { Auth } from './auth.js';
+
+export interface ApiDeps {
+  state: JobState;
+  store: Store;
+  clock: Clock;
+  auth: Auth;
+  expectedDuration: (jobName: string) => number | undefined;
+}
+
+const parseStates = (v: string | undefined): RunState[] | undefined => {
+  if (!v) return undefined;
+  const states = v.split(',').map((s) => s.trim());
+  const bad = states.filter((s) => !(RUN_STATES as readonly string[]).includes(s));
+  if (bad.length > 0) throw new ValidationError([{ path: 'state', message: `unknown state ${bad.join(', ')}; expected ${RUN_STATES.join(', ')}` }]);
+  return states as RunState[];
+};
+
+const parseLimit = (v: string | undefined, def: number, max: number): number => {
+  if (v === undefined) return def;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > max) throw new ValidationError([{ path: 'limit', message: `expected an integer from 1 to ${max}` }]);
+  return n;
+};
+
+export function createApiRoutes(deps: ApiDeps): Hono {
+  const { state, store, clock } = deps;
+  const app = new Hono();
+  app.use('/api/*', deps.auth.require('read'));
+
+  app.get('/api/v1/jobs', (c) => {
+    const states = parseStates(c.req.query('state'));
+    const now = clock.now();
+    const jobs = [];
+    for (const job of state.allJobs()) {
+      const latest = state.latestRun(job);
+      if (states && !(latest && states.includes(latest.state))) continue;
+      jobs.push(jobView(job, latest, now, deps.expectedDuration(job.job_name)));
+    }
+    jobs.sort((a, b) => (a.job_name < b.job_name ? -1 : 1));
+    return c.json({ jobs });
+  });
+
+  app.get('/api/v1/jobs/:job_name', (c) => {
+    const name = c.req.param('job_name');
+    const job = state.getJob(name);
+    if (!job) throw new NotFoundError(`unknown job ${JSON.stringify(name)}`);
+    return c.json(jobView(job, state.latestRun(job), clock.now(), deps.expectedDuration(name)));
+  });
+
+  app.get('/api/v1/jobs/:job_name/runs', async (c) => {
+    const name = c.req.param('job_name');
+    if (!state.getJob(name)) throw new NotFoundError(`unknown job ${JSON.stringify(name)}`);
+    const page = await store.listRuns({
+      job_name: name,
+      states: parseStates(c.req.query('state')),
+      limit: parseLimit(c.req.query('limit'), 50, 1000),
+      cursor: c.req.query('cursor'),
+    });
+    const now = clock.now();
+    return c.json({ runs: page.runs.map((r) => runView(r, now)), next_cursor: page.next_cursor });
+  });
+
+  app.get('/api/v1/runs/:run_id', async (c) => {
+    const id = c.req.param('run_id');
+    const run = state.getRun(id) ?? (await store.getRun(id));
+    if (!run) throw new NotFoundError(`unknown run ${JSON.stringify(id)}`);
+    const events = await store.listEvents(id);
+    return c.json({ ...runView(run, clock.now()), events: events.map(eventView) });
+  });
+
+  app.get('/api/v1/stats', async (c) => {
+    const windowMs = parseDuration(c.req.query('window') ?? '24h');
+    if (windowMs === undefined || windowMs <= 0) throw new ValidationError([{ path: 'window', message: 'expected a duration like 1h, 24h or 7d' }]);
+    const jobName = c.req.query('job_name');
+    if (jobName !== undefined && !state.getJob(jobName)) throw new NotFoundError(`unknown job ${JSON.stringify(jobName)}`);
+    const now = clock.now();
+    const q = jobName !== undefined ? { job_name: jobName } : {};
+    const [current, previous] = await Promise.all([
+      store.finishedRuns({ ...q, since: now - windowMs, until: now }),
+      store.finishedRuns({ ...q, since: now - 2 * windowMs, until: now - windowMs }),
+    ]);
+    return c.json({ window_seconds: windowMs / 1000, until: new Date(now).toISOString(), ...windowStats(current, previous) });
+  });
+
+  return app;
+}

@@ -1,0 +1,59 @@
+/**
+ * Bearer tokens. Write tokens guard pushes, read tokens guard /metrics and the API,
+ * admin tokens guard destructive endpoints. A higher role implies the lower ones.
+ * A role with no tokens configured is open.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { MiddlewareHandler } from 'hono';
+import { UnauthorizedError } from '../domain/errors.js';
+
+export type Role = 'read' | 'write' | 'admin';
+
+export interface AuthConfig {
+  read_tokens: string[];
+  write_tokens: string[];
+  admin_tokens: string[];
+}
+
+const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
+
+export interface Auth {
+  require(role: Role): MiddlewareHandler;
+  allows(role: Role, authorization: string | undefined): boolean;
+}
+
+export function createAuth(cfg: AuthConfig): Auth {
+  const admin = cfg.admin_tokens.map(digest);
+  const write = [...cfg.write_tokens.map(digest), ...admin];
+  const read = [...cfg.read_tokens.map(digest), ...write];
+  const byRole: Record<Role, { open: boolean; tokens: Buffer[] }> = {
+    admin: { open: false, tokens: admin },
+    write: { open: cfg.write_tokens.length === 0 && cfg.admin_tokens.length === 0, tokens: write },
+    read: { open: cfg.read_tokens.length === 0 && cfg.write_tokens.length === 0 && cfg.admin_tokens.length === 0, tokens: read },
+  };
+  // Reads stay open when only write tokens are set: protecting reads is a separate decision.
+  if (cfg.read_tokens.length === 0) byRole.read.open = true;
+
+  const allows = (role: Role, authorization: string | undefined): boolean => {
+    const r = byRole[role];
+    if (r.open) return true;
+    const m = /^Bearer\s+(.+)$/i.exec(authorization ?? '');
+    if (!m) return false;
+    const d = digest((m[1] as string).trim());
+    return r.tokens.some((t) => timingSafeEqual(t, d));
+  };
+
+  return {
+    allows,
+    require: (role) => async (c, next) => {
+      if (!allows(role, c.req.header('authorization'))) {
+        throw new UnauthorizedError(
+          byRole[role].tokens.length === 0 && role === 'admin'
+            ? 'admin endpoint disabled: set auth.admin_tokens to use it'
+            : `a bearer token with ${role} access is required`,
+        );
+      }
+      await next();
+    },
+  };
+}

@@ -1,0 +1,88 @@
+/**
+ * Builds the Hono app (never listens: main/agent do). Routes come from factories that
+ * take their dependencies; extra routes and exposition sections come from sources
+ * added by later capabilities (Pushgateway API, ping URLs, status page).
+ */
+import { Hono } from 'hono';
+import type { Context } from 'hono';
+import { matchedRoutes } from 'hono/route';
+import { NotFoundError } from '../domain/errors.js';
+import type { ExpositionFormat } from '../metrics/exposition-format.js';
+import { CONTENT_TYPES, negotiateFormat } from '../metrics/exposition-format.js';
+import type { SelfMetrics } from '../metrics/self-metrics.js';
+import type { Logger } from '../runtime/logger.js';
+import type { Auth } from './auth.js';
+import { errorResponse } from './errors.js';
+
+export interface Exposer {
+  render(format: ExpositionFormat): string;
+}
+
+export interface ReadinessCheck {
+  name: string;
+  check(): Promise<{ ok: boolean; detail?: string }>;
+}
+
+export interface AppDeps {
+  logger: Logger;
+  auth: Auth;
+  selfMetrics: SelfMetrics;
+  exposers: Exposer[];
+  readiness: ReadinessCheck[];
+  routes: Hono[];
+}
+
+export function createApp(deps: AppDeps): Hono {
+  const app = new Hono();
+  let seq = 0;
+  const prefix = Math.random().toString(36).slice(2, 8);
+
+  app.use('*', async (c, next) => {
+    const requestId = c.req.header('x-request-id') ?? `${prefix}-${(++seq).toString(36)}`;
+    c.set('requestId' as never, requestId as never);
+    const t0 = performance.now();
+    await next();
+    c.header('X-Request-Id', requestId);
+    const route = routeOf(c);
+    deps.selfMetrics.http(c.req.method, route, c.res.status, (performance.now() - t0) / 1000);
+    deps.logger.debug('request', { request_id: requestId, method: c.req.method, route, status: c.res.status });
+  });
+
+  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+
+  app.get('/readyz', async (c) => {
+    const checks = await Promise.all(
+      deps.readiness.map(async (r) => {
+        try {
+          return { name: r.name, ...(await r.check()) };
+        } catch (err) {
+          return { name: r.name, ok: false, detail: (err as Error).message };
+        }
+      }),
+    );
+    const ready = checks.every((x) => x.ok);
+    return c.json({ status: ready ? 'ready' : 'not ready', checks }, ready ? 200 : 503);
+  });
+
+  app.get('/metrics', deps.auth.require('read'), async (c) => {
+    const format = negotiateFormat(c.req.header('accept'));
+    const registry = format === 'openmetrics' ? deps.selfMetrics.openmetrics : deps.selfMetrics.text;
+    let self = await registry.metrics();
+    if (format === 'openmetrics') self = self.replace(/# EOF\n?$/, '');
+    const parts = [self, ...deps.exposers.map((e) => e.render(format))];
+    if (format === 'openmetrics') parts.push('# EOF\n');
+    return c.body(parts.join(''), 200, { 'Content-Type': CONTENT_TYPES[format] });
+  });
+
+  for (const r of deps.routes) app.route('/', r);
+
+  app.notFound((c) => errorResponse(c, new NotFoundError(`no route for ${c.req.method} ${c.req.path}`), deps.logger));
+  app.onError((err, c) => errorResponse(c, err, deps.logger));
+  return app;
+}
+
+/** The matched handler's route pattern (bounded label values), not the raw path. */
+const routeOf = (c: Context): string => {
+  const routes = matchedRoutes(c).filter((r) => r.method !== 'ALL');
+  return routes[routes.length - 1]?.path ?? 'unmatched';
+};

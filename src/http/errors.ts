@@ -1,0 +1,56 @@
+/**
+ * One mapping from the domain's errors to HTTP, one JSON shape for every error:
+ * `{ error, code, issues?, request_id }`. Anything not in the table is a bug and the
+ * only path to a 500.
+ */
+import type { Context } from 'hono';
+import {
+  ConfigError,
+  JobpulseError,
+  MalformedBodyError,
+  NotFoundError,
+  OverloadedError,
+  PayloadTooLargeError,
+  StoreUnavailableError,
+  TooManyJobsError,
+  UnauthorizedError,
+  UnsupportedMediaTypeError,
+  ValidationError,
+} from '../domain/errors.js';
+import type { Logger } from '../runtime/logger.js';
+
+type ErrorClass = abstract new (...args: never[]) => JobpulseError;
+
+export const STATUS_BY_ERROR: readonly [ErrorClass, 400 | 401 | 404 | 413 | 415 | 429 | 503][] = [
+  [ValidationError, 400],
+  [MalformedBodyError, 400],
+  [ConfigError, 400],
+  [UnauthorizedError, 401],
+  [NotFoundError, 404],
+  [PayloadTooLargeError, 413],
+  [UnsupportedMediaTypeError, 415],
+  [TooManyJobsError, 429],
+  [OverloadedError, 503],
+  [StoreUnavailableError, 503],
+];
+
+export const statusOf = (err: unknown): number => {
+  for (const [cls, status] of STATUS_BY_ERROR) if (err instanceof cls) return status;
+  return 500;
+};
+
+export function errorResponse(c: Context, err: unknown, logger: Logger): Response {
+  const status = statusOf(err);
+  const request_id = (c.get('requestId' as never) as string | undefined) ?? '';
+  if (status === 500) {
+    logger.error('unhandled error', { err, request_id, path: c.req.path, method: c.req.method });
+    return c.json({ error: 'internal error', code: 'internal', request_id }, 500);
+  }
+  const e = err as JobpulseError;
+  const body: Record<string, unknown> = { error: e.message, code: e.code, request_id };
+  if (e instanceof ValidationError || e instanceof ConfigError) body.issues = e.issues;
+  if (status === 401) c.header('WWW-Authenticate', 'Bearer realm="jobpulse"');
+  if (status === 503 || status === 429) c.header('Retry-After', '1');
+  logger.info('request refused', { request_id, path: c.req.path, method: c.req.method, status, code: e.code, error: e.message });
+  return c.json(body, status as 400);
+}

@@ -1,0 +1,266 @@
+/**
+ * The one door into the agent. Sources call `ingest(drafts)`; the promise resolves
+ * only after the events are durable, with the run each one landed on.
+ *
+ * One writer, group commit: requests queue up while the previous transaction runs,
+ * and the next flush takes all of them (up to `max_batch` events) into one
+ * transaction. For each flush the writer
+ *   1. resolves run ids (an event without `run_id` joins its job's unfinished run, or
+ *      starts a new one), checks the job-count limit per request,
+ *   2. drops events whose `event_id` is already in the log (a retried delivery),
+ *   3. applies the pure lifecycle reducer to run and job snapshots in an overlay,
+ *   4. commits events + snapshots in one store transaction,
+ *   5. publishes the snapshots to the in-memory state and resolves the requests.
+ * If the commit fails nothing is published and every request in the batch is rejected.
+ */
+import { randomUUID } from 'node:crypto';
+import { applyToJob, type Job } from '../domain/job.js';
+import type { EventDraft, JobEvent } from '../domain/job-event.js';
+import { apply } from '../domain/lifecycle.js';
+import { isTerminal, type Run } from '../domain/run.js';
+import { OverloadedError, StoreUnavailableError, TooManyJobsError } from '../domain/errors.js';
+import type { Clock } from '../runtime/clock.js';
+import type { Logger } from '../runtime/logger.js';
+import type { JobState } from '../state/job-state.js';
+import type { CommitBatch, Store } from '../store/store.js';
+
+export interface IngestResult {
+  event_id: string;
+  job_name: string;
+  run_id: string;
+  /** `applied`: changed the run; `recorded`: logged but ignored by the lifecycle; `duplicate`: already in the log. */
+  result: 'applied' | 'recorded' | 'duplicate';
+  state?: Run['state'];
+  reason?: string;
+}
+
+export interface IngestObserver {
+  committed(events: number, seconds: number): void;
+  event(source: string, result: IngestResult['result']): void;
+  rejected(source: string, reason: string, events: number): void;
+  storeError(): void;
+}
+
+export type IngestFn = (drafts: EventDraft[]) => Promise<IngestResult[]>;
+
+export interface Ingest {
+  ingest: IngestFn;
+  /** Events waiting for the writer. */
+  pending(): number;
+  /** True while the queue is below its bound and the last commit succeeded. */
+  healthy(): boolean;
+  /** Stops taking new events and waits for queued ones to commit. Idempotent. */
+  drain(): Promise<void>;
+}
+
+interface Request {
+  drafts: EventDraft[];
+  resolve: (r: IngestResult[]) => void;
+  reject: (e: Error) => void;
+}
+
+const NEW_RUN_EVENTS = new Set(['queued', 'started', 'submitted']);
+
+export function createIngest(deps: {
+  store: Store;
+  state: JobState;
+  clock: Clock;
+  logger: Logger;
+  maxBatch: number;
+  maxPending: number;
+  maxJobs: number;
+  observer?: IngestObserver;
+  newId?: () => string;
+}): Ingest {
+  const { store, state, clock, logger, observer } = deps;
+  const newId = deps.newId ?? randomUUID;
+  const queue: Request[] = [];
+  let queued = 0;
+  let flushing = false;
+  let scheduled = false;
+  let lastCommitFailed = false;
+  let draining: Promise<void> | undefined;
+  let drained: (() => void) | undefined;
+
+  const schedule = (): void => {
+    if (scheduled || flushing) return;
+    scheduled = true;
+    // setImmediate lets every request already read off the sockets join this batch.
+    setImmediate(() => {
+      scheduled = false;
+      void flush();
+    });
+  };
+
+  async function flush(): Promise<void> {
+    if (flushing || queue.length === 0) {
+      if (queue.length === 0) drained?.();
+      return;
+    }
+    flushing = true;
+    const batch: Request[] = [];
+    let n = 0;
+    while (queue.length > 0 && (n === 0 || n + (queue[0] as Request).drafts.length <= deps.maxBatch)) {
+      const r = queue.shift() as Request;
+      batch.push(r);
+      n += r.drafts.length;
+    }
+    queued -= n;
+    try {
+      await process(batch);
+    } finally {
+      flushing = false;
+      if (queue.length > 0) schedule();
+      else drained?.();
+    }
+  }
+
+  async function process(batch: Request[]): Promise<void> {
+    const started = performance.now();
+    const now = clock.now();
+    const runs = new Map<string, Run>();
+    const jobs = new Map<string, Job>();
+    const prevRuns = new Map<string, Run | undefined>();
+
+    // Runs named explicitly that are not in memory (finished long ago) come from the store.
+    const missing = new Set<string>();
+    const clientIds: string[] = [];
+    for (const req of batch)
+      for (const d of req.drafts) {
+        if (d.run_id !== undefined && !state.getRun(d.run_id)) missing.add(d.run_id);
+        if (d.event_id !== undefined) clientIds.push(d.event_id);
+      }
+    let fromStore: Map<string, Run>;
+    let seen: Map<string, { run_id: string }>;
+    try {
+      fromStore = missing.size > 0 ? await store.getRuns([...missing]) : new Map();
+      seen = clientIds.length > 0 ? await store.findEvents(clientIds) : new Map();
+    } catch (err) {
+      return failBatch(batch, err);
+    }
+
+    const runOf = (id: string): Run | undefined => runs.get(id) ?? state.getRun(id) ?? fromStore.get(id);
+    const jobOf = (name: string): Job | undefined => jobs.get(name) ?? state.getJob(name);
+    const activeRunOf = (name: string): Run | undefined => {
+      const job = jobOf(name);
+      const latest = job ? runOf(job.latest_run_id) : undefined;
+      return latest && !isTerminal(latest.state) ? latest : undefined;
+    };
+
+    const records: CommitBatch['events'] = [];
+    const answers: (IngestResult[] | Error)[] = [];
+    let newJobs = 0;
+    const batchIds = new Map<string, string>();
+
+    for (const req of batch) {
+      const unknown = new Set<string>();
+      for (const d of req.drafts) if (!jobOf(d.job_name)) unknown.add(d.job_name);
+      if (unknown.size > 0 && state.jobCount + newJobs + unknown.size > deps.maxJobs) {
+        observer?.rejected(req.drafts[0]?.source ?? 'unknown', 'too_many_jobs', req.drafts.length);
+        answers.push(
+          new TooManyJobsError(
+            `job limit reached: ${deps.maxJobs} jobs (limits.max_jobs); new job ${JSON.stringify([...unknown][0])} refused`,
+          ),
+        );
+        continue;
+      }
+      newJobs += unknown.size;
+      const results: IngestResult[] = [];
+      for (const d of req.drafts) {
+        const dup = d.event_id !== undefined ? (seen.get(d.event_id) ?? (batchIds.has(d.event_id) ? { run_id: batchIds.get(d.event_id) as string } : undefined)) : undefined;
+        if (dup) {
+          results.push({ event_id: d.event_id as string, job_name: d.job_name, run_id: dup.run_id, result: 'duplicate' });
+          observer?.event(d.source, 'duplicate');
+          continue;
+        }
+        const event = stamp(d, now);
+        batchIds.set(event.event_id, event.run_id);
+        const prev = runOf(event.run_id);
+        const out = apply(prev, event);
+        if (out.applied) {
+          if (!prevRuns.has(event.run_id)) prevRuns.set(event.run_id, prev);
+          runs.set(event.run_id, out.run);
+          jobs.set(event.job_name, applyToJob(jobOf(event.job_name), prev, out.run, event));
+          records.push({ event, applied: true });
+          results.push({ event_id: event.event_id, job_name: event.job_name, run_id: event.run_id, result: 'applied', state: out.run.state });
+        } else {
+          records.push({ event, applied: false, reason: out.reason });
+          results.push({ event_id: event.event_id, job_name: event.job_name, run_id: event.run_id, result: 'recorded', reason: out.reason, ...(prev ? { state: prev.state } : {}) });
+        }
+        observer?.event(event.source, out.applied ? 'applied' : 'recorded');
+      }
+      answers.push(results);
+    }
+
+    function stamp(d: EventDraft, at: number): JobEvent {
+      let runId = d.run_id;
+      if (runId === undefined) {
+        const active = activeRunOf(d.job_name);
+        // `queued` always opens a new run; `started`/`submitted` join a run still waiting to start.
+        const joins = active && (d.event === 'queued' ? false : NEW_RUN_EVENTS.has(d.event) ? active.state !== 'running' : true);
+        runId = joins && active ? active.run_id : newId();
+      }
+      const { event_id, run_id: _r, timestamp, ...rest } = d;
+      return { ...rest, event_id: event_id ?? newId(), run_id: runId, timestamp: timestamp ?? at, received_at: at };
+    }
+
+    if (records.length > 0) {
+      try {
+        await store.commit({ events: records, runs: [...runs.values()], jobs: [...jobs.values()] });
+      } catch (err) {
+        return failBatch(batch, err);
+      }
+      lastCommitFailed = false;
+      state.publish([...jobs.values()], [...runs.values()]);
+      logTransitions(runs, prevRuns);
+    }
+    observer?.committed(records.length, (performance.now() - started) / 1000);
+    batch.forEach((req, i) => {
+      const a = answers[i];
+      if (a instanceof Error) req.reject(a);
+      else req.resolve(a as IngestResult[]);
+    });
+  }
+
+  function logTransitions(runs: Map<string, Run>, prev: Map<string, Run | undefined>): void {
+    for (const [id, r] of runs) {
+      const before = prev.get(id)?.state;
+      if (before === r.state) continue;
+      logger.info('run state changed', { job_name: r.job_name, run_id: id, source: r.source, from: before ?? 'new', to: r.state });
+    }
+  }
+
+  function failBatch(batch: Request[], err: unknown): void {
+    lastCommitFailed = true;
+    observer?.storeError();
+    logger.error('store commit failed; batch rejected', { err, requests: batch.length });
+    const e = new StoreUnavailableError(`store unavailable: ${(err as Error)?.message ?? String(err)}`);
+    for (const r of batch) r.reject(e);
+  }
+
+  return {
+    ingest(drafts) {
+      if (draining) return Promise.reject(new StoreUnavailableError('agent is shutting down'));
+      if (drafts.length === 0) return Promise.resolve([]);
+      if (queued + drafts.length > deps.maxPending) {
+        observer?.rejected(drafts[0]?.source ?? 'unknown', 'overloaded', drafts.length);
+        return Promise.reject(new OverloadedError(`writer saturated: ${queued} events waiting (store.max_pending ${deps.maxPending})`));
+      }
+      return new Promise<IngestResult[]>((resolve, reject) => {
+        queue.push({ drafts, resolve, reject });
+        queued += drafts.length;
+        schedule();
+      });
+    },
+    pending: () => queued,
+    healthy: () => !lastCommitFailed && queued < deps.maxPending,
+    drain() {
+      draining ??= new Promise<void>((resolve) => {
+        drained = resolve;
+        if (queue.length === 0 && !flushing) resolve();
+        else schedule();
+      });
+      return draining;
+    },
+  };
+}

@@ -1,0 +1,198 @@
+/**
+ * Turns a decoded `/push` body (or a Kafka message in native form) into EventDrafts,
+ * or a ValidationError that lists every offending field path. Hand-written rather than
+ * schema-library driven because it runs once per pushed event on the hot path.
+ */
+import type { Config } from '../config/schema.js';
+import { ValidationError, type Issue } from '../domain/errors.js';
+import { CLIENT_EVENT_TYPES, isClientEventType, type EventDraft, type ResourceFigures } from '../domain/job-event.js';
+
+export type Limits = Config['limits'];
+
+const KNOWN_FIELDS = new Set([
+  'job_name',
+  'run_id',
+  'event',
+  'event_id',
+  'timestamp',
+  'progress',
+  'records_processed',
+  'records_total',
+  'errors',
+  'retry_attempt',
+  'exit_code',
+  'error_message',
+  'parent_run_id',
+  'labels',
+  'metadata',
+  'resources',
+]);
+const RESOURCE_FIELDS = ['cpu_percent', 'memory_percent', 'memory_bytes', 'io_read_ops', 'io_write_ops'] as const;
+const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f]/;
+const ID_MAX = 200;
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Client timestamps: unix seconds (< 1e11), unix milliseconds, or an ISO 8601 string with a zone. */
+export function parseTimestamp(v: unknown): number | undefined {
+  if (typeof v === 'number' && Number.isFinite(v) && v > 0) return v < 1e11 ? Math.round(v * 1000) : Math.round(v);
+  if (typeof v === 'string' && /^\d{4}-\d{2}-\d{2}T/.test(v) && /(Z|[+-]\d{2}:?\d{2})$/.test(v)) {
+    const t = Date.parse(v);
+    return Number.isNaN(t) ? undefined : t;
+  }
+  return undefined;
+}
+
+export function truncate(s: string, max: number): string {
+  return s.length <= max ? s : `${s.slice(0, max)}…[truncated ${s.length - max} chars]`;
+}
+
+export function validateEvent(input: unknown, limits: Limits, now: number, at = ''): { draft?: EventDraft; issues: Issue[] } {
+  const issues: Issue[] = [];
+  const p = (f: string): string => (at ? `${at}.${f}` : f);
+  const bad = (f: string, message: string): void => {
+    issues.push({ path: p(f), message });
+  };
+  if (!isObj(input)) {
+    issues.push({ path: at || '(body)', message: 'expected an event object' });
+    return { issues };
+  }
+  for (const k of Object.keys(input)) if (!KNOWN_FIELDS.has(k)) bad(k, 'unknown field');
+
+  const str = (f: string, max: number, required: boolean): string | undefined => {
+    const v = input[f];
+    if (v === undefined || v === null) {
+      if (required) bad(f, 'is required');
+      return undefined;
+    }
+    if (typeof v !== 'string') return void bad(f, 'expected a string');
+    if (v.length === 0 || v.length > max) return void bad(f, `expected 1 to ${max} characters`);
+    if (CONTROL.test(v)) return void bad(f, 'must not contain control characters');
+    return v;
+  };
+  const count = (f: string): number | undefined => {
+    const v = input[f];
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) return void bad(f, 'expected a non-negative integer');
+    return v;
+  };
+
+  const job_name = str('job_name', limits.max_job_name_length, true);
+  const run_id = str('run_id', ID_MAX, false);
+  const event_id = str('event_id', ID_MAX, false);
+  const parent_run_id = str('parent_run_id', ID_MAX, false);
+  const ev = input.event;
+  if (ev === undefined || ev === null) bad('event', 'is required');
+  else if (typeof ev !== 'string' || !isClientEventType(ev)) bad('event', `expected one of ${CLIENT_EVENT_TYPES.join(', ')}`);
+
+  let timestamp: number | undefined;
+  if (input.timestamp !== undefined && input.timestamp !== null) {
+    timestamp = parseTimestamp(input.timestamp);
+    if (timestamp === undefined) bad('timestamp', 'expected unix seconds, unix milliseconds or an ISO 8601 time with a zone');
+    else if (timestamp > now + limits.max_future_skew)
+      bad('timestamp', `is ${Math.round((timestamp - now) / 1000)}s in the future (limits.max_future_skew is ${limits.max_future_skew / 1000}s)`);
+    else if (timestamp < now - limits.max_event_age)
+      bad('timestamp', `is older than limits.max_event_age (${limits.max_event_age / 1000}s)`);
+  }
+
+  let progress: number | undefined;
+  if (input.progress !== undefined && input.progress !== null) {
+    const v = input.progress;
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > 100) bad('progress', 'expected a number from 0 to 100');
+    else progress = v;
+  }
+  const records_processed = count('records_processed');
+  const records_total = count('records_total');
+  const errors = count('errors');
+  const retry_attempt = count('retry_attempt');
+  let exit_code: number | undefined;
+  if (input.exit_code !== undefined && input.exit_code !== null) {
+    const v = input.exit_code;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < -255 || v > 255) bad('exit_code', 'expected an integer from -255 to 255');
+    else exit_code = v;
+  }
+  let error_message: string | undefined;
+  if (input.error_message !== undefined && input.error_message !== null) {
+    if (typeof input.error_message !== 'string') bad('error_message', 'expected a string');
+    else error_message = truncate(input.error_message, limits.max_error_message_length);
+  }
+
+  let labels: Record<string, string> | undefined;
+  if (input.labels !== undefined && input.labels !== null) {
+    if (!isObj(input.labels)) bad('labels', 'expected an object of string values');
+    else {
+      const entries = Object.entries(input.labels);
+      if (entries.length > limits.max_labels) bad('labels', `at most ${limits.max_labels} labels`);
+      labels = {};
+      for (const [k, v] of entries) {
+        if (!LABEL_NAME.test(k) || k.length > limits.max_label_name_length || k.startsWith('__'))
+          bad(`labels.${k}`, `label names match [a-zA-Z_][a-zA-Z0-9_]*, at most ${limits.max_label_name_length} characters, no leading __`);
+        else if (typeof v !== 'string') bad(`labels.${k}`, 'expected a string');
+        else if (v.length > limits.max_label_value_length) bad(`labels.${k}`, `at most ${limits.max_label_value_length} characters`);
+        else labels[k] = v;
+      }
+    }
+  }
+
+  let metadata: unknown;
+  if (input.metadata !== undefined) {
+    const size = Buffer.byteLength(JSON.stringify(input.metadata) ?? '');
+    if (size > limits.max_metadata_bytes) bad('metadata', `is ${size} bytes, over limits.max_metadata_bytes (${limits.max_metadata_bytes})`);
+    else metadata = input.metadata;
+  }
+
+  let resources: ResourceFigures | undefined;
+  if (input.resources !== undefined && input.resources !== null) {
+    if (!isObj(input.resources)) bad('resources', 'expected an object');
+    else {
+      resources = {};
+      for (const k of Object.keys(input.resources))
+        if (!(RESOURCE_FIELDS as readonly string[]).includes(k)) bad(`resources.${k}`, 'unknown field');
+      for (const k of RESOURCE_FIELDS) {
+        const v = input.resources[k];
+        if (v === undefined || v === null) continue;
+        if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) bad(`resources.${k}`, 'expected a non-negative number');
+        else resources[k] = v;
+      }
+    }
+  }
+
+  if (issues.length > 0) return { issues };
+  const draft: EventDraft = { job_name: job_name as string, event: ev as EventDraft['event'], source: 'push' };
+  if (run_id !== undefined) draft.run_id = run_id;
+  if (event_id !== undefined) draft.event_id = event_id;
+  if (timestamp !== undefined) draft.timestamp = timestamp;
+  if (parent_run_id !== undefined) draft.parent_run_id = parent_run_id;
+  if (progress !== undefined) draft.progress = progress;
+  if (records_processed !== undefined) draft.records_processed = records_processed;
+  if (records_total !== undefined) draft.records_total = records_total;
+  if (errors !== undefined) draft.errors = errors;
+  if (retry_attempt !== undefined) draft.retry_attempt = retry_attempt;
+  if (exit_code !== undefined) draft.exit_code = exit_code;
+  if (error_message !== undefined) draft.error_message = error_message;
+  if (labels !== undefined) draft.labels = labels;
+  if (metadata !== undefined) draft.metadata = metadata;
+  if (resources !== undefined) draft.resources = resources;
+  return { draft, issues };
+}
+
+/** A push body: one event or an array of them. Throws ValidationError listing every issue. */
+export function validatePushBody(body: unknown, limits: Limits, now: number): EventDraft[] {
+  const items = Array.isArray(body) ? body : [body];
+  if (Array.isArray(body)) {
+    if (body.length === 0) throw new ValidationError([{ path: '(body)', message: 'expected at least one event' }]);
+    if (body.length > limits.max_events_per_push)
+      throw new ValidationError([{ path: '(body)', message: `at most ${limits.max_events_per_push} events per push` }]);
+  }
+  const drafts: EventDraft[] = [];
+  const issues: Issue[] = [];
+  items.forEach((item, i) => {
+    const r = validateEvent(item, limits, now, Array.isArray(body) ? `[${i}]` : '');
+    if (r.draft) drafts.push(r.draft);
+    issues.push(...r.issues);
+  });
+  if (issues.length > 0) throw new ValidationError(issues.slice(0, 100));
+  return drafts;
+}

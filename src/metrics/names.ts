@@ -1,0 +1,58 @@
+/**
+ * Every metric name the agent exposes, with its type and help text. The collector,
+ * the contract test, the rules tests and the dashboard check import this module so a
+ * renamed metric breaks them all at once.
+ */
+export type MetricType = 'gauge' | 'counter' | 'histogram';
+
+export interface MetricName {
+  name: string;
+  type: MetricType;
+  help: string;
+  labels: readonly string[];
+}
+
+const m = (name: string, type: MetricType, help: string, labels: readonly string[] = ['job_name']): MetricName => ({
+  name,
+  type,
+  help,
+  labels,
+});
+
+/** Per-job families, rendered from state at scrape time. `job_name` is the logical job. */
+export const JOB_METRICS = {
+  status: m('job_status', 'gauge', 'State of the current or last run of the job: 1 for its state, 0 for the others.', ['job_name', 'state']),
+  startTime: m('job_start_time_seconds', 'gauge', 'Unix time the current or last run started.'),
+  endTime: m('job_end_time_seconds', 'gauge', 'Unix time the last run ended (absent while it runs).'),
+  lastSuccess: m('job_last_success_time_seconds', 'gauge', 'Unix time the job last succeeded.'),
+  lastFailure: m('job_last_failure_time_seconds', 'gauge', 'Unix time the job last failed, timed out or crashed.'),
+  lastHeartbeat: m('job_last_heartbeat_time_seconds', 'gauge', 'Unix time of the last sign of life (start, heartbeat, progress) of the running run.'),
+  progress: m('job_progress_percent', 'gauge', 'Progress of the running run, 0 to 100.'),
+  duration: m('job_duration_seconds', 'gauge', 'Duration of the last finished run.'),
+  runDuration: m('job_run_duration_seconds', 'histogram', 'Durations of finished runs.'),
+  expectedDuration: m('job_expected_duration_seconds', 'gauge', 'Expected duration of a run: the configured max_duration, else the learned p95 of recent successful runs.'),
+  runs: m('job_runs_total', 'counter', 'Finished runs by outcome.', ['job_name', 'outcome']),
+  failures: m('job_failures_total', 'counter', 'Runs that failed, timed out or crashed.'),
+  stuck: m('job_stuck', 'gauge', '1 while the running run has shown no progress or heartbeat for stuck_after.'),
+  overdue: m('job_overdue', 'gauge', '1 while the running run has outlived its max_duration (jobs configured to flag rather than time out).'),
+  recordsProcessed: m('job_records_processed_total', 'counter', 'Records processed, as reported by the job\'s runs.'),
+  errors: m('job_errors_total', 'counter', 'Errors, as reported by the job\'s runs.'),
+  retries: m('job_retries_total', 'counter', 'Runs started as a retry (retry_attempt > 0).'),
+} as const;
+
+/** The agent's own health. */
+export const SELF_METRICS = {
+  events: m('jobpulse_events_total', 'counter', 'Events received, by source and result (applied, recorded, duplicate).', ['source', 'result']),
+  rejected: m('jobpulse_events_rejected_total', 'counter', 'Events refused, by source and reason.', ['source', 'reason']),
+  commitDuration: m('jobpulse_store_commit_duration_seconds', 'histogram', 'Time of one group commit (store write and state publish).', []),
+  commitEvents: m('jobpulse_store_commit_events', 'histogram', 'Events per group commit.', []),
+  storeErrors: m('jobpulse_store_errors_total', 'counter', 'Failed store commits.', []),
+  pending: m('jobpulse_ingest_pending_events', 'gauge', 'Events waiting for the writer.', []),
+  jobs: m('jobpulse_jobs', 'gauge', 'Jobs known to the agent, by whether they are exposed or idle past the TTL.', ['status']),
+  httpRequests: m('jobpulse_http_requests_total', 'counter', 'HTTP requests by route and status code.', ['method', 'route', 'code']),
+  httpDuration: m('jobpulse_http_request_duration_seconds', 'histogram', 'HTTP request latency by route.', ['route']),
+  retentionPruned: m('jobpulse_retention_pruned_total', 'counter', 'Rows removed by retention, by kind.', ['kind']),
+  buildInfo: m('jobpulse_build_info', 'gauge', 'Always 1; labels carry the version.', ['version']),
+} as const;
+
+export const ALL_METRICS: readonly MetricName[] = [...Object.values(JOB_METRICS), ...Object.values(SELF_METRICS)];

@@ -1,0 +1,124 @@
+/**
+ * The agent's own health (jobpulse_* and process metrics) on prom-client, on registries
+ * owned by this agent instance — never the global one, so tests can run several agents
+ * in one process. Two registries hold the same metric objects: one renders the text
+ * format, the other OpenMetrics.
+ */
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type Metric, type OpenMetricsContentType } from 'prom-client';
+import type { IngestObserver } from '../ingest/ingest.js';
+import { SELF_METRICS as S } from './names.js';
+
+export interface SelfMetrics {
+  text: Registry;
+  openmetrics: Registry<OpenMetricsContentType>;
+  observer: IngestObserver;
+  http(method: string, route: string, code: number, seconds: number): void;
+  pruned(kind: 'events' | 'runs', n: number): void;
+  /** Adds a gauge whose value is read at scrape time. */
+  gauge(opts: { name: string; help: string; labelNames?: string[]; collect: (g: Gauge<string>) => void }): void;
+  /** Registers metrics created elsewhere (sources' own health). */
+  register(metric: Counter<string> | Gauge<string> | Histogram<string>): void;
+}
+
+export function createSelfMetrics(deps: {
+  version: string;
+  pending: () => number;
+  jobCounts: () => { exposed: number; idle: number };
+  defaultMetrics?: boolean;
+}): SelfMetrics {
+  const text = new Registry();
+  const openmetrics = new Registry<OpenMetricsContentType>();
+  openmetrics.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
+  const registers = [text];
+
+  const events = new Counter({ name: S.events.name, help: S.events.help, labelNames: S.events.labels, registers });
+  const rejected = new Counter({ name: S.rejected.name, help: S.rejected.help, labelNames: S.rejected.labels, registers });
+  const commitDuration = new Histogram({
+    name: S.commitDuration.name,
+    help: S.commitDuration.help,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    registers,
+  });
+  const commitEvents = new Histogram({
+    name: S.commitEvents.name,
+    help: S.commitEvents.help,
+    buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096],
+    registers,
+  });
+  const storeErrors = new Counter({ name: S.storeErrors.name, help: S.storeErrors.help, registers });
+  new Gauge({
+    name: S.pending.name,
+    help: S.pending.help,
+    registers,
+    collect() {
+      this.set(deps.pending());
+    },
+  });
+  new Gauge({
+    name: S.jobs.name,
+    help: S.jobs.help,
+    labelNames: S.jobs.labels,
+    registers,
+    collect() {
+      const c = deps.jobCounts();
+      this.set({ status: 'exposed' }, c.exposed);
+      this.set({ status: 'idle' }, c.idle);
+    },
+  });
+  const httpRequests = new Counter({ name: S.httpRequests.name, help: S.httpRequests.help, labelNames: S.httpRequests.labels, registers });
+  const httpDuration = new Histogram({
+    name: S.httpDuration.name,
+    help: S.httpDuration.help,
+    labelNames: S.httpDuration.labels,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers,
+  });
+  const pruned = new Counter({ name: S.retentionPruned.name, help: S.retentionPruned.help, labelNames: S.retentionPruned.labels, registers });
+  const buildInfo = new Gauge({ name: S.buildInfo.name, help: S.buildInfo.help, labelNames: S.buildInfo.labels, registers });
+  buildInfo.set({ version: deps.version }, 1);
+  if (deps.defaultMetrics !== false) collectDefaultMetrics({ register: text });
+  for (const metric of text.getMetricsAsArray()) openmetrics.registerMetric(metric as unknown as Metric<string>);
+
+  return {
+    text,
+    openmetrics,
+    observer: {
+      committed(n, seconds) {
+        commitDuration.observe(seconds);
+        commitEvents.observe(n);
+      },
+      event(source, result) {
+        events.inc({ source, result });
+      },
+      rejected(source, reason, n) {
+        rejected.inc({ source, reason }, n);
+      },
+      storeError() {
+        storeErrors.inc();
+      },
+    },
+    http(method, route, code, seconds) {
+      httpRequests.inc({ method, route, code: String(code) });
+      httpDuration.observe({ route }, seconds);
+    },
+    pruned(kind, n) {
+      if (n > 0) pruned.inc({ kind }, n);
+    },
+    gauge(opts) {
+      const g = new Gauge({
+        name: opts.name,
+        help: opts.help,
+        labelNames: opts.labelNames ?? [],
+        registers: [text, openmetrics],
+        collect() {
+          opts.collect(this);
+        },
+      });
+      void g;
+    },
+    register(metric) {
+      text.registerMetric(metric);
+      openmetrics.registerMetric(metric);
+    },
+  };
+}

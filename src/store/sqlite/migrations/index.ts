@@ -1,0 +1,9 @@
+/**
+ * Numbered schema migrations, applied in order at start inside one transaction each;
+ * `PRAGMA user_version` records the last applied. Never edit a released migration: add one.
+ */
+import m001 from './001-initial.js';
+
+export const MIGRATIONS: readonly { version: number; name: string; sql: string }[] = [
+  { version: 1, name: 'initial', sql: m001 },
+];
