@@ -158,8 +158,14 @@ export async function createAgent(opts: AgentOptions): Promise<Agent> {
         await step('http', () =>
           server
             ? new Promise<void>((resolve) => {
-                server?.close(() => resolve());
-                server?.closeIdleConnections();
+                const srv = server as Server;
+                // In-flight requests get a grace period; then connections still open are cut.
+                const force = setTimeout(() => srv.closeAllConnections(), 3000);
+                srv.close(() => {
+                  clearTimeout(force);
+                  resolve();
+                });
+                srv.closeIdleConnections();
               })
             : undefined,
         );

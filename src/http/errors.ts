@@ -51,6 +51,8 @@ export function errorResponse(c: Context, err: unknown, logger: Logger): Respons
   if (e instanceof ValidationError || e instanceof ConfigError) body.issues = e.issues;
   if (status === 401) c.header('WWW-Authenticate', 'Bearer realm="jobpulse"');
   if (status === 503 || status === 429) c.header('Retry-After', '1');
+  // The rest of an oversized body is never read: closing lets the client see the 413 at once.
+  if (status === 413) c.header('Connection', 'close');
   logger.info('request refused', { request_id, path: c.req.path, method: c.req.method, status, code: e.code, error: e.message });
   return c.json(body, status as 400);
 }

@@ -1,0 +1,83 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../src/runtime/clock.js';
+import { startAgent, type TestAgent } from '../support/start-agent.js';
+
+describe('POST /push → state → /metrics and the REST API', () => {
+  let a: TestAgent;
+  const clock = new ManualClock(Date.UTC(2026, 10, 23, 12));
+  beforeEach(async () => {
+    a = await startAgent({ clock, config: { limits: { max_jobs: 3 } } });
+  });
+  afterEach(() => a.stop());
+
+  it('assigns a run id on start and follows the run to success', async () => {
+    const start = await a.push({ job_name: 'nightly-etl', event: 'started' });
+    expect(start.status).toBe(200);
+    const runId = start.body.run_id as string;
+    expect(runId).toBeTruthy();
+    clock.advance(30_000);
+    expect((await a.push({ job_name: 'nightly-etl', event: 'progress', progress: 50 })).body.run_id).toBe(runId);
+    clock.advance(30_000);
+    await a.push({ job_name: 'nightly-etl', event: 'succeeded' });
+
+    const metrics = (await a.get('/metrics')).text;
+    expect(metrics).toContain('job_status{job_name="nightly-etl",state="succeeded"} 1');
+    expect(metrics).toContain('job_duration_seconds{job_name="nightly-etl"} 60');
+    expect(metrics).toContain('job_runs_total{job_name="nightly-etl",outcome="succeeded"} 1');
+    expect(metrics).not.toContain(runId);
+
+    const run = (await a.get(`/api/v1/runs/${runId}`)).body;
+    expect(run.state).toBe('succeeded');
+    expect(run.events.map((e: { event: string }) => e.event)).toEqual(['started', 'progress', 'succeeded']);
+    const runs = (await a.get('/api/v1/jobs/nightly-etl/runs')).body;
+    expect(runs.runs).toHaveLength(1);
+  });
+
+  it('applies an event id once', async () => {
+    const e = { job_name: 'j', event: 'started', run_id: 'r1', event_id: 'same', records_processed: 5 };
+    await a.push(e);
+    const again = await a.push(e);
+    expect(again.body.results[0].result).toBe('duplicate');
+    await a.push({ job_name: 'j', run_id: 'r1', event: 'succeeded', event_id: 'done' });
+    const m = (await a.get('/metrics')).text;
+    expect(m).toContain('job_records_processed_total{job_name="j"} 5');
+    expect((await a.get('/api/v1/runs/r1')).body.events).toHaveLength(2);
+  });
+
+  it.each([
+    ['malformed JSON', '{"job_name":', { 'content-type': 'application/json' }, 400, 'malformed_body'],
+    ['wrong content type', 'job_name=x', { 'content-type': 'application/x-www-form-urlencoded' }, 415, 'unsupported_media_type'],
+    ['schema errors', JSON.stringify([{ job_name: 'a', event: 'nope', progress: 101 }]), { 'content-type': 'application/json' }, 400, 'validation_failed'],
+    ['too large', JSON.stringify({ job_name: 'a', event: 'started', metadata: 'x'.repeat(2 * 1024 * 1024) }), { 'content-type': 'application/json' }, 413, 'payload_too_large'],
+  ])('refuses %s with a JSON error', async (_name, body, headers, status, code) => {
+    const res = await fetch(`${a.url}/push`, { method: 'POST', headers, body });
+    expect(res.status).toBe(status);
+    const json = (await res.json()) as { code: string; error: string; request_id: string };
+    expect(json.code).toBe(code);
+    expect(json.error).toBeTruthy();
+  });
+
+  it('lists every offending field path', async () => {
+    const res = await a.push([{ job_name: 'a', event: 'started' }, { job_name: '', event: 'nope', progress: 101, labels: { 'bad-name': 'x' } }]);
+    expect(res.status).toBe(400);
+    const paths = res.body.issues.map((i: { path: string }) => i.path);
+    expect(paths).toEqual(expect.arrayContaining(['[1].job_name', '[1].event', '[1].progress', '[1].labels.bad-name']));
+    expect((await a.get('/api/v1/jobs')).body.jobs).toHaveLength(0);
+  });
+
+  it('refuses a new job beyond max_jobs with 429 and counts it', async () => {
+    for (const j of ['a', 'b', 'c']) expect((await a.push({ job_name: j, event: 'started' })).status).toBe(200);
+    const res = await a.push({ job_name: 'd', event: 'started' });
+    expect(res.status).toBe(429);
+    expect((await a.push({ job_name: 'a', event: 'succeeded' })).status).toBe(200);
+    expect((await a.get('/metrics')).text).toContain('jobpulse_events_rejected_total{source="push",reason="too_many_jobs"} 1');
+  });
+
+  it('answers 404 with JSON for unknown names', async () => {
+    for (const p of ['/api/v1/jobs/nope', '/api/v1/runs/nope', '/api/v1/jobs/nope/runs', '/nothing-here']) {
+      const r = await a.get(p);
+      expect(r.status).toBe(404);
+      expect(r.body.code).toBe('not_found');
+    }
+  });
+});

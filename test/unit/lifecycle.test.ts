@@ -1,0 +1,100 @@
+import { describe, expect, it } from 'vitest';
+import type { EventType, JobEvent } from '../../src/domain/job-event.js';
+import { apply, TRANSITIONS } from '../../src/domain/lifecycle.js';
+import { RUN_STATES, type Run, type RunState } from '../../src/domain/run.js';
+
+const T0 = Date.UTC(2026, 0, 1);
+let seq = 0;
+const ev = (event: EventType, extra: Partial<JobEvent> = {}): JobEvent => ({
+  event_id: `e${++seq}`,
+  job_name: 'etl',
+  run_id: 'r1',
+  event,
+  source: 'push',
+  timestamp: T0 + seq * 1000,
+  received_at: T0 + seq * 1000,
+  ...extra,
+});
+const runIn = (state: RunState | 'new'): Run | undefined => {
+  if (state === 'new') return undefined;
+  const r = apply(undefined, ev('queued'));
+  if (!r.applied) throw new Error('setup');
+  return { ...r.run, state, started_at: state === 'queued' || state === 'submitting' ? undefined : T0 };
+};
+
+describe('lifecycle transitions', () => {
+  it.each<[RunState | 'new', EventType, RunState | 'ignored', string]>([
+    ['new', 'queued', 'queued', 'a queued event opens a run'],
+    ['new', 'started', 'running', 'a start opens a running run'],
+    ['new', 'progress', 'running', 'progress on an unknown run means it runs'],
+    ['new', 'succeeded', 'succeeded', 'a finish without start is recorded as finished'],
+    ['new', 'stuck', 'ignored', 'a detector cannot mark a run that does not exist'],
+    ['queued', 'submitted', 'submitting', 'handed to the cluster'],
+    ['queued', 'started', 'running', 'started straight from the queue'],
+    ['submitting', 'started', 'running', 'the driver runs'],
+    ['submitting', 'queued', 'ignored', 'moving backwards is recorded, ignored'],
+    ['submitting', 'timed_out', 'timed_out', 'submitting timeout'],
+    ['running', 'submitted', 'ignored', 'a late submitted does not rewind'],
+    ['running', 'heartbeat', 'running', 'heartbeat keeps it running'],
+    ['running', 'failed', 'failed', 'failure ends the run'],
+    ['running', 'cancelled', 'cancelled', 'cancel ends the run'],
+    ['running', 'crashed', 'crashed', 'a crash ends the run'],
+    ['running', 'stuck', 'running', 'stuck is a flag, not a state'],
+    ['succeeded', 'progress', 'ignored', 'progress after finish does not reopen'],
+    ['succeeded', 'failed', 'ignored', 'a second finish does not change the outcome'],
+    ['failed', 'started', 'ignored', 'a retry is a new run, not a reopened one'],
+    ['crashed', 'succeeded', 'ignored', 'a late report after a crash is recorded, the crash stands'],
+  ])('%s + %s → %s (%s)', (from, event, to) => {
+    const out = apply(runIn(from), ev(event));
+    if (to === 'ignored') {
+      expect(out.applied).toBe(false);
+      if (!out.applied) expect(out.reason).toBeTruthy();
+    } else {
+      expect(out.applied).toBe(true);
+      expect(out.run?.state).toBe(to);
+    }
+  });
+
+  it('has a row for every state', () => {
+    expect(Object.keys(TRANSITIONS).sort()).toEqual([...RUN_STATES, 'new'].sort());
+  });
+});
+
+describe('lifecycle fields', () => {
+  it('keeps progress monotonic and counts a lower value as a sign of life', () => {
+    let run = apply(undefined, ev('started', { timestamp: T0 })).run as Run;
+    run = apply(run, ev('progress', { progress: 60, timestamp: T0 + 1000 })).run as Run;
+    const out = apply(run, ev('progress', { progress: 30, timestamp: T0 + 2000 }));
+    expect(out.run?.progress).toBe(60);
+    expect(out.run?.last_progress_at).toBe(T0 + 1000);
+    expect(out.run?.last_heartbeat_at).toBe(T0 + 2000);
+  });
+
+  it('sets progress to 100 and the end time on success, duration from start', () => {
+    let run = apply(undefined, ev('started', { timestamp: T0 })).run as Run;
+    run = apply(run, ev('succeeded', { timestamp: T0 + 90_000 })).run as Run;
+    expect(run.progress).toBe(100);
+    expect(run.ended_at).toBe(T0 + 90_000);
+  });
+
+  it('clears the stuck flag on the next heartbeat', () => {
+    let run = apply(undefined, ev('started')).run as Run;
+    run = apply(run, ev('stuck')).run as Run;
+    expect(run.stuck).toBe(true);
+    run = apply(run, ev('heartbeat')).run as Run;
+    expect(run.stuck).toBe(false);
+  });
+
+  it('takes the highest records_processed so a re-sent total never double-counts', () => {
+    let run = apply(undefined, ev('started', { records_processed: 10 })).run as Run;
+    run = apply(run, ev('progress', { records_processed: 50 })).run as Run;
+    run = apply(run, ev('progress', { records_processed: 40 })).run as Run;
+    expect(run.records_processed).toBe(50);
+  });
+
+  it('merges object metadata key by key', () => {
+    let run = apply(undefined, ev('started', { metadata: { docs: [1, 2] } })).run as Run;
+    run = apply(run, ev('progress', { metadata: { generated: 'x' } })).run as Run;
+    expect(run.metadata).toEqual({ docs: [1, 2], generated: 'x' });
+  });
+});
