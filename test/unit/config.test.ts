@@ -1,0 +1,42 @@
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+import { describe, expect, it } from 'vitest';
+import { applyEnv, loadConfig } from '../../src/config/load.js';
+import { parseConfig } from '../../src/config/schema.js';
+import { ConfigError } from '../../src/domain/errors.js';
+
+describe('config', () => {
+  it('the commented example parses and equals the defaults', () => {
+    const example = parse(readFileSync('jobpulse.example.yaml', 'utf8'));
+    expect(parseConfig(example)).toEqual(parseConfig({}));
+  });
+
+  it('takes JOBPULSE_PORT, JOBPULSE_DB and path overrides from the environment', () => {
+    const c = loadConfig({ env: { JOBPULSE_PORT: '8123', JOBPULSE_DB: '/tmp/x.db', JOBPULSE_LIMITS__MAX_JOBS: '7' } });
+    expect(c.http.port).toBe(8123);
+    expect(c.store.sqlite.path).toBe('/tmp/x.db');
+    expect(c.limits.max_jobs).toBe(7);
+  });
+
+  it.each([
+    [{ http: { port: 'abc' } }, 'http.port', 'expected an integer from 0 to 65535'],
+    [{ store: { sqlite: { durability: 'maybe' } } }, 'store.sqlite.durability', 'expected one of process, power'],
+    [{ limits: { max_future_skew: 'soon' } }, 'limits.max_future_skew', 'expected a duration'],
+    [{ htpp: { port: 1 } }, 'htpp', 'unknown key'],
+    [{ jobs: { defaults: { timezone: 'Mars/Base' } } }, 'jobs.defaults.timezone', 'IANA time zone'],
+    [{ retention: { schedule: 'every day' } }, 'retention.schedule', 'cron expression'],
+  ])('names the key and what was expected: %j', (raw, path, message) => {
+    try {
+      parseConfig(raw);
+      expect.unreachable('parseConfig accepted bad config');
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      const issue = (err as ConfigError).issues.find((i) => i.path === path);
+      expect(issue?.message).toContain(message);
+    }
+  });
+
+  it('reports a bad environment value under its config key', () => {
+    expect(() => parseConfig(applyEnv({}, { JOBPULSE_PORT: '99999' }))).toThrow(/http\.port/);
+  });
+});
