@@ -67,9 +67,11 @@ export function createApp(deps: AppDeps): Hono {
   app.get('/metrics', deps.auth.require('read'), async (c) => {
     const format = negotiateFormat(c.req.header('accept'));
     const registry = format === 'openmetrics' ? deps.selfMetrics.openmetrics : deps.selfMetrics.text;
+    // Exposers render first: self metrics (e.g. jobpulse_jobs) read what this render counted.
+    const sections = deps.exposers.map((e) => e.render(format));
     let self = await registry.metrics();
     if (format === 'openmetrics') self = self.replace(/# EOF\n?$/, '');
-    const parts = [self, ...deps.exposers.map((e) => e.render(format))];
+    const parts = [self, ...sections];
     if (format === 'openmetrics') parts.push('# EOF\n');
     return c.body(parts.join(''), 200, { 'Content-Type': CONTENT_TYPES[format] });
   });

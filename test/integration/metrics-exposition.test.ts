@@ -1,0 +1,60 @@
+import { spawnSync } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { JOB_METRICS } from '../../src/metrics/names.js';
+import { ManualClock } from '../../src/runtime/clock.js';
+import { hasBinary } from '../support/require-binary.js';
+import { startAgent, type TestAgent } from '../support/start-agent.js';
+
+const clock = new ManualClock(Date.UTC(2026, 10, 23, 12));
+
+describe('/metrics exposition', () => {
+  let a: TestAgent;
+  beforeAll(async () => {
+    a = await startAgent({ clock, config: { retention: { idle_job_ttl: '1h' }, jobs: { overrides: { 'with "quotes"\\': { max_duration: '2h' } } } } });
+    await a.push([
+      { job_name: 'ok', event: 'started', run_id: 'ok-1' },
+      { job_name: 'ok', event: 'succeeded', run_id: 'ok-1', records_processed: 10 },
+      { job_name: 'bad', event: 'started', run_id: 'bad-1', retry_attempt: 1 },
+      { job_name: 'bad', event: 'failed', run_id: 'bad-1', error_message: 'boom' },
+      { job_name: 'with "quotes"\\', event: 'progress', progress: 12.5 },
+    ]);
+  });
+  afterAll(() => a.stop());
+
+  it('exposes every per-job family of the contract', async () => {
+    const text = (await a.get('/metrics')).text;
+    for (const m of Object.values(JOB_METRICS)) expect(text, m.name).toContain(`# TYPE ${m.name} ${m.type}`);
+    expect(text).toContain('job_name="with \\"quotes\\"\\\\"');
+    expect(text).toContain('job_progress_percent{job_name="with \\"quotes\\"\\\\"} 12.5');
+    expect(text).toContain('job_expected_duration_seconds{job_name="with \\"quotes\\"\\\\"} 7200');
+    expect(text).toContain('job_retries_total{job_name="bad"} 1');
+    expect(text).toContain('job_failures_total{job_name="bad"} 1');
+  });
+
+  it.skipIf(!hasBinary('promtool', 'prometheus'))('passes promtool check metrics', async () => {
+    const text = (await a.get('/metrics')).text;
+    const r = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+    expect(r.stdout + r.stderr).toBe('');
+    expect(r.status).toBe(0);
+  });
+
+  it('speaks OpenMetrics when the scraper asks for it', async () => {
+    const res = await fetch(`${a.url}/metrics`, { headers: { accept: 'application/openmetrics-text;version=1.0.0,text/plain;q=0.5' } });
+    expect(res.headers.get('content-type')).toContain('application/openmetrics-text');
+    const text = await res.text();
+    expect(text.endsWith('# EOF\n')).toBe(true);
+    expect(text.match(/# EOF/g)).toHaveLength(1);
+    expect(text).toContain('# TYPE job_runs counter');
+    expect(text).toContain('job_runs_total{job_name="ok",outcome="succeeded"} 1');
+  });
+
+  it('drops jobs idle past the TTL from /metrics but keeps their history', async () => {
+    clock.advance(2 * 3600_000);
+    const text = (await a.get('/metrics')).text;
+    expect(text).not.toContain('job_name="ok"');
+    expect(text).toContain('jobpulse_jobs{status="idle"} 2');
+    // the unfinished run keeps its job exposed
+    expect(text).toContain('job_name="with \\"quotes\\"\\\\"');
+    expect((await a.get('/api/v1/jobs/ok/runs')).body.runs).toHaveLength(1);
+  });
+});

@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/config/schema.js';
+import { ValidationError } from '../../src/domain/errors.js';
+import { parseTimestamp, validatePushBody } from '../../src/ingest/validate.js';
+
+const limits = parseConfig({}).limits;
+const NOW = Date.UTC(2026, 10, 23, 12);
+
+const issuesOf = (body: unknown): string[] => {
+  try {
+    validatePushBody(body, limits, NOW);
+    return [];
+  } catch (err) {
+    expect(err).toBeInstanceOf(ValidationError);
+    return (err as ValidationError).issues.map((i) => `${i.path}: ${i.message}`);
+  }
+};
+
+describe('push validation', () => {
+  it.each<[string, unknown, string]>([
+    ['missing job_name', { event: 'started' }, 'job_name: is required'],
+    ['unknown event', { job_name: 'a', event: 'done' }, 'event: expected one of'],
+    ['progress above 100', { job_name: 'a', event: 'progress', progress: 101 }, 'progress: expected a number from 0 to 100'],
+    ['negative records', { job_name: 'a', event: 'progress', records_processed: -1 }, 'records_processed: expected a non-negative integer'],
+    ['future timestamp', { job_name: 'a', event: 'started', timestamp: (NOW + 3600_000) / 1000 }, 'timestamp: is 3600s in the future'],
+    ['ancient timestamp', { job_name: 'a', event: 'started', timestamp: '2020-01-01T00:00:00Z' }, 'timestamp: is older than'],
+    ['timestamp without zone', { job_name: 'a', event: 'started', timestamp: '2026-11-23T12:00:00' }, 'timestamp: expected unix seconds'],
+    ['bad label name', { job_name: 'a', event: 'started', labels: { '1x': 'v' } }, 'labels.1x: label names match'],
+    ['label value not a string', { job_name: 'a', event: 'started', labels: { team: 3 } }, 'labels.team: expected a string'],
+    ['unknown field', { job_name: 'a', event: 'started', jobname: 'x' }, 'jobname: unknown field'],
+    ['control characters in job_name', { job_name: 'a\nb', event: 'started' }, 'job_name: must not contain control characters'],
+    ['metadata too large', { job_name: 'a', event: 'started', metadata: { x: 'y'.repeat(70_000) } }, 'metadata: is 70008 bytes'],
+    ['unknown resource', { job_name: 'a', event: 'started', resources: { gpu: 1 } }, 'resources.gpu: unknown field'],
+    ['empty batch', [], '(body): expected at least one event'],
+    ['not an object', 'started', '(body): expected an event object'],
+  ])('%s', (_name, body, expected) => {
+    expect(issuesOf(body).join('\n')).toContain(expected);
+  });
+
+  it('lists every issue of every event with its index', () => {
+    const issues = issuesOf([{ job_name: 'a', event: 'started' }, { event: 'x', progress: -1 }]);
+    expect(issues).toEqual(expect.arrayContaining([expect.stringMatching(/^\[1\]\.job_name/), expect.stringMatching(/^\[1\]\.event/), expect.stringMatching(/^\[1\]\.progress/)]));
+  });
+
+  it('truncates a long error message with a marker instead of refusing it', () => {
+    const [d] = validatePushBody({ job_name: 'a', event: 'failed', error_message: 'e'.repeat(9000) }, limits, NOW);
+    expect(d?.error_message).toMatch(/…\[truncated 808 chars\]$/);
+  });
+
+  it.each<[unknown, number | undefined]>([
+    [1795435200, 1795435200000],
+    [1795435200123, 1795435200123],
+    ['2026-11-23T12:00:00Z', Date.UTC(2026, 10, 23, 12)],
+    ['2026-11-23T13:00:00+01:00', Date.UTC(2026, 10, 23, 12)],
+    ['yesterday', undefined],
+    [-5, undefined],
+  ])('parses timestamp %j', (v, expected) => {
+    expect(parseTimestamp(v)).toBe(expected);
+  });
+});
