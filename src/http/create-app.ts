@@ -15,7 +15,7 @@ import type { Auth } from './auth.js';
 import { errorResponse } from './errors.js';
 
 export interface Exposer {
-  render(format: ExpositionFormat): string;
+  render(format: ExpositionFormat): string | Buffer;
 }
 
 export interface ReadinessCheck {
@@ -73,7 +73,8 @@ export function createApp(deps: AppDeps): Hono {
     if (format === 'openmetrics') self = self.replace(/# EOF\n?$/, '');
     const parts = [self, ...sections];
     if (format === 'openmetrics') parts.push('# EOF\n');
-    return c.body(parts.join(''), 200, { 'Content-Type': CONTENT_TYPES[format] });
+    const body = Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p) : p)));
+    return c.body(body, 200, { 'Content-Type': CONTENT_TYPES[format] });
   });
 
   for (const r of deps.routes) app.route('/', r);

@@ -91,11 +91,14 @@ interface CacheEntry {
   job: Job;
   run: Run | undefined;
   expected: number | undefined;
-  lines: string[];
+  /** Encoded once: joining cached ropes re-flattens them on every scrape, copying bytes does not. */
+  lines: Buffer[];
 }
 
+const EMPTY = Buffer.alloc(0);
+
 export interface JobExposition {
-  render(format: ExpositionFormat): string;
+  render(format: ExpositionFormat): Buffer;
   /** Jobs currently exposed and jobs hidden as idle past the TTL. */
   counts(): { exposed: number; idle: number };
 }
@@ -109,6 +112,10 @@ export function createJobExposition(deps: {
 }): JobExposition {
   const families = deps.families ?? CORE_JOB_FAMILIES;
   const cache = new Map<string, CacheEntry>();
+  const headers = {
+    text: families.map((f) => Buffer.from(familyHeader(f.metric, 'text'))),
+    openmetrics: families.map((f) => Buffer.from(familyHeader(f.metric, 'openmetrics'))),
+  };
   let lastCounts = { exposed: 0, idle: 0 };
 
   const isExposed = (job: Job, run: Run | undefined, now: number): boolean =>
@@ -130,18 +137,25 @@ export function createJobExposition(deps: {
         let entry = cache.get(job.job_name);
         const view: JobView = { job, run, expected, label: `job_name="${escapeLabelValue(job.job_name)}"` };
         if (!entry || entry.job !== job || entry.run !== run || entry.expected !== expected) {
-          entry = { job, run, expected, lines: families.map((f) => (f.volatile ? '' : f.lines(view))) };
+          entry = { job, run, expected, lines: families.map((f) => (f.volatile ? EMPTY : Buffer.from(f.lines(view)))) };
           cache.set(job.job_name, entry);
         }
         views.push({ view, entry });
       }
       lastCounts = { exposed: views.length, idle };
-      const out: string[] = [];
+      const out: Buffer[] = [];
+      let size = 0;
       families.forEach((f, i) => {
-        out.push(familyHeader(f.metric, format));
-        for (const { view, entry } of views) out.push(f.volatile ? f.lines(view) : (entry.lines[i] as string));
+        const header = headers[format][i] as Buffer;
+        out.push(header);
+        size += header.length;
+        for (const { view, entry } of views) {
+          const b = f.volatile ? Buffer.from(f.lines(view)) : (entry.lines[i] as Buffer);
+          out.push(b);
+          size += b.length;
+        }
       });
-      return out.join('');
+      return Buffer.concat(out, size);
     },
     counts: () => lastCounts,
   };

@@ -1,0 +1,150 @@
+// npm run bench — durable push throughput and latency vs a bare node:http ceiling,
+// /metrics scrape time and size, and RSS, on this machine. Load generator: wrk.
+// Results print as a markdown table; copy them into the README's performance section.
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { createServer } from 'node:net';
+
+const DURATION = process.env.BENCH_DURATION ?? '8s';
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
+const only = process.env.BENCH_ONLY?.split(',');
+const want = (name) => !only || only.includes(name);
+
+const freePort = () =>
+  new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+
+async function waitReady(url) {
+  for (let i = 0; i < 300; i++) {
+    try {
+      if ((await fetch(`${url}/readyz`)).ok) return;
+    } catch {}
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`not ready: ${url}`);
+}
+
+async function startAgent(extraEnv = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'jobpulse-bench-'));
+  const port = await freePort();
+  const child = spawn(process.execPath, ['bin/jobpulse.js', 'serve'], {
+    env: { ...process.env, JOBPULSE_PORT: String(port), JOBPULSE_HOST: '127.0.0.1', JOBPULSE_DB: join(dir, 'bench.db'), JOBPULSE_LOG_LEVEL: 'warn', JOBPULSE_LIMITS__MAX_JOBS: '1000000', ...extraEnv },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  await waitReady(url);
+  return {
+    url,
+    pid: child.pid,
+    async stop() {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function startBare() {
+  const child = spawn(process.execPath, ['bench/bare-server.mjs'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise((resolve) => child.stdout.once('data', (d) => resolve(Number(String(d).trim()))));
+  return { url: `http://127.0.0.1:${port}`, stop: () => child.kill('SIGTERM') };
+}
+
+function wrk(url, { jobs, batch }) {
+  const out = execFileSync('wrk', ['-t2', `-c${CONNECTIONS}`, `-d${DURATION}`, '--latency', '-s', 'bench/wrk-push.lua', `${url}/push`], {
+    env: { ...process.env, JOBS: String(jobs), BATCH: String(batch) },
+    encoding: 'utf8',
+  });
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
+  const p99 = /99%\s+([\d.]+)(us|ms|s)/.exec(out);
+  const p99ms = p99 ? Number(p99[1]) * { us: 0.001, ms: 1, s: 1000 }[p99[2]] : NaN;
+  const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
+  const errors = /Socket errors:.*/.exec(out)?.[0] ?? '';
+  return { rps, p99ms, non2xx, errors };
+}
+
+const rssMb = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;
+
+async function seed(url, jobs, offset = 0) {
+  for (let i = 0; i < jobs; i += 1000) {
+    const body = [];
+    for (let j = i; j < Math.min(jobs, i + 1000); j++) {
+      const n = offset + j;
+      body.push({ job_name: `seed-${n}`, run_id: `seed-run-${n}`, event: 'started' });
+      body.push({ job_name: `seed-${n}`, run_id: `seed-run-${n}`, event: n % 3 === 0 ? 'progress' : 'succeeded', progress: 50, records_processed: n });
+    }
+    const res = await fetch(`${url}/push`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    if (!res.ok) throw new Error(`seed failed: ${res.status} ${await res.text()}`);
+  }
+}
+
+async function scrape(url, times = 10) {
+  const ms = [];
+  let bytes = 0;
+  for (let i = 0; i < times; i++) {
+    const t = performance.now();
+    const text = await (await fetch(`${url}/metrics`)).text();
+    ms.push(performance.now() - t);
+    bytes = Buffer.byteLength(text);
+  }
+  ms.sort((a, b) => a - b);
+  return { first: ms[ms.length - 1], median: ms[Math.floor(ms.length / 2)], bytes };
+}
+
+const rows = [];
+const row = (name, value, note = '') => {
+  rows.push({ name, value, note });
+  process.stderr.write(`${name}: ${value} ${note}\n`);
+};
+
+const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+
+if (want('push')) {
+  const bare = await startBare();
+  const ceiling = wrk(bare.url, { jobs: 1000, batch: 1 });
+  bare.stop();
+  row('bare node:http ceiling', `${ceiling.rps.toFixed(0)} req/s`, `p99 ${ceiling.p99ms.toFixed(2)} ms`);
+  for (const durability of ['process', 'power']) {
+    for (const jobs of [1000, 10000]) {
+      const agent = await startAgent({ JOBPULSE_DURABILITY: durability });
+      const single = wrk(agent.url, { jobs, batch: 1 });
+      row(
+        `single-event push, ${jobs / 1000}k jobs, durability=${durability}`,
+        `${single.rps.toFixed(0)} pushes/s (${((100 * single.rps) / ceiling.rps).toFixed(0)}% of ceiling)`,
+        `p99 ${single.p99ms.toFixed(2)} ms${single.non2xx ? `, non-2xx ${single.non2xx}` : ''} ${single.errors}`,
+      );
+      const batched = wrk(agent.url, { jobs, batch: 100 });
+      row(
+        `batched push (100 events), ${jobs / 1000}k jobs, durability=${durability}`,
+        `${(batched.rps * 100).toFixed(0)} events/s`,
+        `${batched.rps.toFixed(0)} req/s, p99 ${batched.p99ms.toFixed(2)} ms${batched.non2xx ? `, non-2xx ${batched.non2xx}` : ''}`,
+      );
+      await agent.stop();
+    }
+  }
+}
+
+if (want('metrics')) {
+  const agent = await startAgent();
+  const baseRss = rssMb(agent.pid);
+  let seeded = 0;
+  for (const jobs of [1000, 10000, 50000]) {
+    await seed(agent.url, jobs - seeded, seeded);
+    seeded = jobs;
+    const s = await scrape(agent.url);
+    row(`/metrics at ${jobs / 1000}k jobs`, `${s.median.toFixed(1)} ms median`, `slowest ${s.first.toFixed(1)} ms (cold), ${(s.bytes / 2 ** 20).toFixed(1)} MiB`);
+    if (jobs === 10000) row('RSS at 10k jobs', `${rssMb(agent.pid).toFixed(0)} MB`, `(${baseRss.toFixed(0)} MB empty)`);
+  }
+  await agent.stop();
+}
+
+console.log(`\nMachine: ${machine}; wrk -t2 -c${CONNECTIONS} -d${DURATION}\n`);
+console.log('| measurement | result | notes |\n|---|---|---|');
+for (const r of rows) console.log(`| ${r.name} | ${r.value} | ${r.note} |`);
