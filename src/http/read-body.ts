@@ -1,4 +1,5 @@
 /** Reads a request body under a byte limit and decodes JSON, with the errors a client can act on. */
+import type { IncomingMessage } from 'node:http';
 import type { Context } from 'hono';
 import { MalformedBodyError, PayloadTooLargeError, UnsupportedMediaTypeError } from '../domain/errors.js';
 
@@ -7,6 +8,10 @@ export async function readBody(c: Context, maxBytes: number): Promise<Uint8Array
   if (Number.isFinite(declared) && declared > maxBytes) {
     throw new PayloadTooLargeError(`body is ${declared} bytes, over the ${maxBytes}-byte limit (limits.max_body_bytes)`);
   }
+  // On Node, read the IncomingMessage directly: touching the web Request's body makes
+  // @hono/node-server build a full undici Request per push, a third of the CPU of a push.
+  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+  if (incoming && !incoming.readableDidRead) return readIncoming(incoming, maxBytes);
   const body = c.req.raw.body;
   if (!body) return new Uint8Array();
   const chunks: Uint8Array[] = [];
@@ -18,11 +23,47 @@ export async function readBody(c: Context, maxBytes: number): Promise<Uint8Array
     size += value.byteLength;
     if (size > maxBytes) {
       await reader.cancel().catch(() => undefined);
-      throw new PayloadTooLargeError(`body is over the ${maxBytes}-byte limit (limits.max_body_bytes)`);
+      throw tooLarge(maxBytes);
     }
     chunks.push(value);
   }
   return chunks.length === 1 ? (chunks[0] as Uint8Array) : Buffer.concat(chunks);
+}
+
+const tooLarge = (maxBytes: number): PayloadTooLargeError =>
+  new PayloadTooLargeError(`body is over the ${maxBytes}-byte limit (limits.max_body_bytes)`);
+
+function readIncoming(req: IncomingMessage, maxBytes: number): Promise<Uint8Array> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > maxBytes) {
+        cleanup();
+        req.resume(); // discard the rest; the 413 closes the connection
+        reject(tooLarge(maxBytes));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = (): void => {
+      cleanup();
+      resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size));
+    };
+    const onError = (err: Error): void => {
+      cleanup();
+      reject(new MalformedBodyError(`request body could not be read: ${err.message}`));
+    };
+    const cleanup = (): void => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+  });
 }
 
 export async function readJson(c: Context, maxBytes: number): Promise<unknown> {
