@@ -1,0 +1,38 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startAgent, type TestAgent } from '../support/start-agent.js';
+
+// Deterministic pseudo-random generator so a failure reproduces.
+const rng = (seed: number) => () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+
+const FIELDS = ['job_name', 'event', 'run_id', 'event_id', 'timestamp', 'progress', 'records_processed', 'errors', 'labels', 'metadata', 'resources', 'exit_code', 'parent_run_id', '__proto__', 'constructor'];
+const VALUES: unknown[] = ['', 'x', 'started', 'progress', -1, 0, 1e308, 101, 3.5, null, true, [], {}, { a: 1 }, ['x'], 'a'.repeat(5000), '\u0000', '2026-11-23T12:00:00Z', 1e11, NaN];
+
+describe('no bad input reaches the 500 branch', () => {
+  let a: TestAgent;
+  beforeAll(async () => {
+    a = await startAgent();
+  });
+  afterAll(() => a.stop());
+
+  it('answers 2xx or a 4xx JSON error for 500 random bodies', async () => {
+    const r = rng(42);
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)] as T;
+    const statuses = new Map<number, number>();
+    for (let i = 0; i < 500; i++) {
+      const obj: Record<string, unknown> = {};
+      for (let k = 0; k < 1 + Math.floor(r() * 5); k++) obj[pick(FIELDS)] = pick(VALUES);
+      if (r() < 0.5) obj.job_name = `fuzz-${i % 7}`;
+      if (r() < 0.5) obj.event = pick(['started', 'progress', 'succeeded', 'heartbeat', 'bogus']);
+      let body = JSON.stringify(r() < 0.2 ? [obj, obj] : obj);
+      if (r() < 0.1) body = body.slice(0, Math.floor(body.length / 2));
+      const res = await fetch(`${a.url}/push`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+      expect(res.status, body).toBeLessThan(500);
+      if (res.status >= 400) expect(((await res.json()) as { code: string }).code).toBeTruthy();
+      else await res.arrayBuffer();
+    }
+    expect(statuses.get(200)).toBeGreaterThan(0);
+    expect(statuses.get(400)).toBeGreaterThan(0);
+    expect((await a.get('/readyz')).status).toBe(200);
+  });
+});

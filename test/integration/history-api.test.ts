@@ -1,0 +1,92 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../src/runtime/clock.js';
+import { startAgent, type TestAgent } from '../support/start-agent.js';
+
+const HOUR = 3600_000;
+
+describe('history, stats, retention and auth', () => {
+  let a: TestAgent | undefined;
+  afterEach(async () => {
+    await a?.stop();
+    a = undefined;
+  });
+
+  it('computes window stats with a trend against the previous window', async () => {
+    const clock = new ManualClock(Date.UTC(2026, 10, 20));
+    a = await startAgent({ clock });
+    const run = async (id: string, minutes: number, outcome: 'succeeded' | 'failed') => {
+      await a!.push({ job_name: 'etl', run_id: id, event: 'started' });
+      clock.advance(minutes * 60_000);
+      await a!.push({ job_name: 'etl', run_id: id, event: outcome });
+      clock.advance(HOUR);
+    };
+    await run('p1', 10, 'succeeded'); // previous window
+    await run('p2', 10, 'failed');
+    clock.advance(20 * HOUR);
+    for (const [i, m] of [10, 20, 30, 40].entries()) await run(`c${i}`, m, i === 3 ? 'failed' : 'succeeded');
+    const stats = (await a.get('/api/v1/stats?window=24h&job_name=etl')).body;
+    const etl = stats.jobs[0];
+    expect(etl.runs).toBe(4);
+    expect(etl.success_rate).toBe(0.75);
+    expect(etl.duration_seconds.p50).toBe(1200);
+    expect(etl.duration_seconds.p95).toBe(2400);
+    expect(etl.previous.runs).toBe(2);
+    expect(etl.trend.success_rate).toBe(0.25);
+    expect((await a.get('/api/v1/stats?window=soon')).status).toBe(400);
+  });
+
+  it('paginates a job history with a cursor and filters by state', async () => {
+    const clock = new ManualClock(Date.UTC(2026, 10, 20));
+    a = await startAgent({ clock });
+    for (let i = 0; i < 7; i++) {
+      await a.push({ job_name: 'p', run_id: `r${i}`, event: 'started' });
+      clock.advance(1000);
+      await a.push({ job_name: 'p', run_id: `r${i}`, event: i % 2 ? 'failed' : 'succeeded' });
+    }
+    const seen: string[] = [];
+    let cursor = '';
+    for (;;) {
+      const page = (await a.get(`/api/v1/jobs/p/runs?limit=3${cursor ? `&cursor=${cursor}` : ''}`)).body;
+      seen.push(...page.runs.map((r: { run_id: string }) => r.run_id));
+      if (!page.next_cursor) break;
+      cursor = page.next_cursor;
+    }
+    expect(seen).toEqual(['r6', 'r5', 'r4', 'r3', 'r2', 'r1', 'r0']);
+    const failed = (await a.get('/api/v1/jobs/p/runs?state=failed')).body.runs;
+    expect(failed.map((r: { run_id: string }) => r.run_id)).toEqual(['r5', 'r3', 'r1']);
+    expect((await a.get('/api/v1/jobs?state=succeeded')).body.jobs).toHaveLength(1);
+    expect((await a.get('/api/v1/jobs?state=bogus')).status).toBe(400);
+  });
+
+  it('prunes old events and finished runs but keeps each job\'s latest run', async () => {
+    const clock = new ManualClock(Date.UTC(2026, 0, 1));
+    a = await startAgent({ clock, config: { retention: { events: '1d', runs: '2d' } } });
+    for (const id of ['old1', 'old2']) {
+      await a.push({ job_name: 'r', run_id: id, event: 'started' });
+      await a.push({ job_name: 'r', run_id: id, event: 'succeeded' });
+    }
+    clock.advance(3 * 24 * HOUR);
+    expect(await a.agent.retention.runOnce()).toEqual({ events: 4, runs: 1 });
+    expect((await a.get('/api/v1/runs/old1')).status).toBe(404);
+    const latest = (await a.get('/api/v1/runs/old2')).body;
+    expect(latest.state).toBe('succeeded');
+    expect(latest.events).toHaveLength(0);
+    expect((await a.get('/metrics')).text).toContain('jobpulse_retention_pruned_total{kind="events"} 4');
+  });
+
+  it('guards pushes with write tokens and reads with read tokens', async () => {
+    a = await startAgent({ config: { auth: { write_tokens: ['w-secret'], read_tokens: ['r-secret'] } } });
+    const ev = { job_name: 'sec', event: 'started' };
+    const noAuth = await a.push(ev);
+    expect(noAuth.status).toBe(401);
+    expect(noAuth.body.code).toBe('unauthorized');
+    expect((await a.push(ev, { authorization: 'Bearer r-secret' })).status).toBe(401);
+    expect((await a.push(ev, { authorization: 'Bearer w-secret' })).status).toBe(200);
+    expect((await a.get('/api/v1/jobs')).status).toBe(401);
+    expect((await a.get('/metrics')).status).toBe(401);
+    expect((await a.get('/api/v1/jobs', { authorization: 'Bearer r-secret' })).status).toBe(200);
+    expect((await a.get('/metrics', { authorization: 'Bearer w-secret' })).status).toBe(200);
+    expect((await a.get('/healthz')).status).toBe(200);
+    expect((await a.get('/readyz')).body.status).toBe('ready');
+  });
+});
