@@ -20,7 +20,8 @@ import { createLogger, type Logger } from './runtime/logger.js';
 import type { Source } from './sources/source.js';
 import { JobState } from './state/job-state.js';
 import { createSqliteStore } from './store/sqlite/sqlite-store.js';
-import type { Store } from './store/store.js';
+import { createRedisStore } from './store/redis/redis-store.js';
+import { isStale, type Store } from './store/store.js';
 import { VERSION } from './version.js';
 
 export interface AgentOptions {
@@ -56,8 +57,21 @@ export async function createAgent(opts: AgentOptions): Promise<Agent> {
   const { config } = opts;
   const clock = opts.clock ?? systemClock;
   const logger = opts.logger ?? createLogger({ level: config.log.level });
-  const store = createSqliteStore({ path: config.store.sqlite.path, durability: config.store.sqlite.durability });
+  const store: Store =
+    config.store.kind === 'redis'
+      ? await createRedisStore({
+          ...config.store.redis,
+          onFollowError: (err) => logger.warn('following other replicas failed; retrying', { err }),
+        })
+      : createSqliteStore({ path: config.store.sqlite.path, durability: config.store.sqlite.durability });
   const state = new JobState(await store.loadState());
+  // Shared store: install what other replicas commit, unless memory already holds newer.
+  store.follow?.((c) =>
+    state.publish(
+      c.jobs.filter((j) => !isStale(j, state.getJob(j.job_name))),
+      c.runs.filter((r) => !isStale(r, state.getRun(r.run_id))),
+    ),
+  );
   const auth = createAuth(config.auth);
 
   const expectedDuration = (jobName: string): number | undefined => {

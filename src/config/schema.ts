@@ -27,8 +27,10 @@ export interface JobExpectations {
 export interface Config {
   http: { host: string; port: number };
   store: {
-    kind: 'sqlite';
+    kind: 'sqlite' | 'redis';
     sqlite: { path: string; durability: Durability };
+    /** Shared store for several replicas (store.kind: redis). */
+    redis: { url: string; key_prefix: string; password?: string; tls: boolean };
     /** Most events one group commit takes. */
     max_batch: number;
     /** Events waiting for the writer beyond which pushes get 503 and /readyz fails. */
@@ -100,10 +102,16 @@ export function parseConfig(raw: unknown): Config {
       port: r.int('http.port', 9469, { min: 0, max: 65535 }),
     },
     store: {
-      kind: r.oneOf('store.kind', 'sqlite', ['sqlite'] as const),
+      kind: r.oneOf('store.kind', 'sqlite', ['sqlite', 'redis'] as const),
       sqlite: {
         path: r.string('store.sqlite.path', './data/jobpulse.db', { nonEmpty: true }),
         durability: r.oneOf('store.sqlite.durability', 'process', ['process', 'power'] as const),
+      },
+      redis: {
+        url: r.string('store.redis.url', 'redis://127.0.0.1:6379', { nonEmpty: true }),
+        key_prefix: r.string('store.redis.key_prefix', 'jobpulse:'),
+        ...(r.optionalString('store.redis.password') !== undefined ? { password: r.optionalString('store.redis.password') as string } : {}),
+        tls: r.bool('store.redis.tls', false),
       },
       max_batch: r.int('store.max_batch', 4096, { min: 1, max: 100_000 }),
       max_pending: r.int('store.max_pending', 200_000, { min: 1 }),

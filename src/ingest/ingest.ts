@@ -12,6 +12,9 @@
  *   4. commits events + snapshots in one store transaction,
  *   5. publishes the snapshots to the in-memory state and resolves the requests.
  * If the commit fails nothing is published and every request in the batch is rejected.
+ * On a shared store (Redis) another replica may have changed a run or job this batch
+ * reduced; the store then refuses the commit with StoreConflictError and fresh snapshots,
+ * the writer installs them and reduces the whole batch again (optimistic concurrency).
  */
 import { randomUUID } from 'node:crypto';
 import { applyToJob, type Job } from '../domain/job.js';
@@ -22,7 +25,10 @@ import { OverloadedError, StoreUnavailableError, TooManyJobsError } from '../dom
 import type { Clock } from '../runtime/clock.js';
 import type { Logger } from '../runtime/logger.js';
 import type { JobState } from '../state/job-state.js';
-import type { CommitBatch, Store } from '../store/store.js';
+import { isStale, StoreConflictError, type CommitBatch, type Store } from '../store/store.js';
+
+/** Reductions of one batch against a shared store before the batch is rejected. */
+const MAX_CONFLICT_RETRIES = 8;
 
 export interface IngestResult {
   event_id: string;
@@ -115,7 +121,7 @@ export function createIngest(deps: {
     }
   }
 
-  async function process(batch: Request[]): Promise<void> {
+  async function process(batch: Request[], attempt = 0): Promise<void> {
     const started = performance.now();
     const now = clock.now();
     const runs = new Map<string, Run>();
@@ -151,6 +157,8 @@ export function createIngest(deps: {
     const answers: (IngestResult[] | Error)[] = [];
     let newJobs = 0;
     const batchIds = new Map<string, string>();
+    // Counted only once the batch is settled, so a reduction retried after a conflict counts once.
+    const seenEvents: [string, IngestResult['result']][] = [];
 
     for (const req of batch) {
       const unknown = new Set<string>();
@@ -170,7 +178,7 @@ export function createIngest(deps: {
         const dup = d.event_id !== undefined ? (seen.get(d.event_id) ?? (batchIds.has(d.event_id) ? { run_id: batchIds.get(d.event_id) as string } : undefined)) : undefined;
         if (dup) {
           results.push({ event_id: d.event_id as string, job_name: d.job_name, run_id: dup.run_id, result: 'duplicate' });
-          observer?.event(d.source, 'duplicate');
+          seenEvents.push([d.source, 'duplicate']);
           continue;
         }
         const event = stamp(d, now);
@@ -187,7 +195,7 @@ export function createIngest(deps: {
           records.push({ event, applied: false, reason: out.reason });
           results.push({ event_id: event.event_id, job_name: event.job_name, run_id: event.run_id, result: 'recorded', reason: out.reason, ...(prev ? { state: prev.state } : {}) });
         }
-        observer?.event(event.source, out.applied ? 'applied' : 'recorded');
+        seenEvents.push([event.source, out.applied ? 'applied' : 'recorded']);
       }
       answers.push(results);
     }
@@ -208,18 +216,32 @@ export function createIngest(deps: {
       try {
         await store.commit({ events: records, runs: [...runs.values()], jobs: [...jobs.values()] });
       } catch (err) {
+        if (err instanceof StoreConflictError && attempt < MAX_CONFLICT_RETRIES) {
+          logger.debug('commit conflict; reducing the batch again on fresh snapshots', { keys: err.keys.slice(0, 5), attempt });
+          publishNewer(err.fresh.jobs, err.fresh.runs);
+          return process(batch, attempt + 1);
+        }
         return failBatch(batch, err);
       }
       lastCommitFailed = false;
-      state.publish([...jobs.values()], [...runs.values()]);
+      publishNewer([...jobs.values()], [...runs.values()]);
       logTransitions(runs, prevRuns);
     }
+    for (const [source, result] of seenEvents) observer?.event(source, result);
     observer?.committed(records.length, (performance.now() - started) / 1000);
     batch.forEach((req, i) => {
       const a = answers[i];
       if (a instanceof Error) req.reject(a);
       else req.resolve(a as IngestResult[]);
     });
+  }
+
+  /** Publishes snapshots unless memory already holds a newer revision (another replica's, via follow). */
+  function publishNewer(js: Job[], rs: Run[]): void {
+    state.publish(
+      js.filter((j) => !isStale(j, state.getJob(j.job_name))),
+      rs.filter((r) => !isStale(r, state.getRun(r.run_id))),
+    );
   }
 
   function logTransitions(runs: Map<string, Run>, prev: Map<string, Run | undefined>): void {

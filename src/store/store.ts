@@ -66,4 +66,44 @@ export interface Store {
   /** Throws when the store cannot be written (readiness). */
   ping(): Promise<void>;
   close(): Promise<void>;
+  /**
+   * Shared stores only: calls `onChange` with the snapshots other replicas commit, in
+   * commit order, until `close`. Each snapshot is at least as new as anything this
+   * replica read before; the caller drops ones older than what it holds (`isNewer`).
+   */
+  follow?(onChange: (change: RemoteChange) => void): void;
 }
+
+/**
+ * Thrown by `commit` of a shared store (Redis) when another replica changed one of the
+ * batch's runs or jobs, or logged one of its event ids, after this replica read them.
+ * Nothing was written. `fresh` holds the current snapshots so the writer can install
+ * them and reduce the batch again.
+ */
+export class StoreConflictError extends Error {
+  constructor(
+    readonly keys: string[],
+    readonly fresh: { jobs: Job[]; runs: Run[] },
+  ) {
+    super(`commit conflict on ${keys.slice(0, 5).join(', ')}${keys.length > 5 ? ', …' : ''}`);
+  }
+}
+
+/**
+ * Shared stores stamp every run and job snapshot they read or write with its revision
+ * under this symbol. A symbol, not a field: the reducer's spreads carry it to the next
+ * snapshot (so a commit knows which revision it started from), while JSON, the API and
+ * the SQLite adapter never see it.
+ */
+export const REVISION: unique symbol = Symbol('jobpulse.revision');
+type Revisioned = { [REVISION]?: number };
+export const revisionOf = (o: object): number => (o as Revisioned)[REVISION] ?? 0;
+export const setRevision = (o: object, rev: number): void => {
+  (o as Revisioned)[REVISION] = rev;
+};
+/** True when `incoming` is older than what is `held` (never for adapters without revisions). */
+export const isStale = (incoming: object, held: object | undefined): boolean =>
+  held !== undefined && revisionOf(held) > revisionOf(incoming);
+
+/** Committed snapshots another replica wrote, delivered by a shared store's change feed. */
+export type RemoteChange = { jobs: Job[]; runs: Run[] };

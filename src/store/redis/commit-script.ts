@@ -1,0 +1,95 @@
+/**
+ * The one write of the Redis store, as a Lua script so a commit is atomic: Redis runs a
+ * script without interleaving any other client's command, and every check happens before
+ * the first write, so a refused commit writes nothing.
+ *
+ * Optimistic concurrency: every run and job snapshot carries a revision (`v`). The writer
+ * sends the revision its reduction started from (0 = "must not exist yet"); if another
+ * replica committed in between, the script returns the conflicting keys and writes nothing.
+ * An `event_id` already in the log is a conflict too, so a delivery retried against two
+ * replicas at once is applied once.
+ *
+ * Keys, all under the prefix:
+ *   seq                      INCR counter: the global commit order of events
+ *   eventids                 hash event_id → run_id (dedupe)
+ *   ev                       hash seq → event JSON (the durable event log)
+ *   run-events:<run_id>      zset of seqs (events of one run, in commit order)
+ *   ev-by-recv               zset seq by received_at (retention)
+ *   run:<run_id>             hash { v, d } (run snapshot JSON)
+ *   runs / job-runs:<job> / child-runs:<parent>   zsets of run_id by created_at
+ *   unfinished               set of run_ids without ended_at
+ *   ended                    zset run_id by ended_at
+ *   succeeded:<job>          zset run_id by ended_at (succeeded runs with a duration)
+ *   job:<job_name>           hash { v, d } (job snapshot JSON); jobs: set of names
+ *   changes                  stream: one entry per commit { origin, runs, jobs } that
+ *                            every replica tails to converge
+ */
+export const COMMIT_SCRIPT = `
+local p = ARGV[1]
+local b = cjson.decode(ARGV[2])
+local conflicts = {}
+for _, r in ipairs(b.runs) do
+  local v = tonumber(redis.call('HGET', p .. 'run:' .. r.id, 'v') or '0')
+  if v ~= r.expect then conflicts[#conflicts + 1] = 'run:' .. r.id end
+end
+for _, j in ipairs(b.jobs) do
+  local v = tonumber(redis.call('HGET', p .. 'job:' .. j.name, 'v') or '0')
+  if v ~= j.expect then conflicts[#conflicts + 1] = 'job:' .. j.name end
+end
+for _, e in ipairs(b.events) do
+  if redis.call('HEXISTS', p .. 'eventids', e.id) == 1 then conflicts[#conflicts + 1] = 'event:' .. e.id end
+end
+if #conflicts > 0 then
+  table.insert(conflicts, 1, 'conflict')
+  return conflicts
+end
+
+local n = #b.events
+local first = redis.call('INCRBY', p .. 'seq', n) - n
+for i, e in ipairs(b.events) do
+  local s = first + i
+  redis.call('HSET', p .. 'eventids', e.id, e.run)
+  redis.call('HSET', p .. 'ev', s, e.data)
+  redis.call('ZADD', p .. 'run-events:' .. e.run, s, s)
+  redis.call('ZADD', p .. 'ev-by-recv', e.recv, s)
+end
+for _, r in ipairs(b.runs) do
+  redis.call('HSET', p .. 'run:' .. r.id, 'v', r.expect + 1, 'd', r.data)
+  redis.call('ZADD', p .. 'runs', r.created, r.id)
+  redis.call('ZADD', p .. 'job-runs:' .. r.job, r.created, r.id)
+  if r.parent then redis.call('ZADD', p .. 'child-runs:' .. r.parent, r.created, r.id) end
+  if r.ended then
+    redis.call('SREM', p .. 'unfinished', r.id)
+    redis.call('ZADD', p .. 'ended', r.ended, r.id)
+  else
+    redis.call('SADD', p .. 'unfinished', r.id)
+    redis.call('ZREM', p .. 'ended', r.id)
+  end
+  if r.succeeded then redis.call('ZADD', p .. 'succeeded:' .. r.job, r.ended, r.id) end
+end
+for _, j in ipairs(b.jobs) do
+  redis.call('HSET', p .. 'job:' .. j.name, 'v', j.expect + 1, 'd', j.data)
+  redis.call('SADD', p .. 'jobs', j.name)
+end
+redis.call('XADD', p .. 'changes', 'MAXLEN', '~', ARGV[3], '*', 'origin', b.origin, 'runs', b.run_ids, 'jobs', b.job_names)
+return {'ok'}
+`;
+
+/**
+ * Compare-and-delete for prune: removes a finished run only if nobody rewrote it since it
+ * was read and it is not its job's latest run (kept whatever its age, as in SQLite).
+ */
+export const DELETE_RUN_SCRIPT = `
+local p = ARGV[1]
+local k = p .. 'run:' .. ARGV[2]
+if redis.call('HGET', k, 'v') ~= ARGV[3] then return 0 end
+local job = redis.call('HGET', p .. 'job:' .. ARGV[4], 'd')
+if job and cjson.decode(job).latest_run_id == ARGV[2] then return 0 end
+redis.call('DEL', k)
+redis.call('ZREM', p .. 'runs', ARGV[2])
+redis.call('ZREM', p .. 'job-runs:' .. ARGV[4], ARGV[2])
+redis.call('ZREM', p .. 'ended', ARGV[2])
+redis.call('ZREM', p .. 'succeeded:' .. ARGV[4], ARGV[2])
+if ARGV[5] ~= '' then redis.call('ZREM', p .. 'child-runs:' .. ARGV[5], ARGV[2]) end
+return 1
+`;

@@ -1,0 +1,328 @@
+/**
+ * The shared Store on Redis (ioredis) for scale-out: several replicas commit to one Redis
+ * and converge through its change stream. Layout and the atomic commit are in
+ * commit-script.ts. Guarantees beyond the Store contract:
+ *
+ * - A commit is one Lua script: all-or-nothing, acknowledged only after Redis has run it.
+ *   How durable that is depends on Redis' AOF setting (README, "Scale-out").
+ * - Runs and jobs carry revisions (store.ts REVISION); a commit built on an old revision
+ *   is refused with StoreConflictError and the writer reduces again on fresh snapshots,
+ *   so two replicas updating one run or job never lose an update.
+ * - `follow` tails the `changes` stream and re-reads the snapshots other replicas changed.
+ *
+ * Commands fail fast while Redis is unreachable (no offline queue), so pushes get 503
+ * instead of hanging; ioredis reconnects by itself and the next commit succeeds.
+ * Not for Redis Cluster: the script touches keys it computes from the prefix.
+ */
+import { randomUUID } from 'node:crypto';
+import { Redis, type RedisOptions } from 'ioredis';
+import type { Job } from '../../domain/job.js';
+import { runDurationSeconds, type Run } from '../../domain/run.js';
+import {
+  revisionOf,
+  setRevision,
+  StoreConflictError,
+  type CommitBatch,
+  type FinishedRun,
+  type RemoteChange,
+  type RunQuery,
+  type Store,
+  type StoredEvent,
+} from '../store.js';
+import { COMMIT_SCRIPT, DELETE_RUN_SCRIPT } from './commit-script.js';
+
+export interface RedisStoreOptions {
+  url: string;
+  key_prefix: string;
+  password?: string;
+  tls?: boolean;
+  /** Entries the change stream keeps; a replica further behind than this must restart. */
+  changes_max_len?: number;
+  /** Called when following fails (Redis down); the follower retries by itself. */
+  onFollowError?: (err: unknown) => void;
+}
+
+type Commands = Redis & {
+  jpCommit(prefix: string, payload: string, maxLen: string): Promise<string[]>;
+  jpDeleteRun(prefix: string, runId: string, rev: string, job: string, parent: string): Promise<number>;
+};
+
+const encodeCursor = (createdAt: number, runId: string): string => Buffer.from(`${createdAt}:${runId}`).toString('base64url');
+const decodeCursor = (c: string): { created_at: number; run_id: string } | undefined => {
+  const s = Buffer.from(c, 'base64url').toString();
+  const i = s.indexOf(':');
+  const t = Number(s.slice(0, i));
+  return i > 0 && Number.isFinite(t) ? { created_at: t, run_id: s.slice(i + 1) } : undefined;
+};
+
+const CHUNK = 500;
+
+export function redisOptions(o: Pick<RedisStoreOptions, 'password' | 'tls'>): RedisOptions {
+  return {
+    lazyConnect: true,
+    // Fail fast while disconnected: a push must get 503 now, not wait for a reconnect.
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    commandTimeout: 5000,
+    retryStrategy: (times) => Math.min(100 * times, 1000),
+    ...(o.password !== undefined ? { password: o.password } : {}),
+    ...(o.tls ? { tls: {} } : {}),
+  };
+}
+
+export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> {
+  const p = opts.key_prefix;
+  const maxLen = String(opts.changes_max_len ?? 100_000);
+  const origin = randomUUID();
+  const redis = new Redis(opts.url, redisOptions(opts)) as Commands;
+  redis.defineCommand('jpCommit', { numberOfKeys: 0, lua: COMMIT_SCRIPT });
+  redis.defineCommand('jpDeleteRun', { numberOfKeys: 0, lua: DELETE_RUN_SCRIPT });
+  // ioredis logs unhandled 'error' events to stderr; failures surface through commands instead.
+  redis.on('error', () => undefined);
+  await redis.connect();
+
+  let closed = false;
+  let follower: Redis | undefined;
+  /** Change-stream position read before loadState's snapshots: following starts there. */
+  let followFrom = '$';
+
+  const parseSnap = <T extends object>(v: string | null | undefined, d: string | null | undefined): T | undefined => {
+    if (d === null || d === undefined) return undefined;
+    const o = JSON.parse(d) as T;
+    setRevision(o, Number(v ?? 0));
+    return o;
+  };
+
+  async function readMany<T extends object>(kind: 'run' | 'job', ids: string[]): Promise<Map<string, T>> {
+    const out = new Map<string, T>();
+    for (let i = 0; i < ids.length; i += CHUNK) {
+      const part = ids.slice(i, i + CHUNK);
+      const pipe = redis.pipeline();
+      for (const id of part) pipe.hmget(`${p}${kind}:${id}`, 'v', 'd');
+      const res = (await pipe.exec()) ?? [];
+      res.forEach(([err, val], k) => {
+        if (err) throw err;
+        const [v, d] = val as [string | null, string | null];
+        const o = parseSnap<T>(v, d);
+        if (o) out.set(part[k] as string, o);
+      });
+    }
+    return out;
+  }
+  const readRuns = (ids: string[]): Promise<Map<string, Run>> => readMany<Run>('run', ids);
+  const readJobs = (names: string[]): Promise<Map<string, Job>> => readMany<Job>('job', names);
+
+  return {
+    kind: 'redis',
+
+    async loadState() {
+      const last = await redis.xrevrange(`${p}changes`, '+', '-', 'COUNT', 1);
+      followFrom = last[0]?.[0] ?? '0-0';
+      const jobs = [...(await readJobs(await redis.smembers(`${p}jobs`))).values()];
+      const ids = new Set(await redis.smembers(`${p}unfinished`));
+      for (const j of jobs) ids.add(j.latest_run_id);
+      return { jobs, runs: [...(await readRuns([...ids])).values()] };
+    },
+
+    async findEvents(ids) {
+      const out = new Map<string, { run_id: string }>();
+      if (ids.length === 0) return out;
+      const runs = await redis.hmget(`${p}eventids`, ...ids);
+      runs.forEach((r, i) => {
+        if (r !== null) out.set(ids[i] as string, { run_id: r });
+      });
+      return out;
+    },
+
+    getRuns: readRuns,
+
+    async commit(batch: CommitBatch) {
+      const payload = {
+        origin,
+        events: batch.events.map(({ event, applied, reason }) => ({
+          id: event.event_id,
+          run: event.run_id,
+          recv: event.received_at,
+          data: JSON.stringify({ ...event, applied, ...(reason !== undefined ? { reason } : {}) }),
+        })),
+        runs: batch.runs.map((r) => ({
+          id: r.run_id,
+          job: r.job_name,
+          parent: r.parent_run_id,
+          created: r.created_at,
+          ended: r.ended_at,
+          succeeded: r.state === 'succeeded' && r.ended_at !== undefined && runDurationSeconds(r) !== undefined ? true : undefined,
+          expect: revisionOf(r),
+          data: JSON.stringify(r),
+        })),
+        jobs: batch.jobs.map((j) => ({ name: j.job_name, expect: revisionOf(j), data: JSON.stringify(j) })),
+        run_ids: JSON.stringify(batch.runs.map((r) => r.run_id)),
+        job_names: JSON.stringify(batch.jobs.map((j) => j.job_name)),
+      };
+      const res = await redis.jpCommit(p, JSON.stringify(payload), maxLen);
+      if (res[0] === 'conflict') {
+        const [runs, jobs] = await Promise.all([readRuns(batch.runs.map((r) => r.run_id)), readJobs(batch.jobs.map((j) => j.job_name))]);
+        throw new StoreConflictError(res.slice(1), { jobs: [...jobs.values()], runs: [...runs.values()] });
+      }
+      // The objects the writer publishes now carry the revision they were stored with.
+      for (const r of batch.runs) setRevision(r, revisionOf(r) + 1);
+      for (const j of batch.jobs) setRevision(j, revisionOf(j) + 1);
+    },
+
+    async getRun(id) {
+      return (await readRuns([id])).get(id);
+    },
+
+    async listRuns(q: RunQuery) {
+      const index =
+        q.parent_run_id !== undefined ? `${p}child-runs:${q.parent_run_id}` : q.job_name !== undefined ? `${p}job-runs:${q.job_name}` : `${p}runs`;
+      const states = q.states && q.states.length > 0 ? new Set(q.states) : undefined;
+      const cur = q.cursor ? decodeCursor(q.cursor) : undefined;
+      const max = cur ? String(cur.created_at) : '+inf';
+      const out: Run[] = [];
+      // Newest first: equal scores come back in reverse member order, i.e. run_id DESC.
+      for (let offset = 0; out.length <= q.limit; offset += CHUNK) {
+        const ids = await redis.zrevrangebyscore(index, max, '-inf', 'WITHSCORES', 'LIMIT', offset, CHUNK);
+        if (ids.length === 0) break;
+        const page: string[] = [];
+        for (let i = 0; i < ids.length; i += 2) {
+          const id = ids[i] as string;
+          if (cur && Number(ids[i + 1]) === cur.created_at && id >= cur.run_id) continue;
+          page.push(id);
+        }
+        const runs = await readRuns(page);
+        for (const id of page) {
+          const r = runs.get(id);
+          if (!r) continue;
+          if (q.job_name !== undefined && r.job_name !== q.job_name) continue;
+          if (q.parent_run_id !== undefined && r.parent_run_id !== q.parent_run_id) continue;
+          if (states && !states.has(r.state)) continue;
+          out.push(r);
+          if (out.length > q.limit) break;
+        }
+        if (ids.length < 2 * CHUNK) break;
+      }
+      const runs = out.slice(0, q.limit);
+      const last = runs[runs.length - 1];
+      return out.length > q.limit && last ? { runs, next_cursor: encodeCursor(last.created_at, last.run_id) } : { runs };
+    },
+
+    async listEvents(runId) {
+      const seqs = await redis.zrange(`${p}run-events:${runId}`, 0, -1);
+      if (seqs.length === 0) return [];
+      const data = await redis.hmget(`${p}ev`, ...seqs);
+      const out: StoredEvent[] = [];
+      data.forEach((d, i) => {
+        if (d !== null) out.push({ ...(JSON.parse(d) as StoredEvent), seq: Number(seqs[i]) });
+      });
+      return out;
+    },
+
+    async finishedRuns(q) {
+      const ids = await redis.zrangebyscore(`${p}ended`, q.since, `(${q.until}`);
+      const runs = await readRuns(ids);
+      const out: FinishedRun[] = [];
+      for (const r of runs.values()) {
+        if (q.job_name !== undefined && r.job_name !== q.job_name) continue;
+        if (r.ended_at === undefined) continue;
+        out.push({ job_name: r.job_name, state: r.state, ended_at: r.ended_at, duration_seconds: runDurationSeconds(r) ?? null });
+      }
+      return out;
+    },
+
+    async recentDurations(jobName, limit) {
+      const ids = await redis.zrevrange(`${p}succeeded:${jobName}`, 0, limit - 1);
+      const runs = await readRuns(ids);
+      return ids.map((id) => runs.get(id)).flatMap((r) => (r ? [runDurationSeconds(r) ?? 0] : []));
+    },
+
+    async prune(q) {
+      let events = 0;
+      for (;;) {
+        const seqs = await redis.zrangebyscore(`${p}ev-by-recv`, '-inf', `(${q.eventsBefore}`, 'LIMIT', 0, CHUNK);
+        if (seqs.length === 0) break;
+        const data = await redis.hmget(`${p}ev`, ...seqs);
+        const tx = redis.multi();
+        seqs.forEach((s, i) => {
+          const d = data[i];
+          if (d !== null && d !== undefined) {
+            const e = JSON.parse(d) as StoredEvent;
+            tx.zrem(`${p}run-events:${e.run_id}`, s);
+            tx.hdel(`${p}eventids`, e.event_id);
+          }
+          tx.hdel(`${p}ev`, s);
+          tx.zrem(`${p}ev-by-recv`, s);
+        });
+        await tx.exec();
+        events += seqs.length;
+      }
+      let runs = 0;
+      let offset = 0;
+      for (;;) {
+        const ids = await redis.zrangebyscore(`${p}ended`, '-inf', `(${q.runsBefore}`, 'LIMIT', offset, CHUNK);
+        if (ids.length === 0) break;
+        const snaps = await readRuns(ids);
+        let deleted = 0;
+        for (const r of snaps.values()) {
+          deleted += await redis.jpDeleteRun(p, r.run_id, String(revisionOf(r)), r.job_name, r.parent_run_id ?? '');
+        }
+        runs += deleted;
+        // Kept runs (each job's latest) stay in the index: step over them.
+        offset += ids.length - deleted;
+        if (ids.length < CHUNK) break;
+      }
+      return { events, runs };
+    },
+
+    async ping() {
+      if (closed) throw new Error('store is closed');
+      await redis.ping();
+    },
+
+    follow(onChange: (change: RemoteChange) => void) {
+      if (follower) throw new Error('already following');
+      const sub = redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null, commandTimeout: undefined, lazyConnect: false });
+      sub.on('error', () => undefined);
+      follower = sub;
+      let last = followFrom;
+      void (async () => {
+        while (!closed) {
+          try {
+            const res = await sub.xread('COUNT', 1000, 'BLOCK', 1000, 'STREAMS', `${p}changes`, last);
+            if (!res) continue;
+            const runIds = new Set<string>();
+            const jobNames = new Set<string>();
+            for (const [, entries] of res) {
+              for (const [id, fields] of entries) {
+                last = id;
+                const f: Record<string, string> = {};
+                for (let i = 0; i + 1 < fields.length; i += 2) f[fields[i] as string] = fields[i + 1] as string;
+                if (f.origin === origin) continue;
+                for (const r of JSON.parse(f.runs ?? '[]') as string[]) runIds.add(r);
+                for (const j of JSON.parse(f.jobs ?? '[]') as string[]) jobNames.add(j);
+              }
+            }
+            if (runIds.size === 0 && jobNames.size === 0) continue;
+            const [runs, jobs] = await Promise.all([readRuns([...runIds]), readJobs([...jobNames])]);
+            onChange({ jobs: [...jobs.values()], runs: [...runs.values()] });
+          } catch (err) {
+            if (closed) break;
+            opts.onFollowError?.(err);
+            await new Promise((r) => setTimeout(r, 250));
+          }
+        }
+      })();
+    },
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      follower?.disconnect();
+      try {
+        await redis.quit();
+      } catch {
+        redis.disconnect();
+      }
+    },
+  };
+}

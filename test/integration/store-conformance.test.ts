@@ -1,0 +1,251 @@
+/**
+ * The Store contract (src/store/store.ts), run unchanged against every adapter: SQLite on
+ * a temp file and a real redis-server with a fresh key prefix per test.
+ */
+import { randomUUID } from 'node:crypto';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { applyToJob, type Job } from '../../src/domain/job.js';
+import type { EventType, JobEvent } from '../../src/domain/job-event.js';
+import { apply } from '../../src/domain/lifecycle.js';
+import type { Run } from '../../src/domain/run.js';
+import { createRedisStore } from '../../src/store/redis/redis-store.js';
+import { createSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import type { CommitBatch, Store } from '../../src/store/store.js';
+import { hasBinary } from '../support/require-binary.js';
+import { startRedis, type TestRedis } from '../support/start-redis.js';
+import { tempDir } from '../support/temp-dir.js';
+
+interface Adapter {
+  name: string;
+  available: boolean;
+  setup(): Promise<void>;
+  open(): Promise<{ store: Store; cleanup: () => void }>;
+  teardown(): Promise<void>;
+}
+
+let redis: TestRedis | undefined;
+const ADAPTERS: Adapter[] = [
+  {
+    name: 'sqlite',
+    available: true,
+    setup: async () => undefined,
+    async open() {
+      const dir = tempDir();
+      return { store: createSqliteStore({ path: `${dir.path}/t.db`, durability: 'process' }), cleanup: dir.cleanup };
+    },
+    teardown: async () => undefined,
+  },
+  {
+    name: 'redis',
+    available: hasBinary('redis-server', 'redis-server'),
+    async setup() {
+      redis = await startRedis();
+    },
+    async open() {
+      const store = await createRedisStore({ url: (redis as TestRedis).url, key_prefix: `t-${randomUUID()}:` });
+      return { store, cleanup: () => undefined };
+    },
+    async teardown() {
+      await redis?.cleanup();
+    },
+  },
+];
+
+const T0 = Date.UTC(2026, 10, 23, 12);
+
+/** A tiny writer: reduces events with the real lifecycle and collects the batch snapshots. */
+class Writer {
+  readonly runs = new Map<string, Run>();
+  readonly jobs = new Map<string, Job>();
+  private n = 0;
+
+  batch(specs: { run: string; job?: string; event: EventType; at: number; id?: string; parent?: string; records?: number }[]): CommitBatch {
+    const runs = new Map<string, Run>();
+    const jobs = new Map<string, Job>();
+    const events: CommitBatch['events'] = [];
+    for (const s of specs) {
+      const e: JobEvent = {
+        event_id: s.id ?? `ev-${++this.n}`,
+        job_name: s.job ?? 'etl',
+        run_id: s.run,
+        event: s.event,
+        source: 'push',
+        timestamp: s.at,
+        received_at: s.at,
+        ...(s.parent !== undefined ? { parent_run_id: s.parent } : {}),
+        ...(s.records !== undefined ? { records_processed: s.records } : {}),
+      };
+      const prev = this.runs.get(e.run_id);
+      const out = apply(prev, e);
+      if (out.applied) {
+        this.runs.set(e.run_id, out.run);
+        runs.set(e.run_id, out.run);
+        const j = applyToJob(this.jobs.get(e.job_name), prev, out.run, e);
+        this.jobs.set(e.job_name, j);
+        jobs.set(e.job_name, j);
+        events.push({ event: e, applied: true });
+      } else events.push({ event: e, applied: false, reason: out.reason });
+    }
+    return { events, runs: [...runs.values()], jobs: [...jobs.values()] };
+  }
+}
+
+/** run `id` of `job` started at `at` and (optionally) finished `dur` ms later. */
+const finished = (w: Writer, id: string, job: string, at: number, dur: number, outcome: EventType = 'succeeded', parent?: string): CommitBatch =>
+  w.batch([
+    { run: id, job, event: 'started', at, ...(parent ? { parent } : {}) },
+    { run: id, job, event: outcome, at: at + dur },
+  ]);
+
+describe.each(ADAPTERS)('Store conformance: $name', (adapter) => {
+  let store: Store;
+  let cleanup: () => void;
+  let w: Writer;
+  beforeAll(() => adapter.setup());
+  afterAll(() => adapter.teardown());
+  beforeEach(async () => {
+    if (!adapter.available) return;
+    ({ store, cleanup } = await adapter.open());
+    w = new Writer();
+  });
+  afterEach(async () => {
+    if (!adapter.available) return;
+    await store.close();
+    cleanup();
+  });
+
+  describe.skipIf(!adapter.available)('contract', () => {
+    it('loadState returns every job, every unfinished run and each job latest run, not older finished runs', async () => {
+      await store.commit(finished(w, 'a1', 'a', T0, 1000));
+      await store.commit(finished(w, 'a2', 'a', T0 + 10_000, 1000));
+      await store.commit(w.batch([{ run: 'b1', job: 'b', event: 'started', at: T0 }]));
+      await store.commit(w.batch([{ run: 'b0', job: 'b', event: 'queued', at: T0 - 5000 }]));
+      const s = await store.loadState();
+      expect(s.jobs.map((j) => j.job_name).sort()).toEqual(['a', 'b']);
+      expect(s.runs.map((r) => r.run_id).sort()).toEqual(['a2', 'b0', 'b1']);
+      const a = s.jobs.find((j) => j.job_name === 'a') as Job;
+      expect(a.latest_run_id).toBe('a2');
+      expect(a.runs_total.succeeded).toBe(2);
+    });
+
+    it('commits all or nothing: a batch carrying an already logged event id writes none of its parts', async () => {
+      await store.commit(w.batch([{ run: 'r1', event: 'started', at: T0, id: 'dup' }]));
+      const bad = w.batch([
+        { run: 'r2', job: 'other', event: 'started', at: T0, id: 'fresh' },
+        { run: 'r2', job: 'other', event: 'progress', at: T0 + 1, id: 'dup' },
+      ]);
+      await expect(store.commit(bad)).rejects.toThrow();
+      expect(await store.getRun('r2')).toBeUndefined();
+      expect((await store.findEvents(['fresh'])).size).toBe(0);
+      expect((await store.loadState()).jobs.map((j) => j.job_name)).toEqual(['etl']);
+      expect(await store.listEvents('r1')).toHaveLength(1);
+    });
+
+    it('findEvents tells which event ids are logged and on which run', async () => {
+      await store.commit(w.batch([{ run: 'r1', event: 'started', at: T0, id: 'x' }, { run: 'r1', event: 'heartbeat', at: T0 + 1, id: 'y' }]));
+      const found = await store.findEvents(['x', 'y', 'z']);
+      expect([...found.entries()].sort()).toEqual([
+        ['x', { run_id: 'r1' }],
+        ['y', { run_id: 'r1' }],
+      ]);
+    });
+
+    it('returns a run events in commit order with applied flags and reasons', async () => {
+      await store.commit(w.batch([{ run: 'r1', event: 'started', at: T0 + 50 }]));
+      await store.commit(w.batch([{ run: 'other', event: 'queued', at: T0 }]));
+      await store.commit(w.batch([{ run: 'r1', event: 'progress', at: T0 + 10, records: 3 }, { run: 'r1', event: 'succeeded', at: T0 + 60 }]));
+      await store.commit(w.batch([{ run: 'r1', event: 'heartbeat', at: T0 + 70 }]));
+      const evs = await store.listEvents('r1');
+      expect(evs.map((e) => e.event)).toEqual(['started', 'progress', 'succeeded', 'heartbeat']);
+      expect(evs.map((e) => e.applied)).toEqual([true, true, true, false]);
+      expect(evs[3]?.reason).toMatch(/already succeeded/);
+      const seqs = evs.map((e) => e.seq);
+      expect([...seqs].sort((x, y) => x - y)).toEqual(seqs);
+      expect(new Set(seqs).size).toBe(4);
+      expect(await store.listEvents('nope')).toEqual([]);
+    });
+
+    it('getRun and getRuns return the latest snapshot', async () => {
+      await store.commit(w.batch([{ run: 'r1', event: 'started', at: T0 }]));
+      await store.commit(w.batch([{ run: 'r1', event: 'progress', at: T0 + 5, records: 7 }]));
+      expect((await store.getRun('r1'))?.records_processed).toBe(7);
+      const m = await store.getRuns(['r1', 'missing']);
+      expect([...m.keys()]).toEqual(['r1']);
+    });
+
+    it('pages runs newest first with cursors and filters by job, parent and state', async () => {
+      // Equal created_at on purpose: the order breaks ties by run_id, descending.
+      await store.commit(finished(w, 'p1', 'a', T0, 1000));
+      await store.commit(finished(w, 'p2', 'a', T0 + 1000, 1000, 'failed'));
+      await store.commit(w.batch([{ run: 'p3', job: 'a', event: 'started', at: T0 + 1000 }]));
+      await store.commit(finished(w, 'p4', 'a', T0 + 3000, 1000));
+      await store.commit(finished(w, 'c1', 'a', T0 + 2000, 100, 'succeeded', 'p3'));
+      await store.commit(finished(w, 'c2', 'a', T0 + 2000, 100, 'failed', 'p3'));
+      await store.commit(finished(w, 'q1', 'b', T0 + 500, 1000));
+
+      const all: string[] = [];
+      let cursor: string | undefined;
+      for (let i = 0; i < 10; i++) {
+        const page = await store.listRuns({ job_name: 'a', limit: 2, ...(cursor ? { cursor } : {}) });
+        all.push(...page.runs.map((r) => r.run_id));
+        if (!page.next_cursor) break;
+        cursor = page.next_cursor;
+      }
+      expect(all).toEqual(['p4', 'c2', 'c1', 'p3', 'p2', 'p1']);
+      expect((await store.listRuns({ limit: 100 })).runs.map((r) => r.run_id)).toEqual(['p4', 'c2', 'c1', 'p3', 'p2', 'q1', 'p1']);
+      expect((await store.listRuns({ parent_run_id: 'p3', limit: 100 })).runs.map((r) => r.run_id)).toEqual(['c2', 'c1']);
+      expect((await store.listRuns({ job_name: 'a', states: ['failed'], limit: 100 })).runs.map((r) => r.run_id)).toEqual(['c2', 'p2']);
+      const first = await store.listRuns({ states: ['succeeded'], limit: 1 });
+      expect(first.runs.map((r) => r.run_id)).toEqual(['p4']);
+      const second = await store.listRuns({ states: ['succeeded'], limit: 5, cursor: first.next_cursor as string });
+      expect(second.runs.map((r) => r.run_id)).toEqual(['c1', 'q1', 'p1']);
+      expect(second.next_cursor).toBeUndefined();
+    });
+
+    it('finishedRuns returns runs ended in [since, until), optionally of one job', async () => {
+      await store.commit(finished(w, 'r1', 'a', T0, 1000));
+      await store.commit(finished(w, 'r2', 'a', T0 + 10_000, 2000, 'failed'));
+      await store.commit(finished(w, 'r3', 'b', T0 + 20_000, 3000));
+      await store.commit(w.batch([{ run: 'r4', job: 'a', event: 'started', at: T0 }]));
+      const win = await store.finishedRuns({ since: T0 + 1000, until: T0 + 23_000 });
+      expect(win.map((r) => [r.job_name, r.state, r.ended_at, r.duration_seconds]).sort()).toEqual([
+        ['a', 'failed', T0 + 12_000, 2],
+        ['a', 'succeeded', T0 + 1000, 1],
+      ]);
+      expect((await store.finishedRuns({ job_name: 'b', since: T0, until: T0 + 30_000 })).map((r) => r.duration_seconds)).toEqual([3]);
+    });
+
+    it('recentDurations gives the newest succeeded durations first', async () => {
+      await store.commit(finished(w, 'r1', 'a', T0, 1000));
+      await store.commit(finished(w, 'r2', 'a', T0 + 10_000, 2000));
+      await store.commit(finished(w, 'r3', 'a', T0 + 20_000, 5000, 'failed'));
+      await store.commit(finished(w, 'r4', 'a', T0 + 30_000, 4000));
+      expect(await store.recentDurations('a', 2)).toEqual([4, 2]);
+      expect(await store.recentDurations('none', 5)).toEqual([]);
+    });
+
+    it('prune removes old events and finished runs but keeps each job latest run and unfinished runs', async () => {
+      await store.commit(finished(w, 'old1', 'a', T0, 1000));
+      await store.commit(finished(w, 'old2', 'a', T0 + 1000, 1000));
+      await store.commit(finished(w, 'lonely', 'b', T0, 1000));
+      await store.commit(w.batch([{ run: 'open', job: 'c', event: 'started', at: T0 }]));
+      await store.commit(finished(w, 'new', 'a', T0 + 100_000, 1000));
+      const out = await store.prune({ eventsBefore: T0 + 50_000, runsBefore: T0 + 50_000 });
+      expect(out).toEqual({ events: 7, runs: 2 });
+      expect(await store.getRun('old1')).toBeUndefined();
+      expect(await store.getRun('old2')).toBeUndefined();
+      expect(await store.getRun('lonely')).toBeDefined();
+      expect(await store.getRun('open')).toBeDefined();
+      expect(await store.listEvents('old1')).toEqual([]);
+      expect((await store.listEvents('new')).map((e) => e.event)).toEqual(['started', 'succeeded']);
+      expect((await store.listRuns({ job_name: 'a', limit: 10 })).runs.map((r) => r.run_id)).toEqual(['new']);
+      expect((await store.loadState()).runs.map((r) => r.run_id).sort()).toEqual(['lonely', 'new', 'open']);
+    });
+
+    it('ping succeeds while open and fails after close', async () => {
+      await store.ping();
+      await store.close();
+      await expect(store.ping()).rejects.toThrow();
+    });
+  });
+});
