@@ -28,7 +28,7 @@ import type { JobState } from '../state/job-state.js';
 import { isStale, StoreConflictError, type CommitBatch, type Store } from '../store/store.js';
 
 /** Reductions of one batch against a shared store before the batch is rejected. */
-const MAX_CONFLICT_RETRIES = 8;
+const MAX_CONFLICT_RETRIES = 30;
 
 export interface IngestResult {
   event_id: string;
@@ -219,6 +219,8 @@ export function createIngest(deps: {
         if (err instanceof StoreConflictError && attempt < MAX_CONFLICT_RETRIES) {
           logger.debug('commit conflict; reducing the batch again on fresh snapshots', { keys: err.keys.slice(0, 5), attempt });
           publishNewer(err.fresh.jobs, err.fresh.runs);
+          // Jittered, growing backoff so two replicas hammering one run stop colliding in lockstep.
+          await new Promise((r) => setTimeout(r, Math.random() * Math.min(50, 2 ** attempt)));
           return process(batch, attempt + 1);
         }
         return failBatch(batch, err);
