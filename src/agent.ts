@@ -11,6 +11,7 @@ import { createRetention, type Retention } from './history/retention.js';
 import { createApiRoutes } from './http/api-routes.js';
 import { createAuth, type Auth } from './http/auth.js';
 import { createApp, type Exposer, type ReadinessCheck } from './http/create-app.js';
+import { createPageRoutes } from './http/pages/page-routes.js';
 import { createPushRoutes } from './http/push-routes.js';
 import { createIngest, type Ingest } from './ingest/ingest.js';
 import { createJobExposition, type JobExposition } from './metrics/job-exposition.js';
@@ -120,6 +121,8 @@ export async function createAgent(opts: AgentOptions): Promise<Agent> {
   const routes = [
     createPushRoutes({ ingest: ingest.ingest, limits: config.limits, auth, clock }),
     createApiRoutes({ state, store, clock, auth, expectedDuration }),
+    // The status page: exact paths only ('/', '/jobs/*', '/runs/*'), so /metrics, /push and /api/* stay as they are.
+    createPageRoutes({ state, store, clock, auth, config, readiness, expectedDuration }),
   ];
   const app = createApp({ logger: logger.child({ component: 'http' }), auth, selfMetrics, exposers, readiness, routes });
 

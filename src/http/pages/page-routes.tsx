@@ -1,0 +1,227 @@
+/**
+ * The built-in status page: `/`, `/jobs/<job_name>`, `/runs/<run_id>`. Server-rendered
+ * HTML (hono JSX), usable without JavaScript; a `<meta refresh>` keeps it live
+ * (`?refresh=<seconds>`, 0 turns it off). Reads current state from memory and history
+ * from the store, like the REST API.
+ *
+ * Access: the read role, as for /metrics and the API. Browsers cannot send a bearer
+ * token, so the page also takes HTTP Basic with the token as password and asks for it
+ * with `WWW-Authenticate: Basic` — the browser then prompts.
+ *
+ * Every route is registered on its exact path (no `use('*')`): this sub-app is mounted
+ * at '/', and a wildcard middleware here would wrap /metrics, /push and /api/* too.
+ */
+import { Hono, type Context, type MiddlewareHandler } from 'hono';
+import { html } from 'hono/html';
+import type { HtmlEscapedString } from 'hono/utils/html';
+import { expectationsFor, type Config } from '../../config/schema.js';
+import { RUN_STATES, type RunState } from '../../domain/run.js';
+import { quantile, summarize } from '../../history/stats.js';
+import type { Clock } from '../../runtime/clock.js';
+import type { JobState } from '../../state/job-state.js';
+import type { Store } from '../../store/store.js';
+import type { Auth } from '../auth.js';
+import type { ReadinessCheck } from '../create-app.js';
+import type { ChartRun } from './duration-chart.js';
+import { JobPage } from './job-page.js';
+import { isFailure, parseJobsQuery, selectJobs, type JobRow } from './jobs-query.js';
+import { JobsPage } from './jobs-page.js';
+import { ErrorPage, type HealthCheck } from './layout.js';
+import { RunPage } from './run-page.js';
+
+export interface PageDeps {
+  state: JobState;
+  store: Store;
+  clock: Clock;
+  auth: Auth;
+  config: Config;
+  /** The agent's readiness checks, shown in the header strip (sources add theirs later). */
+  readiness: readonly ReadinessCheck[];
+  expectedDuration: (jobName: string) => number | undefined;
+  /** Seconds between automatic reloads when the URL does not say. */
+  refreshSeconds?: number;
+}
+
+const DAY_MS = 86_400_000;
+const RUNS_PER_PAGE = 50;
+const CHART_RUNS = 60;
+const BASELINE_RUNS = 100;
+
+type Page = HtmlEscapedString | Promise<HtmlEscapedString>;
+const doc = (body: Page) => html`<!DOCTYPE html>${body}`;
+
+const statesOf = (c: Context): RunState[] =>
+  (c.req.queries('state') ?? [])
+    .flatMap((v) => v.split(','))
+    .filter((s): s is RunState => (RUN_STATES as readonly string[]).includes(s));
+
+export function createPageRoutes(deps: PageDeps): Hono {
+  const { state, store, clock } = deps;
+  const app = new Hono();
+
+  const health = async (): Promise<HealthCheck[]> =>
+    Promise.all(
+      deps.readiness.map(async (r) => {
+        try {
+          return { name: r.name, ...(await r.check()) };
+        } catch (err) {
+          return { name: r.name, ok: false, detail: (err as Error).message };
+        }
+      }),
+    );
+
+  const refreshOf = (c: Context): number => {
+    const n = Number(c.req.query('refresh'));
+    return c.req.query('refresh') !== undefined && Number.isInteger(n) && n >= 0 ? Math.min(n, 3600) : (deps.refreshSeconds ?? 10);
+  };
+
+  const notFound = async (c: Context, what: string) =>
+    c.html(doc(<ErrorPage title="Not found" message={what} health={await health()} />), 404);
+
+  const requireRead: MiddlewareHandler = async (c, next) => {
+    const header = c.req.header('authorization');
+    const basic = /^Basic\s+(\S+)$/i.exec(header ?? '');
+    let bearer = header;
+    if (basic) {
+      const decoded = Buffer.from(basic[1] as string, 'base64').toString('utf8');
+      bearer = `Bearer ${decoded.slice(decoded.indexOf(':') + 1)}`;
+    }
+    if (!deps.auth.allows('read', bearer)) {
+      return c.html(
+        doc(<ErrorPage title="Token required" message="This status page needs a token with read access (any user name, the token as password)." health={[]} />),
+        401,
+        { 'WWW-Authenticate': 'Basic realm="jobpulse", charset="UTF-8"' },
+      );
+    }
+    await next();
+  };
+
+  app.get('/', requireRead, async (c) => {
+    const now = clock.now();
+    // One query for every job's failures in the last day, instead of one per row.
+    const failures = new Map<string, number>();
+    for (const r of await store.finishedRuns({ since: now - DAY_MS, until: now + 1 })) {
+      if (isFailure(r.state)) failures.set(r.job_name, (failures.get(r.job_name) ?? 0) + 1);
+    }
+    const rows: JobRow[] = [];
+    const countsByState: Partial<Record<RunState, number>> = {};
+    for (const job of state.allJobs()) {
+      const latest = state.latestRun(job);
+      const expected = deps.expectedDuration(job.job_name);
+      const running = latest !== undefined && latest.ended_at === undefined && latest.started_at !== undefined;
+      const elapsed = latest?.started_at === undefined ? undefined : ((latest.ended_at ?? now) - latest.started_at) / 1000;
+      if (latest) countsByState[latest.state] = (countsByState[latest.state] ?? 0) + 1;
+      rows.push({
+        job_name: job.job_name,
+        state: latest?.state,
+        stuck: latest?.stuck ?? false,
+        // Flag a run that has outlived its expected duration even before a detector has said so.
+        overdue: (latest?.overdue ?? false) || (running && expected !== undefined && elapsed !== undefined && elapsed > expected),
+        progress: latest?.progress,
+        elapsed,
+        expected,
+        last_success_at: job.last_success_at,
+        last_seen_at: job.last_seen_at,
+        failures_24h: failures.get(job.job_name) ?? 0,
+        source: job.source,
+        latest_run_id: job.latest_run_id,
+      });
+    }
+    const query = parseJobsQuery((k) => c.req.queries(k) ?? []);
+    const sel = selectJobs(rows, query);
+    const params = new URL(c.req.url).searchParams;
+    return c.html(
+      doc(
+        <JobsPage
+          health={await health()}
+          refresh={refreshOf(c)}
+          now={now}
+          query={query}
+          params={params}
+          rows={sel.rows}
+          total={sel.total}
+          pages={sel.pages}
+          page={sel.page}
+          jobCount={state.jobCount}
+          countsByState={countsByState}
+        />,
+      ),
+    );
+  });
+
+  // `{.+}` so a job name with a slash (encoded as %2F, decoded by the router) still matches.
+  app.get('/jobs/:job_name{.+}', requireRead, async (c) => {
+    const name = c.req.param('job_name');
+    const job = state.getJob(name);
+    if (!job) return notFound(c, `No job named ${JSON.stringify(name)}.`);
+    const now = clock.now();
+    const states = statesOf(c);
+    const [page, recent, durations, week] = await Promise.all([
+      store.listRuns({ job_name: name, states, limit: RUNS_PER_PAGE, cursor: c.req.query('cursor') }),
+      store.listRuns({ job_name: name, limit: CHART_RUNS }),
+      store.recentDurations(name, BASELINE_RUNS),
+      store.finishedRuns({ job_name: name, since: now - 7 * DAY_MS, until: now + 1 }),
+    ]);
+    const sorted = [...durations].sort((a, b) => a - b);
+    const p95 = quantile(sorted, 0.95);
+    const chart: ChartRun[] = [];
+    for (const r of [...recent.runs].reverse()) {
+      if (r.started_at === undefined) continue;
+      const end = r.ended_at ?? (r.state === 'running' ? now : undefined);
+      if (end === undefined) continue;
+      chart.push({ run_id: r.run_id, state: r.state, seconds: Math.max(0, end - r.started_at) / 1000, started_at: r.started_at });
+    }
+    const path = new URL(c.req.url).pathname;
+    return c.html(
+      doc(
+        <JobPage
+          health={await health()}
+          refresh={refreshOf(c)}
+          now={now}
+          job={job}
+          latest={state.latestRun(job)}
+          expectations={expectationsFor(deps.config, name)}
+          baseline={p95 === null ? undefined : { p95, runs: sorted.length }}
+          expected={deps.expectedDuration(name)}
+          chart={chart}
+          week={summarize(week)}
+          runs={page.runs}
+          nextCursor={page.next_cursor}
+          states={states}
+          params={new URL(c.req.url).searchParams}
+          path={path}
+        />,
+      ),
+    );
+  });
+
+  app.get('/runs/:run_id{.+}', requireRead, async (c) => {
+    const id = c.req.param('run_id');
+    const run = state.getRun(id) ?? (await store.getRun(id));
+    if (!run) return notFound(c, `No run with id ${JSON.stringify(id)}.`);
+    const childStates = statesOf(c);
+    const [events, children] = await Promise.all([
+      store.listEvents(id),
+      store.listRuns({ parent_run_id: id, states: childStates, limit: RUNS_PER_PAGE, cursor: c.req.query('cursor') }),
+    ]);
+    return c.html(
+      doc(
+        <RunPage
+          health={await health()}
+          refresh={refreshOf(c)}
+          now={clock.now()}
+          run={run}
+          events={events}
+          expected={deps.expectedDuration(run.job_name)}
+          batches={children.runs}
+          childCursor={children.next_cursor}
+          childStates={childStates}
+          params={new URL(c.req.url).searchParams}
+          path={new URL(c.req.url).pathname}
+        />,
+      ),
+    );
+  });
+
+  return app;
+}
