@@ -24,6 +24,10 @@ import { createSqliteStore } from './store/sqlite/sqlite-store.js';
 import { createRedisStore } from './store/redis/redis-store.js';
 import { isStale, type Store } from './store/store.js';
 import { VERSION } from './version.js';
+import { createPushgatewayApi, type PushgatewayApi } from './pushgateway/pushgateway-api.js';
+import { createPingRoutes } from './ping/ping-routes.js';
+import { Counter } from 'prom-client';
+import { SELF_METRICS } from './metrics/names.js';
 
 export interface AgentOptions {
   config: Config;
@@ -124,6 +128,38 @@ export async function createAgent(opts: AgentOptions): Promise<Agent> {
     // The status page: exact paths only ('/', '/jobs/*', '/runs/*'), so /metrics, /push and /api/* stay as they are.
     createPageRoutes({ state, store, clock, auth, config, readiness, expectedDuration }),
   ];
+  const pingCounter = new Counter({ name: SELF_METRICS.pings.name, help: SELF_METRICS.pings.help, labelNames: SELF_METRICS.pings.labels, registers: [] });
+  selfMetrics.register(pingCounter);
+  routes.push(createPingRoutes({ ingest: ingest.ingest, auth, limits: config.limits, maxLogBytes: config.ping.max_log_bytes, observer: { ping: (kind) => pingCounter.inc({ kind }) } }));
+
+  // Pushgateway API: needs a store that persists groups (durable before the 2xx).
+  let pushgateway: PushgatewayApi | undefined;
+  if (config.pushgateway.enabled && store.groups) {
+    const S = SELF_METRICS;
+    const pushes = new Counter({ name: S.pushgatewayPushes.name, help: S.pushgatewayPushes.help, labelNames: S.pushgatewayPushes.labels, registers: [] });
+    const expired = new Counter({ name: S.pushgatewayExpired.name, help: S.pushgatewayExpired.help, registers: [] });
+    const bridgeFailures = new Counter({ name: S.pushgatewayBridgeFailures.name, help: S.pushgatewayBridgeFailures.help, registers: [] });
+    for (const c of [pushes, expired, bridgeFailures]) selfMetrics.register(c);
+    pushgateway = createPushgatewayApi({
+      groups: store.groups,
+      ingest: ingest.ingest,
+      auth,
+      clock,
+      logger: logger.child({ source: 'pushgateway' }),
+      config: config.pushgateway,
+      limits: config.limits,
+      observer: {
+        push: (method, code) => pushes.inc({ method, code: String(code) }),
+        expired: (n) => expired.inc(n),
+        bridgeFailed: () => bridgeFailures.inc(),
+      },
+    });
+    await pushgateway.load();
+    const pg = pushgateway;
+    selfMetrics.gauge({ name: S.pushgatewayGroups.name, help: S.pushgatewayGroups.help, collect: (g) => g.set(pg.registry.size) });
+    routes.push(pushgateway.routes);
+    exposers.push(pushgateway.exposer);
+  }
   const app = createApp({ logger: logger.child({ component: 'http' }), auth, selfMetrics, exposers, readiness, routes });
 
   let server: Server | undefined;

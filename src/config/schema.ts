@@ -53,6 +53,20 @@ export interface Config {
   retention: { events: number; runs: number; schedule: string; idle_job_ttl: number };
   jobs: { defaults: JobExpectations; overrides: Record<string, Partial<JobExpectations>> };
   log: { level: LogLevel };
+  pushgateway: {
+    /** Serve the Pushgateway API (/metrics/job/..., /api/v1/metrics, /api/v1/admin/wipe). */
+    enabled: boolean;
+    /** Default time to live of a pushed group after its last push, ms; 0 = forever (Pushgateway behaviour). */
+    group_ttl: number;
+    /** Per-job TTL (ms) overriding group_ttl, by the `job` grouping label. */
+    job_ttl: Record<string, number>;
+    /** Derive run events from pushed batch-job metrics (start/end/success times, progress, failure flags). */
+    lifecycle_bridge: boolean;
+  };
+  ping: {
+    /** Longest POST body kept as the run's log excerpt; longer bodies are truncated with a marker. */
+    max_log_bytes: number;
+  };
 }
 
 const readExpectations = (r: ConfigReader, prefix: string, base?: JobExpectations): Partial<JobExpectations> => {
@@ -142,6 +156,13 @@ export function parseConfig(raw: unknown): Config {
     },
     jobs: { defaults, overrides },
     log: { level: r.oneOf('log.level', 'info', LOG_LEVELS) },
+    pushgateway: {
+      enabled: r.bool('pushgateway.enabled', true),
+      group_ttl: r.duration('pushgateway.group_ttl', 0),
+      job_ttl: Object.fromEntries(r.keys('pushgateway.job_ttl').map((k) => [k, r.duration(`pushgateway.job_ttl.${k}`, 0)])),
+      lifecycle_bridge: r.bool('pushgateway.lifecycle_bridge', true),
+    },
+    ping: { max_log_bytes: r.int('ping.max_log_bytes', 10_000, { min: 0, max: 1_000_000 }) },
   };
   if (!cron.validate(config.retention.schedule))
     r.issues.push({ path: 'retention.schedule', message: `expected a cron expression like "17 * * * *", got ${JSON.stringify(config.retention.schedule)}` });

@@ -52,6 +52,11 @@ export const SELF_METRICS = {
   httpRequests: m('jobpulse_http_requests_total', 'counter', 'HTTP requests by route and status code.', ['method', 'route', 'code']),
   httpDuration: m('jobpulse_http_request_duration_seconds', 'histogram', 'HTTP request latency by route.', ['route']),
   retentionPruned: m('jobpulse_retention_pruned_total', 'counter', 'Rows removed by retention, by kind.', ['kind']),
+  pushgatewayGroups: m('jobpulse_pushgateway_groups', 'gauge', 'Groups held by the Pushgateway API.', []),
+  pushgatewayPushes: m('jobpulse_pushgateway_requests_total', 'counter', 'Pushgateway API pushes and deletes by method and status code.', ['method', 'code']),
+  pushgatewayExpired: m('jobpulse_pushgateway_groups_expired_total', 'counter', 'Pushed groups removed because their TTL passed.', []),
+  pushgatewayBridgeFailures: m('jobpulse_pushgateway_bridge_failures_total', 'counter', 'Pushes whose derived run events could not be ingested.', []),
+  pings: m('jobpulse_pings_total', 'counter', 'Ping URL requests by kind (success, start, fail, exit_status).', ['kind']),
   buildInfo: m('jobpulse_build_info', 'gauge', 'Always 1; labels carry the version.', ['version']),
 } as const;
 

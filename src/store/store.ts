@@ -49,8 +49,33 @@ export interface FinishedRun {
   duration_seconds: number | null;
 }
 
+/** One Pushgateway group as stored: the store keeps its families as opaque bytes. */
+export interface StoredGroup {
+  group_key: string;
+  labels: Record<string, string>;
+  /** Delimited protobuf MetricFamily messages (src/pushgateway/parse-protobuf.ts). */
+  families: Uint8Array;
+  push_time: number;
+  push_failure_time: number;
+  expires_at?: number;
+}
+
+export type GroupWrite = { put: StoredGroup } | { delete: string } | { wipe: true };
+
+/**
+ * Pushgateway groups. Contract: `write` applies its operations in order in one
+ * transaction and is durable when it resolves (same durability as `commit`); only the
+ * Pushgateway API's group writer calls it. `load` returns every stored group (restart).
+ */
+export interface GroupStore {
+  load(): Promise<StoredGroup[]>;
+  write(ops: GroupWrite[]): Promise<void>;
+}
+
 export interface Store {
   readonly kind: string;
+  /** Absent on adapters that do not persist Pushgateway groups: the Pushgateway API is then off. */
+  readonly groups?: GroupStore;
   loadState(): Promise<{ jobs: Job[]; runs: Run[] }>;
   findEvents(eventIds: string[]): Promise<Map<string, { run_id: string }>>;
   getRuns(runIds: string[]): Promise<Map<string, Run>>;

@@ -3,7 +3,9 @@
  * `PRAGMA user_version` records the last applied. Never edit a released migration: add one.
  */
 import m001 from './001-initial.js';
+import m002 from './002-pushgateway-groups.js';
 
 export const MIGRATIONS: readonly { version: number; name: string; sql: string }[] = [
   { version: 1, name: 'initial', sql: m001 },
+  { version: 2, name: 'pushgateway-groups', sql: m002 },
 ];

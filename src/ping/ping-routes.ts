@@ -1,0 +1,82 @@
+/**
+ * Ping URLs for cron and shell scripts (healthchecks.io style):
+ *   GET|POST /ping/<job>              the run succeeded
+ *   GET|POST /ping/<job>/start        a run started
+ *   GET|POST /ping/<job>/fail         the run failed
+ *   GET|POST /ping/<job>/<0-255>      finished with that exit status (0 = success)
+ *   ?rid=<run_id>                     pairs start and finish when runs overlap
+ * A POST body is kept as the run's log excerpt (`metadata.log_excerpt`), cut at
+ * `ping.max_log_bytes` with a marker saying how much was dropped. Without `rid`, a finish
+ * joins the job's unfinished run (ingest's usual rule), so the duration is start → finish.
+ * Answers `OK` (text) so `curl -fsS -m 10 --retry 5 URL` works unchanged.
+ */
+import { Hono } from 'hono';
+import type { Context } from 'hono';
+import type { Config } from '../config/schema.js';
+import { ValidationError } from '../domain/errors.js';
+import type { EventDraft } from '../domain/job-event.js';
+import type { IngestFn } from '../ingest/ingest.js';
+import type { Auth } from '../http/auth.js';
+import { readBody } from '../http/read-body.js';
+
+export const truncateLog = (text: string, maxBytes: number): string => {
+  const buf = Buffer.from(text, 'utf8');
+  if (buf.byteLength <= maxBytes) return text;
+  // Cut on a character boundary: decoding a sliced multi-byte sequence would add U+FFFD.
+  let cut = buf.subarray(0, maxBytes).toString('utf8');
+  if (cut.endsWith('\uFFFD')) cut = cut.slice(0, -1);
+  return `${cut}\n[jobpulse: log truncated, ${buf.byteLength - Buffer.byteLength(cut)} more bytes dropped]`;
+};
+
+const RUN_ID = /^[A-Za-z0-9._:-]{1,200}$/;
+
+export function createPingRoutes(deps: {
+  ingest: IngestFn;
+  auth: Auth;
+  limits: Config['limits'];
+  maxLogBytes: number;
+  observer?: { ping(kind: string): void };
+}): Hono {
+  const app = new Hono();
+
+  async function handle(c: Context, action: string | undefined): Promise<Response> {
+    const job_name = c.req.param('job') as string;
+    if (job_name.length === 0 || job_name.length > deps.limits.max_job_name_length)
+      throw new ValidationError([{ path: 'job_name', message: `must be 1 to ${deps.limits.max_job_name_length} characters` }]);
+    let kind: string;
+    const draft: EventDraft = { job_name, event: 'succeeded', source: 'ping' };
+    if (action === undefined) kind = 'success';
+    else if (action === 'start') {
+      kind = 'start';
+      draft.event = 'started';
+    } else if (action === 'fail') {
+      kind = 'fail';
+      draft.event = 'failed';
+    } else if (/^\d{1,3}$/.test(action) && Number(action) <= 255) {
+      kind = 'exit_status';
+      draft.exit_code = Number(action);
+      draft.event = draft.exit_code === 0 ? 'succeeded' : 'failed';
+    } else throw new ValidationError([{ path: 'url', message: `expected start, fail or an exit status 0-255, got ${JSON.stringify(action)}` }]);
+    const rid = c.req.query('rid');
+    if (rid !== undefined) {
+      if (!RUN_ID.test(rid)) throw new ValidationError([{ path: 'rid', message: 'expected 1-200 characters of A-Z a-z 0-9 . _ : -' }]);
+      draft.run_id = rid;
+    }
+    if (c.req.method === 'POST') {
+      const body = await readBody(c, deps.limits.max_body_bytes);
+      if (body.byteLength > 0 && deps.maxLogBytes > 0) {
+        draft.metadata = { log_excerpt: truncateLog(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8'), deps.maxLogBytes) };
+      }
+    }
+    const [r] = await deps.ingest([draft]);
+    deps.observer?.ping(kind);
+    c.header('X-Run-Id', r?.run_id ?? '');
+    return c.text('OK\n', 200);
+  }
+
+  for (const method of ['get', 'post'] as const) {
+    app[method]('/ping/:job', deps.auth.require('write'), (c) => handle(c, undefined));
+    app[method]('/ping/:job/:action', deps.auth.require('write'), (c) => handle(c, c.req.param('action')));
+  }
+  return app;
+}

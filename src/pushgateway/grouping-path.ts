@@ -1,0 +1,52 @@
+/**
+ * The grouping key in a push URL: `/metrics/job/<job>{/<label>/<value>}`.
+ *
+ * - `<name>@base64/<value>`: the value is URL-safe base64 (`=` padding optional; a lone
+ *   `=` is the empty string), as the Python client sends values containing `/` or empty
+ *   ones; `job@base64` too.
+ * - Percent-encoding: every segment is decoded on its own, *after* splitting on `/`, so a
+ *   value encoded with encodeURIComponent (prom-client's Pushgateway) may contain `%2F`.
+ *   The real Pushgateway decodes the whole path first and refuses such a value with
+ *   "odd number of components" (a deliberate difference, listed in the README).
+ * - A label repeated in the path: the last value wins, as in the Pushgateway.
+ */
+import { ValidationError } from '../domain/errors.js';
+
+const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+
+const bad = (message: string): ValidationError => new ValidationError([{ path: 'url', message }], message);
+
+export function decodeBase64Value(s: string): string {
+  const trimmed = s.replace(/=+$/, '');
+  if (!/^[A-Za-z0-9_-]*$/.test(trimmed) && !/^[A-Za-z0-9+/]*$/.test(trimmed)) throw bad(`invalid base64 encoding in label value ${JSON.stringify(s)}`);
+  return Buffer.from(trimmed.replace(/\+/g, '-').replace(/\//g, '_'), 'base64url').toString('utf8');
+}
+
+/** `rawPath` is the URL path as sent (not yet percent-decoded), starting at `/metrics/`. */
+export function parseGroupingPath(rawPath: string): Record<string, string> {
+  const rest = rawPath.replace(/^\/metrics\//, '');
+  const segments = rest.split('/');
+  const decode = (seg: string): string => {
+    try {
+      return decodeURIComponent(seg);
+    } catch {
+      throw bad(`invalid percent-encoding in ${JSON.stringify(seg)}`);
+    }
+  };
+  const parts = segments.map(decode);
+  if (parts.length % 2 !== 0) throw bad(`odd number of components in label string ${JSON.stringify('/' + parts.join('/'))}`);
+  const labels: Record<string, string> = {};
+  for (let i = 0; i < parts.length; i += 2) {
+    let name = parts[i] as string;
+    let value = parts[i + 1] as string;
+    if (name.endsWith('@base64')) {
+      name = name.slice(0, -'@base64'.length);
+      value = decodeBase64Value(value);
+    }
+    if (!LABEL_NAME.test(name) || name.startsWith('__')) throw bad(`improper label name ${JSON.stringify(name)}`);
+    if (i === 0 && name !== 'job') throw bad('the grouping key must start with /job/<job name>');
+    labels[name] = value;
+  }
+  if (!labels.job) throw bad('job name is required');
+  return labels;
+}

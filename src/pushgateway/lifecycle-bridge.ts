@@ -1,0 +1,103 @@
+/**
+ * Lifecycle bridging: a job that only ever pushed to a Pushgateway still gets runs.
+ *
+ * After a push is durable, the group's well-known batch-job metrics are read (first
+ * sample of each family; values are unix seconds unless noted) and turned into
+ * EventDrafts with source `pushgateway`:
+ *
+ * | role      | recognised names (suffix match)                                                       |
+ * |-----------|---------------------------------------------------------------------------------------|
+ * | start     | `*_start_time_seconds`, `*_start_timestamp_seconds`, `*_last_start_time_seconds`        |
+ * | success   | `*_last_success_time_seconds`, `*_last_successful_run_time_seconds`,                    |
+ * |           | `*_last_success_timestamp_seconds`, `*_last_success_unixtime` (client_python's example) |
+ * | end       | `*_completion_time_seconds`, `*_last_completion_timestamp_seconds` (client_golang's     |
+ * |           | example), `*_end_time_seconds`                                                          |
+ * | duration  | `*_duration_seconds` (gauge): with an end and no start, start = end − duration         |
+ * | progress  | `*_progress_percent`, `*_progress` (0–100), `*_progress_ratio` (0–1)                    |
+ * | failure   | `*_failed` (non-zero = failed), `*_exit_code` (non-zero = failed, carried as exit_code) |
+ * | records   | `*_records_processed` (client_golang's example), `*_records_processed_total`           |
+ *
+ * A run is identified by the group and its start time (or, with no start time, its end
+ * time), so its `run_id` and every `event_id` are deterministic: re-pushing the same
+ * values duplicates nothing, and a new start time opens a new run.
+ * - start > end (or no end): the run is running (started, plus progress if any).
+ * - an end, success time or failure at or after the start: it finished; failed when a
+ *   failure flag or non-zero exit code is set, else succeeded. A success time older than
+ *   the end time with no failure flag means the last run failed.
+ * The job is the `job` grouping label; other grouping labels (except an empty instance)
+ * are appended as `/name=value` so different instances get separate run histories.
+ */
+import { createHash } from 'node:crypto';
+import type { EventDraft } from '../domain/job-event.js';
+import type { Group } from './model.js';
+
+const ROLES: [RegExp, 'start' | 'success' | 'end' | 'duration' | 'progress' | 'ratio' | 'failed' | 'exit' | 'records'][] = [
+  [/(?:^|_)(?:last_)?start_(?:time|timestamp)_seconds$/, 'start'],
+  [/(?:^|_)last_success(?:ful_run)?_(?:time|timestamp)_seconds$|(?:^|_)last_success_unixtime$/, 'success'],
+  [/(?:^|_)(?:last_)?completion_(?:time|timestamp)_seconds$|(?:^|_)end_(?:time|timestamp)_seconds$/, 'end'],
+  [/(?:^|_)duration_seconds$/, 'duration'],
+  [/(?:^|_)progress(?:_percent)?$/, 'progress'],
+  [/(?:^|_)progress_ratio$/, 'ratio'],
+  [/(?:^|_)failed$/, 'failed'],
+  [/(?:^|_)exit_code$/, 'exit'],
+  [/(?:^|_)records_processed(?:_total)?$/, 'records'],
+];
+
+export function jobNameOf(labels: Record<string, string>): string {
+  const extra = Object.keys(labels)
+    .filter((k) => k !== 'job' && !(k === 'instance' && labels[k] === ''))
+    .sort()
+    .map((k) => `/${k}=${labels[k]}`)
+    .join('');
+  return `${labels.job}${extra}`;
+}
+
+export function deriveEvents(group: Group): EventDraft[] {
+  const v: Partial<Record<(typeof ROLES)[number][1], number>> = {};
+  for (const f of group.families.values()) {
+    if (f.type === 'histogram' || f.type === 'summary') continue;
+    const value = f.metrics[0]?.value;
+    if (value === undefined || !Number.isFinite(value)) continue;
+    for (const [re, role] of ROLES) {
+      if (re.test(f.name) && v[role] === undefined) {
+        v[role] = value;
+        break;
+      }
+    }
+  }
+  const failed = (v.failed !== undefined && v.failed !== 0) || (v.exit !== undefined && v.exit !== 0);
+  // Times in ms; 0 means "never" in the Pushgateway idiom (a gauge initialised to 0).
+  const ms = (s: number | undefined): number | undefined => (s !== undefined && s > 0 ? Math.round(s * 1000) : undefined);
+  let start = ms(v.start);
+  const success = ms(v.success);
+  let end = ms(v.end) ?? success;
+  if (end === undefined && failed) end = group.push_time;
+  if (start === undefined && end !== undefined && v.duration !== undefined && v.duration >= 0) start = end - Math.round(v.duration * 1000);
+  const hasProgress = v.progress !== undefined || v.ratio !== undefined;
+  if (start === undefined && end === undefined && !hasProgress) return [];
+
+  const job_name = jobNameOf(group.labels);
+  const hash = createHash('sha256').update(group.key).digest('hex').slice(0, 12);
+  const finished = end !== undefined && (start === undefined || end >= start);
+  const anchor = start ?? end ?? group.push_time;
+  const run_id = `pg-${hash}-${anchor}`;
+  const base = { job_name, run_id, source: 'pushgateway' } as const;
+  const drafts: EventDraft[] = [];
+  if (start !== undefined) drafts.push({ ...base, event: 'started', event_id: `${run_id}:started`, timestamp: start });
+  if (!finished) {
+    if (hasProgress) {
+      const p = Math.max(0, Math.min(100, v.progress ?? (v.ratio as number) * 100));
+      const d: EventDraft = { ...base, event: 'progress', event_id: `${run_id}:progress:${p}`, progress: p, timestamp: group.push_time };
+      if (v.records !== undefined) d.records_processed = v.records;
+      drafts.push(d);
+    }
+    return drafts;
+  }
+  // A success time older than the end time (and no explicit flag) means the last run did not succeed.
+  const lastFailed = failed || (success !== undefined && v.end !== undefined && success < (ms(v.end) as number));
+  const d: EventDraft = { ...base, event: lastFailed ? 'failed' : 'succeeded', event_id: `${run_id}:end`, timestamp: end as number };
+  if (v.exit !== undefined) d.exit_code = v.exit;
+  if (v.records !== undefined) d.records_processed = v.records;
+  drafts.push(d);
+  return drafts;
+}

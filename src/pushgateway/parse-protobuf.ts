@@ -1,0 +1,124 @@
+/**
+ * The delimited protobuf format the Go client (and the Pushgateway's own tools) push by
+ * default: a sequence of varint-length-prefixed io.prometheus.client.MetricFamily
+ * messages. The schema is the subset of prometheus/client_model's metrics.proto the
+ * Pushgateway exposes (native-histogram and exemplar fields are skipped as unknown
+ * fields by protobufjs).
+ */
+import protobuf from 'protobufjs';
+import type { FamilyType, MetricFamily, PushedMetric } from './model.js';
+import { ExpositionParseError, TimestampError } from './parse-text.js';
+
+export const PROTOBUF_CONTENT_TYPE = 'application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited';
+
+const SCHEMA = `
+syntax = "proto2";
+package io.prometheus.client;
+message LabelPair { optional string name = 1; optional string value = 2; }
+enum MetricType { COUNTER = 0; GAUGE = 1; SUMMARY = 2; UNTYPED = 3; HISTOGRAM = 4; GAUGE_HISTOGRAM = 5; }
+message Gauge { optional double value = 1; }
+message Counter { optional double value = 1; }
+message Quantile { optional double quantile = 1; optional double value = 2; }
+message Summary { optional uint64 sample_count = 1; optional double sample_sum = 2; repeated Quantile quantile = 3; }
+message Untyped { optional double value = 1; }
+message Bucket { optional uint64 cumulative_count = 1; optional double cumulative_count_float = 4; optional double upper_bound = 2; }
+message Histogram { optional uint64 sample_count = 1; optional double sample_count_float = 4; optional double sample_sum = 2; repeated Bucket bucket = 3; }
+message Metric {
+  repeated LabelPair label = 1;
+  optional Gauge gauge = 2;
+  optional Counter counter = 3;
+  optional Summary summary = 4;
+  optional Untyped untyped = 5;
+  optional Histogram histogram = 7;
+  optional int64 timestamp_ms = 6;
+}
+message MetricFamily { optional string name = 1; optional string help = 2; optional MetricType type = 3; repeated Metric metric = 4; }
+`;
+
+export const MetricFamilyType: protobuf.Type = protobuf.parse(SCHEMA, { keepCase: true }).root.lookupType('io.prometheus.client.MetricFamily');
+
+const TYPE_BY_ENUM: Record<number, FamilyType> = { 0: 'counter', 1: 'gauge', 2: 'summary', 3: 'untyped', 4: 'histogram' };
+
+interface PbMetric {
+  label?: { name?: string; value?: string }[];
+  gauge?: { value?: number };
+  counter?: { value?: number };
+  untyped?: { value?: number };
+  summary?: { sample_count?: number | Long; sample_sum?: number; quantile?: { quantile?: number; value?: number }[] };
+  histogram?: { sample_count?: number | Long; sample_count_float?: number; sample_sum?: number; bucket?: { cumulative_count?: number | Long; cumulative_count_float?: number; upper_bound?: number }[] };
+  timestamp_ms?: number | Long;
+}
+interface Long {
+  toNumber(): number;
+}
+const num = (v: number | Long | undefined): number => (v === undefined ? 0 : typeof v === 'number' ? v : v.toNumber());
+
+export function parseProtobufDelimited(bytes: Uint8Array): MetricFamily[] {
+  const reader = protobuf.Reader.create(bytes);
+  const out: MetricFamily[] = [];
+  while (reader.pos < reader.len) {
+    let msg: { name?: string; help?: string; type?: number; metric?: PbMetric[] };
+    try {
+      msg = MetricFamilyType.toObject(MetricFamilyType.decodeDelimited(reader), { defaults: false }) as typeof msg;
+    } catch (err) {
+      throw new ExpositionParseError(`protobuf parsing error: ${(err as Error).message}`);
+    }
+    const name = msg.name ?? '';
+    if (!/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(name)) throw new ExpositionParseError(`invalid metric name ${JSON.stringify(name)}`);
+    const type = TYPE_BY_ENUM[msg.type ?? 3];
+    if (!type) throw new ExpositionParseError(`metric family "${name}" has unsupported type ${msg.type}`);
+    const metrics: PushedMetric[] = [];
+    for (const m of msg.metric ?? []) {
+      if (m.timestamp_ms !== undefined && num(m.timestamp_ms) !== 0) throw new TimestampError('pushed metrics must not have timestamps');
+      const labels: Record<string, string> = {};
+      for (const l of m.label ?? []) {
+        const ln = l.name ?? '';
+        if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(ln)) throw new ExpositionParseError(`invalid label name ${JSON.stringify(ln)} for metric "${name}"`);
+        if (ln in labels) throw new ExpositionParseError(`duplicate label name "${ln}" for metric "${name}"`);
+        labels[ln] = l.value ?? '';
+      }
+      if (type === 'summary') {
+        const s = m.summary ?? {};
+        metrics.push({ labels, quantiles: (s.quantile ?? []).map((q) => [q.quantile ?? 0, q.value ?? 0]), sum: s.sample_sum ?? 0, count: num(s.sample_count) });
+      } else if (type === 'histogram') {
+        const h = m.histogram ?? {};
+        const buckets: [number, number][] = (h.bucket ?? []).map((b) => [b.upper_bound ?? 0, b.cumulative_count_float ?? num(b.cumulative_count)]);
+        const count = h.sample_count_float ?? num(h.sample_count);
+        if (!buckets.some(([le]) => le === Infinity)) buckets.push([Infinity, count]);
+        metrics.push({ labels, buckets, sum: h.sample_sum ?? 0, count });
+      } else {
+        const v = (type === 'counter' ? m.counter : type === 'gauge' ? m.gauge : m.untyped)?.value;
+        metrics.push({ labels, value: v ?? 0 });
+      }
+    }
+    const fam: MetricFamily = { name, type, metrics };
+    if (msg.help) fam.help = msg.help;
+    out.push(fam);
+  }
+  return out;
+}
+
+/** Encodes families as the Go client would send them (used by tests and the bench). */
+export function encodeProtobufDelimited(families: { name: string; help?: string; type: number; metric: object[] }[]): Uint8Array {
+  const w = protobuf.Writer.create();
+  for (const f of families) MetricFamilyType.encodeDelimited(MetricFamilyType.fromObject(f), w);
+  return w.finish();
+}
+
+const ENUM_BY_TYPE: Record<FamilyType, number> = { counter: 0, gauge: 1, summary: 2, untyped: 3, histogram: 4 };
+
+/** Our families as delimited protobuf: the storage encoding of a group (keeps NaN and ±Inf, unlike JSON). */
+export function encodeFamilies(families: Iterable<MetricFamily>): Uint8Array {
+  const out: { name: string; help?: string; type: number; metric: object[] }[] = [];
+  for (const f of families) {
+    const metric = f.metrics.map((m) => {
+      const label = Object.entries(m.labels).map(([name, value]) => ({ name, value }));
+      if (f.type === 'summary') return { label, summary: { sample_count: m.count ?? 0, sample_sum: m.sum ?? 0, quantile: (m.quantiles ?? []).map(([quantile, value]) => ({ quantile, value })) } };
+      if (f.type === 'histogram')
+        return { label, histogram: { sample_count_float: m.count ?? 0, sample_sum: m.sum ?? 0, bucket: (m.buckets ?? []).map(([upper_bound, c]) => ({ upper_bound, cumulative_count_float: c })) } };
+      return { label, [f.type]: { value: m.value ?? 0 } };
+    });
+    out.push({ name: f.name, ...(f.help !== undefined ? { help: f.help } : {}), type: ENUM_BY_TYPE[f.type], metric });
+  }
+  return encodeProtobufDelimited(out);
+}

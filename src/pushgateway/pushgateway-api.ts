@@ -1,0 +1,280 @@
+/**
+ * The Pushgateway-compatible API:
+ *   PUT    /metrics/job/<job>{/<label>/<value>}   replace the group            → 200
+ *   POST   /metrics/job/<job>{/<label>/<value>}   replace the pushed names     → 200
+ *   DELETE /metrics/job/<job>{/<label>/<value>}   delete the group             → 202
+ *   GET    /api/v1/metrics                        groups as JSON (Pushgateway's shape)
+ *   PUT    /api/v1/admin/wipe                     delete every group (admin)   → 202
+ * Status codes follow the real Pushgateway (checked by the differential test).
+ *
+ * Every change is durable before the 2xx: a small group writer batches the writes of
+ * concurrent requests into one store transaction (like ingest's group commit), and the
+ * group becomes visible in memory only after that transaction committed. Requests on
+ * one grouping key are serialised by that order: checks run against memory at request
+ * time and a key with a write in flight waits for it (see `inflight`).
+ */
+import { gunzipSync } from 'node:zlib';
+import { Hono } from 'hono';
+import type { Context } from 'hono';
+import { MalformedBodyError, StoreUnavailableError, UnsupportedMediaTypeError, ValidationError } from '../domain/errors.js';
+import type { IngestFn } from '../ingest/ingest.js';
+import type { Clock } from '../runtime/clock.js';
+import type { Logger } from '../runtime/logger.js';
+import type { Auth } from '../http/auth.js';
+import { readBody } from '../http/read-body.js';
+import type { Config } from '../config/schema.js';
+import type { GroupStore, GroupWrite, StoredGroup } from '../store/store.js';
+import { GroupRegistry, InconsistentPushError, exposedLabels } from './group-registry.js';
+import { createGroupExposer, goFloat, type GroupExposer } from './group-exposition.js';
+import { deriveEvents } from './lifecycle-bridge.js';
+import { groupKey, PUSH_FAILURE_TIME_HELP, PUSH_TIME_HELP, type Group, type MetricFamily } from './model.js';
+import { encodeFamilies, parseProtobufDelimited } from './parse-protobuf.js';
+import { ExpositionParseError, parseText, TimestampError } from './parse-text.js';
+import { parseGroupingPath } from './grouping-path.js';
+
+export interface PushgatewayObserver {
+  push(method: string, code: number): void;
+  expired(n: number): void;
+  bridgeFailed(): void;
+}
+
+export interface PushgatewayApi {
+  routes: Hono;
+  exposer: GroupExposer;
+  registry: GroupRegistry;
+  /** Loads stored groups (restart). */
+  load(): Promise<void>;
+  /** Removes expired groups; returns how many. */
+  expire(): Promise<number>;
+}
+
+const toStored = (g: Group): StoredGroup => {
+  const s: StoredGroup = { group_key: g.key, labels: g.labels, families: encodeFamilies(g.families.values()), push_time: g.push_time, push_failure_time: g.push_failure_time };
+  if (g.expires_at !== undefined) s.expires_at = g.expires_at;
+  return s;
+};
+
+export function createPushgatewayApi(deps: {
+  groups: GroupStore;
+  ingest: IngestFn;
+  auth: Auth;
+  clock: Clock;
+  logger: Logger;
+  config: Config['pushgateway'];
+  limits: Config['limits'];
+  observer?: PushgatewayObserver;
+}): PushgatewayApi {
+  const { clock, logger } = deps;
+  const registry = new GroupRegistry();
+  let expiring = false;
+  const exposer = createGroupExposer({
+    registry,
+    beforeRender: () => {
+      if (!expiring) void expire();
+    },
+  });
+
+  // --- the group writer: one transaction per tick for every write queued in it.
+  let queue: { ops: GroupWrite[]; done: (e?: Error) => void }[] = [];
+  let scheduled = false;
+  const write = (ops: GroupWrite[]): Promise<void> =>
+    new Promise<void>((resolve, reject) => {
+      queue.push({ ops, done: (e) => (e ? reject(e) : resolve()) });
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(() => {
+          scheduled = false;
+          const batch = queue;
+          queue = [];
+          deps.groups.write(batch.flatMap((b) => b.ops)).then(
+            () => batch.forEach((b) => b.done()),
+            (err: unknown) => {
+              logger.error('pushgateway group write failed', { err });
+              const e = new StoreUnavailableError(`store unavailable: ${(err as Error).message}`);
+              batch.forEach((b) => b.done(e));
+            },
+          );
+        });
+      }
+    });
+
+  // Requests on one key run one after the other so a check never races a write in flight.
+  const inflight = new Map<string, Promise<unknown>>();
+  const serial = async <T>(key: string, fn: () => Promise<T>): Promise<T> => {
+    const prev = inflight.get(key);
+    const p = (prev ?? Promise.resolve()).then(fn, fn);
+    const tail = p.catch(() => undefined);
+    inflight.set(key, tail);
+    try {
+      return await p;
+    } finally {
+      if (inflight.get(key) === tail) inflight.delete(key);
+    }
+  };
+
+  const ttlOf = (job: string): number => deps.config.job_ttl[job] ?? deps.config.group_ttl;
+
+  async function expire(): Promise<number> {
+    const now = clock.now();
+    const dead: Group[] = [];
+    for (const g of registry.all()) if (g.expires_at !== undefined && g.expires_at <= now) dead.push(g);
+    if (dead.length === 0) return 0;
+    expiring = true;
+    try {
+      for (const g of dead) registry.delete(g.key);
+      deps.observer?.expired(dead.length);
+      await write(dead.map((g) => ({ delete: g.key })));
+    } catch (err) {
+      logger.warn('could not delete expired groups from the store; they stay hidden', { err });
+    } finally {
+      expiring = false;
+    }
+    return dead.length;
+  }
+
+  async function readFamilies(c: Context): Promise<MetricFamily[]> {
+    let bytes: Uint8Array = await readBody(c, deps.limits.max_body_bytes);
+    const enc = (c.req.header('content-encoding') ?? '').toLowerCase();
+    if (enc === 'gzip') {
+      try {
+        bytes = gunzipSync(bytes, { maxOutputLength: deps.limits.max_body_bytes * 8 });
+      } catch (err) {
+        throw new MalformedBodyError(`could not gunzip the body: ${(err as Error).message}`);
+      }
+    } else if (enc !== '' && enc !== 'identity') throw new UnsupportedMediaTypeError(`unsupported Content-Encoding ${JSON.stringify(enc)}`);
+    const type = c.req.header('content-type') ?? '';
+    if (/application\/vnd\.google\.protobuf/i.test(type)) {
+      if (!/encoding=delimited/i.test(type)) throw new UnsupportedMediaTypeError('protobuf pushes must use encoding=delimited');
+      return parseProtobufDelimited(bytes);
+    }
+    return parseText(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
+  }
+
+  const rawPath = (c: Context): string => new URL(c.req.url).pathname;
+
+  async function push(c: Context, replaceAll: boolean): Promise<Response> {
+    const labels = parseGroupingPath(rawPath(c));
+    const key = groupKey(labels);
+    let families: MetricFamily[];
+    let timestampError: TimestampError | undefined;
+    try {
+      families = await readFamilies(c);
+    } catch (err) {
+      if (err instanceof TimestampError) {
+        timestampError = err;
+        families = [];
+      } else if (err instanceof ExpositionParseError) throw new ValidationError([{ path: 'body', message: err.message }], err.message);
+      else throw err;
+    }
+    const group = await serial(key, async () => {
+      const now = clock.now();
+      try {
+        if (timestampError) throw new InconsistentPushError(timestampError.message);
+        const ttl = ttlOf(labels.job as string);
+        const { group: next } = registry.prepare({ key, labels, families, replaceAll, now, ...(ttl > 0 ? { expiresAt: now + ttl } : {}) });
+        await write([{ put: toStored(next) }]);
+        registry.commit(next);
+        return next;
+      } catch (err) {
+        if (!(err instanceof InconsistentPushError)) throw err;
+        // A refused change is recorded on the group, as the Pushgateway does (push_failure_time_seconds).
+        const failed = registry.failed(key, labels, now);
+        await write([{ put: toStored(failed) }]);
+        registry.commit(failed);
+        throw new ValidationError([{ path: 'body', message: err.message }], err.message);
+      }
+    });
+    if (deps.config.lifecycle_bridge) {
+      const drafts = deriveEvents(group);
+      if (drafts.length > 0) {
+        try {
+          await deps.ingest(drafts);
+        } catch (err) {
+          // The push itself is stored; a bridge failure (e.g. the job limit) must not refuse it.
+          deps.observer?.bridgeFailed();
+          logger.warn('lifecycle bridge: events not ingested', { err, job_name: drafts[0]?.job_name });
+        }
+      }
+    }
+    return c.body(null, 200);
+  }
+
+  const routes = new Hono();
+  const counted = (method: string, fn: (c: Context) => Promise<Response>) => async (c: Context) => {
+    try {
+      const res = await fn(c);
+      deps.observer?.push(method, res.status);
+      return res;
+    } catch (err) {
+      deps.observer?.push(method, err instanceof ValidationError ? 400 : 500);
+      throw err;
+    }
+  };
+  routes.put('/metrics/job/*', deps.auth.require('write'), counted('PUT', (c) => push(c, true)));
+  routes.put('/metrics/job@base64/*', deps.auth.require('write'), counted('PUT', (c) => push(c, true)));
+  routes.post('/metrics/job/*', deps.auth.require('write'), counted('POST', (c) => push(c, false)));
+  routes.post('/metrics/job@base64/*', deps.auth.require('write'), counted('POST', (c) => push(c, false)));
+  const del = counted('DELETE', async (c) => {
+    const labels = parseGroupingPath(rawPath(c));
+    const key = groupKey(labels);
+    await serial(key, async () => {
+      if (!registry.get(key)) return;
+      await write([{ delete: key }]);
+      registry.delete(key);
+    });
+    return c.body(null, 202);
+  });
+  routes.delete('/metrics/job/*', deps.auth.require('write'), del);
+  routes.delete('/metrics/job@base64/*', deps.auth.require('write'), del);
+
+  routes.put('/api/v1/admin/wipe', deps.auth.require('admin'), async (c) => {
+    await write([{ wipe: true }]);
+    const n = registry.clear();
+    logger.info('pushgateway groups wiped', { groups: n });
+    return c.body(null, 202);
+  });
+
+  routes.get('/api/v1/metrics', deps.auth.require('read'), async (c) => {
+    await expire();
+    const iso = (ms: number): string => new Date(ms).toISOString();
+    const data = [...registry.all()].map((g) => {
+      const entry: Record<string, unknown> = { labels: g.labels };
+      const ts = iso(g.push_time || g.push_failure_time);
+      for (const f of g.families.values()) {
+        entry[f.name] = {
+          time_stamp: ts,
+          type: f.type.toUpperCase(),
+          ...(f.help !== undefined ? { help: f.help } : {}),
+          metrics: f.metrics.map((m) => {
+            const labels = exposedLabels(g, m);
+            if (f.type === 'histogram')
+              return { labels, buckets: Object.fromEntries((m.buckets ?? []).filter(([le]) => le !== Infinity).map(([le, n]) => [goFloat(le), goFloat(n)])), count: goFloat(m.count ?? 0), sum: goFloat(m.sum ?? 0) };
+            if (f.type === 'summary') return { labels, quantiles: Object.fromEntries((m.quantiles ?? []).map(([q, v]) => [goFloat(q), goFloat(v)])), count: goFloat(m.count ?? 0), sum: goFloat(m.sum ?? 0) };
+            return { labels, value: goFloat(m.value ?? 0) };
+          }),
+        };
+      }
+      const own = exposedLabels(g, { labels: {} });
+      entry.push_time_seconds = { time_stamp: ts, type: 'GAUGE', help: PUSH_TIME_HELP, metrics: [{ labels: own, value: goFloat(g.push_time / 1000) }] };
+      entry.push_failure_time_seconds = { time_stamp: ts, type: 'GAUGE', help: PUSH_FAILURE_TIME_HELP, metrics: [{ labels: own, value: goFloat(g.push_failure_time / 1000) }] };
+      entry.last_push_successful = g.push_time >= g.push_failure_time;
+      return entry;
+    });
+    return c.json({ status: 'success', data });
+  });
+
+  return {
+    routes,
+    exposer,
+    registry,
+    async load() {
+      for (const s of await deps.groups.load()) {
+        const families = new Map(parseProtobufDelimited(s.families).map((f) => [f.name, f]));
+        const g: Group = { key: s.group_key, labels: s.labels, families, push_time: s.push_time, push_failure_time: s.push_failure_time };
+        if (s.expires_at !== undefined) g.expires_at = s.expires_at;
+        registry.commit(g);
+      }
+    },
+    expire,
+  };
+}
