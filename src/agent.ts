@@ -19,6 +19,8 @@ import { createSelfMetrics, type SelfMetrics } from './metrics/self-metrics.js';
 import { systemClock, type Clock } from './runtime/clock.js';
 import { createLogger, type Logger } from './runtime/logger.js';
 import type { Source } from './sources/source.js';
+import { createSparkSource, type SparkSource } from './sources/spark/spark-source.js';
+import { createSparkMetrics } from './metrics/spark-metrics.js';
 import { JobState } from './state/job-state.js';
 import { createSqliteStore } from './store/sqlite/sqlite-store.js';
 import { createRedisStore } from './store/redis/redis-store.js';
@@ -50,6 +52,8 @@ export interface Agent {
   jobExposition: JobExposition;
   retention: Retention;
   sources: Source[];
+  /** The Spark poller, when spark.clusters is configured. */
+  spark?: SparkSource;
   /** Expected duration (seconds) of a job: configured max_duration, later the learned baseline. */
   expectedDuration(jobName: string): number | undefined;
   /** Listens on config.http; resolves with the bound port. */
@@ -122,6 +126,21 @@ export async function createAgent(opts: AgentOptions): Promise<Agent> {
         ingest?.healthy() ? { ok: true } : { ok: false, detail: `writer unhealthy: ${ingest?.pending()} events waiting or last commit failed` },
     },
   ];
+  let spark: SparkSource | undefined;
+  if (config.spark.clusters.length > 0) {
+    const observer = createSparkMetrics(selfMetrics, () => spark?.trackedCounts() ?? {});
+    spark = createSparkSource({
+      ingest: ingest.ingest,
+      state,
+      config: config.spark,
+      clock,
+      logger,
+      observer,
+      maxErrorMessageLength: config.limits.max_error_message_length,
+    });
+    sources.push(spark);
+    readiness.push(...spark.readiness());
+  }
   const routes = [
     createPushRoutes({ ingest: ingest.ingest, limits: config.limits, auth, clock }),
     createApiRoutes({ state, store, clock, auth, expectedDuration }),
@@ -187,6 +206,7 @@ export async function createAgent(opts: AgentOptions): Promise<Agent> {
     jobExposition,
     retention,
     sources,
+    spark,
     expectedDuration,
     async listen() {
       for (const s of sources) {

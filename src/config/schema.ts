@@ -6,6 +6,7 @@ import cron from 'node-cron';
 import { ConfigError } from '../domain/errors.js';
 import { LOG_LEVELS, type LogLevel } from '../runtime/logger.js';
 import { ConfigReader } from './reader.js';
+import { parseSparkConfig, type SparkConfig } from './spark-config.js';
 
 export type Durability = 'process' | 'power';
 
@@ -67,6 +68,8 @@ export interface Config {
     /** Longest POST body kept as the run's log excerpt; longer bodies are truncated with a marker. */
     max_log_bytes: number;
   };
+  /** Spark clusters the poller asks about their applications. */
+  spark: SparkConfig;
 }
 
 const readExpectations = (r: ConfigReader, prefix: string, base?: JobExpectations): Partial<JobExpectations> => {
@@ -163,6 +166,7 @@ export function parseConfig(raw: unknown): Config {
       lifecycle_bridge: r.bool('pushgateway.lifecycle_bridge', true),
     },
     ping: { max_log_bytes: r.int('ping.max_log_bytes', 10_000, { min: 0, max: 1_000_000 }) },
+    spark: parseSparkConfig(r.raw('spark.clusters'), r.issues),
   };
   if (!cron.validate(config.retention.schedule))
     r.issues.push({ path: 'retention.schedule', message: `expected a cron expression like "17 * * * *", got ${JSON.stringify(config.retention.schedule)}` });

@@ -57,6 +57,10 @@ export const SELF_METRICS = {
   pushgatewayExpired: m('jobpulse_pushgateway_groups_expired_total', 'counter', 'Pushed groups removed because their TTL passed.', []),
   pushgatewayBridgeFailures: m('jobpulse_pushgateway_bridge_failures_total', 'counter', 'Pushes whose derived run events could not be ingested.', []),
   pings: m('jobpulse_pings_total', 'counter', 'Ping URL requests by kind (success, start, fail, exit_status).', ['kind']),
+  sparkPolls: m('jobpulse_spark_polls_total', 'counter', 'Requests the Spark poller made, by cluster and result (ok, not_found, timeout, http_error, invalid_json, connection_error, unexpected).', ['cluster', 'result']),
+  sparkPollDuration: m('jobpulse_spark_poll_duration_seconds', 'histogram', 'Latency of one Spark API request, by cluster.', ['cluster']),
+  sparkCycleDuration: m('jobpulse_spark_cycle_duration_seconds', 'histogram', 'Duration of one poll cycle over all tracked runs of a cluster.', ['cluster']),
+  sparkTrackedRuns: m('jobpulse_spark_tracked_runs', 'gauge', 'Unfinished runs the Spark poller follows, by cluster.', ['cluster']),
   buildInfo: m('jobpulse_build_info', 'gauge', 'Always 1; labels carry the version.', ['version']),
 } as const;
 

@@ -1,0 +1,46 @@
+/**
+ * The Spark poller's own health on the agent's registries: requests by cluster and
+ * result, request latency, cycle duration, and tracked runs (read at scrape time).
+ */
+import { Counter, Histogram } from 'prom-client';
+import type { SparkObserver } from '../sources/spark/spark-source.js';
+import { SELF_METRICS as S } from './names.js';
+import type { SelfMetrics } from './self-metrics.js';
+
+export function createSparkMetrics(self: SelfMetrics, tracked: () => Record<string, number>): SparkObserver {
+  const polls = new Counter({ name: S.sparkPolls.name, help: S.sparkPolls.help, labelNames: S.sparkPolls.labels, registers: [] });
+  const latency = new Histogram({
+    name: S.sparkPollDuration.name,
+    help: S.sparkPollDuration.help,
+    labelNames: S.sparkPollDuration.labels,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [],
+  });
+  const cycles = new Histogram({
+    name: S.sparkCycleDuration.name,
+    help: S.sparkCycleDuration.help,
+    labelNames: S.sparkCycleDuration.labels,
+    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    registers: [],
+  });
+  self.register(polls);
+  self.register(latency);
+  self.register(cycles);
+  self.gauge({
+    name: S.sparkTrackedRuns.name,
+    help: S.sparkTrackedRuns.help,
+    labelNames: [...S.sparkTrackedRuns.labels],
+    collect(g) {
+      for (const [cluster, n] of Object.entries(tracked())) g.set({ cluster }, n);
+    },
+  });
+  return {
+    request(cluster, result, seconds) {
+      polls.inc({ cluster, result });
+      latency.observe({ cluster }, seconds);
+    },
+    cycle(cluster, seconds) {
+      cycles.observe({ cluster }, seconds);
+    },
+  };
+}
