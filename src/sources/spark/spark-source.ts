@@ -173,6 +173,15 @@ export function createSparkSource(deps: SparkSourceDeps): SparkSource {
     c.stats = { requests: 0, ok: 0, errors: new Map() };
     const now = clock.now();
     const drafts: EventDraft[] = [];
+    // Within one cycle a path is fetched once: master /json serves discovery and every tracked id.
+    const seen = new Map<string, Promise<unknown>>();
+    const http: SparkHttp = {
+      getJson(path) {
+        let p = seen.get(path);
+        if (!p) seen.set(path, (p = c.http.getJson(path)));
+        return p;
+      },
+    };
     const ctx = (run: { job_name: string; run_id: string }, labels?: Record<string, string>) => ({
       cluster: c.cfg.name,
       job_name: run.job_name,
@@ -196,7 +205,7 @@ export function createSparkSource(deps: SparkSourceDeps): SparkSource {
     let discovered = 0;
     if (c.cfg.discovery.enabled && c.api.discover) {
       try {
-        for (const obs of await c.api.discover(c.http)) {
+        for (const obs of await c.api.discover(http)) {
           const runId = `spark-${c.cfg.name}-${obs.id}`;
           if (known.has(obs.id) || state.getRun(runId)) continue;
           known.add(obs.id);
@@ -218,7 +227,7 @@ export function createSparkSource(deps: SparkSourceDeps): SparkSource {
     if (tracked.length > 0) {
       if (c.api.pollMany) {
         try {
-          const byId = await c.api.pollMany(c.http, tracked.map((t) => t.id));
+          const byId = await c.api.pollMany(http, tracked.map((t) => t.id));
           for (const t of tracked) {
             const obs = byId.get(t.id);
             if (obs) apply(t, obs);
@@ -232,7 +241,7 @@ export function createSparkSource(deps: SparkSourceDeps): SparkSource {
         await Promise.all(
           tracked.map(async (t) => {
             try {
-              apply(t, await poll(c.http, t.id));
+              apply(t, await poll(http, t.id));
             } catch (err) {
               record(c, err, t.run.run_id);
             }
@@ -326,7 +335,8 @@ export function createSparkSource(deps: SparkSourceDeps): SparkSource {
       logger.info('spark poller starting', {
         clusters: clusters.map((c) => ({ name: c.cfg.name, kind: c.cfg.kind, base_url: c.cfg.base_url, interval_ms: c.cfg.interval, discovery: c.cfg.discovery.enabled })),
       });
-      for (const c of clusters) schedule(c, 0);
+      // The first cycle comes one interval after start, like every later one.
+      for (const c of clusters) schedule(c, c.cfg.interval);
     },
     async stop() {
       stopped = true;
