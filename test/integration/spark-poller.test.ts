@@ -19,7 +19,7 @@ const clock = new ManualClock(Date.UTC(2026, 10, 23, 12));
 
 async function setup(clusters: Record<string, unknown>[]): Promise<{ a: TestAgent; spark: SparkSource }> {
   // interval 1h: the timer never fires during a test; tests drive cycle() themselves.
-  const a = await startAgent({ clock, config: { spark: { clusters: clusters.map((c) => ({ interval: '1h', request_timeout: '300ms', ...c })) } } });
+  const a = await startAgent({ clock, config: { spark: { clusters: clusters.map((c) => ({ interval: '1h', request_timeout: '2s', ...c })) } } });
   return { a, spark: a.agent.spark as SparkSource };
 }
 
@@ -208,7 +208,7 @@ describe('Spark poller against the fake Spark server (real fixtures), in a real 
       for (const id of ids) fake.route(`/ws/v1/cluster/apps/${id}`, yarnSequence(id, 'finished_succeeded').slice(1));
       await a.push(ids.map((id, i) => ({ job_name: 'etl', run_id: `f${i}`, event: 'queued', labels: { spark_app_id: id } })));
       await spark.cycle(); // all running
-      fake.fault('*', fault, { delayMs: 1_000 });
+      fake.fault('*', fault, { delayMs: 4_000 });
       const before = a.logs.length;
       const r = (await spark.cycle())[0] as CycleReport;
       expect(r.errors).toEqual({ [result]: 3 });
