@@ -73,7 +73,7 @@ export interface Lease {
 
 export function createLease(opts: LeaseOptions): Lease {
   const redis = opts.redis as LeaseCommands;
-  if (!('jpLeaseAcquire' in redis)) {
+  if (typeof (opts.redis as Partial<LeaseCommands>).jpLeaseAcquire !== 'function') {
     redis.defineCommand('jpLeaseAcquire', { numberOfKeys: 2, lua: ACQUIRE });
     redis.defineCommand('jpLeaseRenew', { numberOfKeys: 1, lua: RENEW });
     redis.defineCommand('jpLeaseRelease', { numberOfKeys: 1, lua: RELEASE });
@@ -83,7 +83,7 @@ export function createLease(opts: LeaseOptions): Lease {
   const leaseKey = `${opts.key_prefix}lease:${opts.name}`;
   const fenceKey = `${leaseKey}:fence`;
   let current: number | undefined;
-  /** Monotonic time by which Redis has surely expired the lease unless renewed (timed from before each request). */
+  /** Monotonic time before which Redis surely still holds the lease for us (timed from before each request). */
   let validUntil = 0;
   let timer: NodeJS.Timeout | undefined;
   let stopped: Promise<void> | undefined;
