@@ -73,7 +73,7 @@ export interface Lease {
 
 export function createLease(opts: LeaseOptions): Lease {
   const redis = opts.redis as LeaseCommands;
-  if (typeof (opts.redis as Partial<LeaseCommands>).jpLeaseAcquire !== 'function') {
+  if (typeof (opts.redis as unknown as Partial<LeaseCommands>).jpLeaseAcquire !== 'function') {
     redis.defineCommand('jpLeaseAcquire', { numberOfKeys: 2, lua: ACQUIRE });
     redis.defineCommand('jpLeaseRenew', { numberOfKeys: 1, lua: RENEW });
     redis.defineCommand('jpLeaseRelease', { numberOfKeys: 1, lua: RELEASE });
