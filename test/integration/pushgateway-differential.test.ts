@@ -1,0 +1,88 @@
+/**
+ * The same pushes, deletes and bad pushes sent to the real Pushgateway and to jobpulse:
+ * same status codes, and the same samples for the pushed groups (push times are compared
+ * as set/unset, since the two receive each push at slightly different moments).
+ * Deliberate differences (README "Pushgateway compatibility") are left out of the script.
+ */
+import { gzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodeProtobufDelimited, PROTOBUF_CONTENT_TYPE } from '../../src/pushgateway/parse-protobuf.js';
+import { hasBinary } from '../support/require-binary.js';
+import { startPushgateway, type RealPushgateway } from '../support/start-pushgateway.js';
+import { startAgent, type TestAgent } from '../support/start-agent.js';
+
+const has = hasBinary('prometheus-pushgateway', 'prometheus-pushgateway');
+
+type Step = [method: string, path: string, body?: string | Uint8Array, headers?: Record<string, string>];
+
+const pb = encodeProtobufDelimited([
+  { name: 'pb_total', help: 'from protobuf', type: 0, metric: [{ label: [{ name: 'k', value: 'v' }], counter: { value: 7 } }] },
+  { name: 'pb_summary', type: 2, metric: [{ summary: { sample_count: 3, sample_sum: 4.5, quantile: [{ quantile: 0.5, value: 1.5 }] } }] },
+]);
+
+const SCRIPT: Step[] = [
+  ['PUT', '/metrics/job/j1/instance/i1', '# TYPE a counter\na 1\nb{x="y"} 2\n'],
+  ['POST', '/metrics/job/j1/instance/i1', 'b{x="z"} 3\n'],
+  ['PUT', '/metrics/job/j2', '# TYPE a gauge\na 1\n'],
+  ['PUT', '/metrics/job/j3', 'c{job="other"} 1\n'],
+  ['PUT', '/metrics/job/j3b/instance/y', 'c2{instance="x"} 1\n'],
+  ['PUT', '/metrics/job/j4', 'd 1 1234\n'],
+  ['PUT', '/metrics/job/j4b', 'd{ 1\n'],
+  ['PUT', '/metrics/job/j5/foo', 'd 1\n'],
+  ['PUT', '/metrics/job/j5/0foo/x', 'd 1\n'],
+  ['PUT', '/metrics/job@base64/L3Zhci90bXA/path@base64/=', 'e 1\n'],
+  ['PUT', '/metrics/job@base64/L3Zhci90bXA=/path@base64/YS9i', 'e 2\n'],
+  // HELP conflicts are left out: the Pushgateway resolves them in Go map order (random).
+  ['PUT', '/metrics/job/j6', '# TYPE a counter\na 1\n'],
+  ['PUT', '/metrics/job/j6b', '# HELP helped A help with \\\\ and \\n escapes.\nhelped 1\n'],
+  ['PUT', '/metrics/job/j7', 'push_time_seconds 1\nq 0.000012\nr 123456789\ns -0.5\nt NaN\nu2 +Inf\n'],
+  ['PUT', '/metrics/job/j8', ''],
+  ['PUT', '/metrics/job/j9', 'gone 1\n'],
+  ['DELETE', '/metrics/job/j9'],
+  ['DELETE', '/metrics/job/never-pushed'],
+  ['PUT', '/metrics/job/j10/a/1/a/2', 'f 1\n'],
+  ['PUT', '/metrics/job/j11', '# TYPE s summary\ns{quantile="0.5"} 1\ns_sum 2\ns_count 3\n# TYPE h histogram\nh_bucket{le="1"} 1\nh_bucket{le="+Inf"} 2\nh_sum 3\nh_count 2\nu 5\n'],
+  ['PUT', '/metrics/job/j12', 'g 1\ng 2\n'],
+  ['PUT', '/metrics/job/j13', '# TYPE u gauge\nu 1\n'],
+  ['PUT', '/metrics/job/j1/instance/i1', '# TYPE a gauge\na 1\n'],
+  ['PUT', '/metrics/job/pb', pb, { 'content-type': PROTOBUF_CONTENT_TYPE }],
+  ['PUT', '/metrics/job/gz', gzipSync('gz_value{l="with \\"quote\\" and \\\\ and \\n"} 3\n'), { 'content-encoding': 'gzip' }],
+  ['POST', '/metrics/job/j11', '# TYPE h histogram\nh_bucket{le="0.5"} 0\nh_bucket{le="+Inf"} 1\nh_sum 0.7\nh_count 1\n'],
+];
+
+const SELF = /^(# (HELP|TYPE) )?(go_|process_|pushgateway_|promhttp_|jobpulse_|job_)/;
+
+/** Sample and TYPE/HELP lines of the pushed families, push times reduced to set/unset. */
+const pushedPart = (text: string): string[] =>
+  text
+    .split('\n')
+    .filter((l) => l !== '' && !l.startsWith('# EOF') && !SELF.test(l))
+    .map((l) => l.replace(/^(push_(?:failure_)?time_seconds\{[^}]*\}) (.+)$/, (_m, s: string, v: string) => `${s} ${v === '0' ? 'unset' : 'set'}`));
+
+describe.skipIf(!has)('differential: jobpulse vs the real Pushgateway', () => {
+  let pg: RealPushgateway;
+  let jp: TestAgent;
+  beforeAll(async () => {
+    pg = await startPushgateway();
+    jp = await startAgent({ config: { pushgateway: { lifecycle_bridge: false } } });
+  });
+  afterAll(async () => {
+    await pg?.stop();
+    await jp?.stop();
+  });
+
+  it('answers every step with the same status and exposes the same samples', async () => {
+    const statuses: [string, number, number][] = [];
+    for (const [method, path, body, headers] of SCRIPT) {
+      const a = await fetch(`${pg.url}${path}`, { method, body, headers, redirect: 'manual' });
+      const b = await fetch(`${jp.url}${path}`, { method, body, headers, redirect: 'manual' });
+      await a.arrayBuffer();
+      await b.arrayBuffer();
+      statuses.push([`${method} ${path}`, a.status, b.status]);
+    }
+    expect(statuses.filter(([, x, y]) => x !== y)).toEqual([]);
+    const real = pushedPart(await (await fetch(`${pg.url}/metrics`)).text());
+    const ours = pushedPart(await (await fetch(`${jp.url}/metrics`)).text());
+    expect(ours).toEqual(real);
+  });
+});
