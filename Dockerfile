@@ -1,0 +1,27 @@
+# jobpulse container image: build the TypeScript once, ship dist/ with production deps.
+# syntax=docker/dockerfile:1
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+# better-sqlite3 ships prebuilt binaries for this platform; the toolchain is the fallback.
+RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
+COPY package.json package-lock.json ./
+RUN npm ci --ignore-scripts && npm rebuild better-sqlite3
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+COPY bin ./bin
+RUN npm run build && npm prune --omit=dev
+
+FROM node:20-bookworm-slim
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY bin ./bin
+COPY package.json jobpulse.example.yaml ./
+RUN mkdir -p /var/lib/jobpulse && chown node:node /var/lib/jobpulse
+USER node
+VOLUME ["/var/lib/jobpulse"]
+EXPOSE 9469
+HEALTHCHECK --interval=10s --timeout=3s CMD node -e "fetch('http://127.0.0.1:9469/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+ENTRYPOINT ["node", "bin/jobpulse.js"]
+CMD ["serve", "--config", "/etc/jobpulse/jobpulse.yaml"]
