@@ -11,7 +11,8 @@ const jobLines = (text: string): string[] =>
 const post = (url: string, body: unknown): Promise<Response> =>
   fetch(`${url}/push`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
-describe('durability of acknowledged pushes', () => {
+// Child processes, restarts and hundreds of pushes: generous time on a loaded CI machine.
+describe('durability of acknowledged pushes', { timeout: 120_000 }, () => {
   const dir = tempDir();
   let agent: AgentProcess | undefined;
   afterEach(() => {
