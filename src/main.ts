@@ -1,13 +1,25 @@
 /** The only module that touches `process`: argv → command. */
 import { parseArgs } from './cli/args.js';
 import { serveCommand } from './cli/serve.js';
+import { runCommand } from './cli/run.js';
+import { pushCommand } from './cli/push.js';
+import { jobsCommand } from './cli/jobs.js';
 import { VERSION } from './version.js';
 
 const USAGE = `usage: jobpulse <command> [options]
 
 commands:
   serve [--config FILE]   run the agent (config: YAML file, JOBPULSE_* environment overrides)
+  run --job NAME [--url URL] [--heartbeat 30s] [--strip-progress] -- CMD ARGS...
+                          run CMD and report it: started, heartbeats, progress
+                          (lines "JOBPULSE_PROGRESS <0-100>"), succeeded/failed
+  push --job NAME --event EVENT [--run-id ID] [--progress N] [--exit-code N] [--message TEXT]
+                          send one event;  push --flush  resends the spool
+  jobs [--watch] [--json] print the jobs table (--watch redraws, --json for scripts)
   version                 print the version
+
+Client commands read JOBPULSE_URL (default http://127.0.0.1:9469), JOBPULSE_TOKEN and
+JOBPULSE_SPOOL (default ~/.jobpulse/spool.jsonl).
 
 See jobpulse.example.yaml for every setting.
 `;
@@ -22,6 +34,30 @@ export async function main(argv: string[]): Promise<number | undefined> {
         stderr: (s) => process.stderr.write(s),
         onSignal: (sig, fn) => process.on(sig, fn),
         exit: (code) => process.exit(code),
+      });
+    }
+    case 'run': {
+      const args = parseArgs(rest, ['strip-progress']);
+      return runCommand(args.flags, args.rest, {
+        env: process.env,
+        stdout: process.stdout,
+        stderr: process.stderr,
+        onSignal: (sig, fn) => process.on(sig, fn),
+        offSignal: (sig, fn) => process.off(sig, fn),
+        killSelf: (sig) => process.kill(process.pid, sig),
+      });
+    }
+    case 'push': {
+      const args = parseArgs(rest, ['flush']);
+      return pushCommand(args.flags, { env: process.env, stdout: (s) => process.stdout.write(s), stderr: (s) => process.stderr.write(s) });
+    }
+    case 'jobs': {
+      const args = parseArgs(rest, ['watch', 'json']);
+      return jobsCommand(args.flags, {
+        env: process.env,
+        stdout: (s) => process.stdout.write(s),
+        stderr: (s) => process.stderr.write(s),
+        onSignal: (sig, fn) => process.on(sig, fn),
       });
     }
     case 'version':

@@ -1,0 +1,124 @@
+/**
+ * `jobpulse run --job NAME [--url URL] [--heartbeat 30s] [--strip-progress] -- CMD ARGS...`
+ *
+ * Runs CMD with stdin inherited and stdout/stderr passed through byte for byte; sends
+ * `started`, a `heartbeat` every interval, `progress` for every marker line
+ *     JOBPULSE_PROGRESS <0-100>
+ * the command prints (on stdout or stderr; `--strip-progress` removes those lines from
+ * the output), and `succeeded` / `failed` with the exit code or the signal. Signals the
+ * wrapper receives are forwarded to the command; the wrapper exits with the command's
+ * code, or dies of the same signal. The agent being down never changes what the command
+ * does: events are retried within bounds, then spooled (see event-sender.ts).
+ */
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { constants } from 'node:os';
+import { parseDuration } from '../runtime/duration.js';
+import { createSender, type CliEvent, type SenderOptions } from './event-sender.js';
+
+export const PROGRESS_MARKER = /^JOBPULSE_PROGRESS[ \t]+(\d+(?:\.\d+)?)[ \t]*\r?$/;
+
+export interface CliIo {
+  env: NodeJS.ProcessEnv;
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  onSignal: (signal: NodeJS.Signals, fn: () => void) => void;
+  offSignal: (signal: NodeJS.Signals, fn: () => void) => void;
+  /** Ends the wrapper by the same signal the command died of. */
+  killSelf: (signal: NodeJS.Signals) => void;
+}
+
+export const senderOptions = (flags: Record<string, string | true>, env: NodeJS.ProcessEnv, warn: (s: string) => void): SenderOptions => ({
+  url: typeof flags.url === 'string' ? flags.url : (env.JOBPULSE_URL ?? 'http://127.0.0.1:9469'),
+  token: typeof flags.token === 'string' ? flags.token : env.JOBPULSE_TOKEN,
+  spoolPath: typeof flags.spool === 'string' ? flags.spool : (env.JOBPULSE_SPOOL ?? `${env.HOME ?? '.'}/.jobpulse/spool.jsonl`),
+  attempts: env.JOBPULSE_RETRIES !== undefined ? Number(env.JOBPULSE_RETRIES) : undefined,
+  backoffMs: env.JOBPULSE_BACKOFF_MS !== undefined ? Number(env.JOBPULSE_BACKOFF_MS) : undefined,
+  warn,
+});
+
+const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
+
+export async function runCommand(flags: Record<string, string | true>, command: string[], io: CliIo): Promise<number | undefined> {
+  const warn = (s: string): void => void io.stderr.write(`${s}\n`);
+  const job = flags.job;
+  if (typeof job !== 'string' || job === '' || command.length === 0) {
+    warn('usage: jobpulse run --job NAME [--url URL] [--heartbeat 30s] [--strip-progress] -- CMD ARGS...');
+    return 2;
+  }
+  const heartbeatMs = typeof flags.heartbeat === 'string' ? parseDuration(flags.heartbeat) : 30_000;
+  if (heartbeatMs === undefined || heartbeatMs <= 0) {
+    warn(`jobpulse: --heartbeat expects a duration like 30s, got ${JSON.stringify(flags.heartbeat)}`);
+    return 2;
+  }
+  const strip = flags['strip-progress'] === true;
+  const opts = senderOptions(flags, io.env, warn);
+  const sender = createSender(opts);
+  const run_id = randomUUID();
+  let seq = 0;
+  const ev = (event: string, extra: Partial<CliEvent> = {}): CliEvent => ({ job_name: job, run_id, event, event_id: `${run_id}:${++seq}:${event}`, timestamp: Date.now(), ...extra });
+
+  // Earlier runs' spooled events go first: the sender flushes the spool before this run's events.
+  void sender.send([ev('started')]);
+
+  const started = Date.now();
+  const child = spawn(command[0] as string, command.slice(1), { stdio: ['inherit', 'pipe', 'pipe'], env: io.env });
+
+  const watch = (from: NodeJS.ReadableStream, to: NodeJS.WritableStream): void => {
+    let partial = '';
+    from.on('data', (chunk: Buffer) => {
+      if (!strip) to.write(chunk);
+      const text = partial + chunk.toString('utf8');
+      const lines = text.split('\n');
+      partial = lines.pop() as string;
+      let out = '';
+      for (const line of lines) {
+        const m = PROGRESS_MARKER.exec(line);
+        if (m) void sender.send([ev('progress', { progress: Math.min(100, Number(m[1])) })]);
+        else if (strip) out += `${line}\n`;
+      }
+      if (strip && out) to.write(out);
+    });
+    from.on('end', () => {
+      if (partial === '') return;
+      const m = PROGRESS_MARKER.exec(partial);
+      if (m) void sender.send([ev('progress', { progress: Math.min(100, Number(m[1])) })]);
+      else if (strip) to.write(partial);
+    });
+  };
+  watch(child.stdout as NodeJS.ReadableStream, io.stdout);
+  watch(child.stderr as NodeJS.ReadableStream, io.stderr);
+
+  const heartbeat = setInterval(() => void sender.send([ev('heartbeat')]), heartbeatMs);
+  const forwarders = FORWARDED.map((sig) => {
+    const fn = (): void => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(sig);
+    };
+    io.onSignal(sig, fn);
+    return [sig, fn] as const;
+  });
+
+  const outcome = await new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>((resolve) => {
+    child.once('error', (error) => resolve({ code: 127, signal: null, error }));
+    child.once('close', (code, signal) => resolve({ code, signal }));
+  });
+  clearInterval(heartbeat);
+  const duration = (Date.now() - started) / 1000;
+  if (outcome.error) warn(`jobpulse: cannot run ${command[0]}: ${outcome.error.message}`);
+  const code = outcome.code ?? 128 + (outcome.signal ? (constants.signals[outcome.signal] ?? 0) : 0);
+  const ok = code === 0 && outcome.signal === null;
+  await sender.send([
+    ev(ok ? 'succeeded' : 'failed', {
+      exit_code: code,
+      ...(ok ? {} : { error_message: outcome.error ? `cannot run ${command[0]}: ${outcome.error.message}` : outcome.signal ? `killed by ${outcome.signal}` : `exited with code ${code}` }),
+      metadata: { duration_seconds: duration, ...(outcome.signal ? { signal: outcome.signal } : {}) },
+    }),
+  ]);
+  await sender.idle();
+  for (const [sig, fn] of forwarders) io.offSignal(sig, fn);
+  if (outcome.signal) {
+    io.killSelf(outcome.signal);
+    return 128 + (constants.signals[outcome.signal] ?? 0);
+  }
+  return code;
+}

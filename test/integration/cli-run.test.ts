@@ -1,0 +1,137 @@
+/**
+ * `jobpulse run`, `push` and `jobs` as real child processes (the built bin/jobpulse.js)
+ * against a real agent. Build first: `npm run build` (the test script's pretest does).
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { freePort } from '../support/free-port.js';
+import { startAgent, type TestAgent } from '../support/start-agent.js';
+import { tempDir } from '../support/temp-dir.js';
+
+const BIN = resolve('bin/jobpulse.js');
+
+interface Result {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+function cli(args: string[], opts: { env?: Record<string, string>; input?: string; onSpawn?: (pid: number) => void } = {}): Promise<Result> {
+  return new Promise((resolveP, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.once('error', reject);
+    child.once('close', (code, signal) => resolveP({ code, signal, stdout, stderr }));
+    child.stdin.end(opts.input ?? '');
+    opts.onSpawn?.(child.pid as number);
+  });
+}
+
+async function until<T>(fn: () => Promise<T | undefined>, what: string): Promise<T> {
+  for (let i = 0; i < 400; i++) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+describe.skipIf(!existsSync('dist/main.js'))('jobpulse run / push / jobs (real processes)', () => {
+  let a: TestAgent;
+  let spoolDir: ReturnType<typeof tempDir>;
+  let env: Record<string, string>;
+  beforeEach(async () => {
+    a = await startAgent();
+    spoolDir = tempDir();
+    env = { JOBPULSE_URL: a.url, JOBPULSE_SPOOL: `${spoolDir.path}/spool.jsonl`, JOBPULSE_RETRIES: '2', JOBPULSE_BACKOFF_MS: '20' };
+  });
+  afterEach(async () => {
+    await a.stop();
+    spoolDir.cleanup();
+  });
+
+  const runs = async (job: string) => ((await a.get(`/api/v1/jobs/${job}/runs`)).body.runs ?? []) as { run_id: string; state: string; exit_code?: number; progress?: number; error_message?: string; duration_seconds?: number }[];
+
+  it('passes stdio through, reports progress markers and exits with the command\'s code', async () => {
+    const r = await cli(['run', '--job', 'wrapped', '--', 'sh', '-c', 'cat; echo JOBPULSE_PROGRESS 42; echo oops >&2; exit 3'], { env, input: 'from stdin\n' });
+    expect(r.code).toBe(3);
+    expect(r.stdout).toBe('from stdin\nJOBPULSE_PROGRESS 42\n');
+    expect(r.stderr).toBe('oops\n');
+    const [run] = await runs('wrapped');
+    expect(run).toMatchObject({ state: 'failed', exit_code: 3, progress: 42, error_message: 'exited with code 3' });
+    const events = (await a.get(`/api/v1/runs/${run?.run_id}`)).body.events.map((e: { event: string }) => e.event);
+    expect(events).toEqual(['started', 'progress', 'failed']);
+  });
+
+  it('--strip-progress removes marker lines; success ends the run as succeeded', async () => {
+    const r = await cli(['run', '--job', 'ok', '--strip-progress', '--', 'sh', '-c', 'echo a; echo JOBPULSE_PROGRESS 50; echo b'], { env });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('a\nb\n');
+    expect((await runs('ok'))[0]).toMatchObject({ state: 'succeeded', exit_code: 0 });
+  });
+
+  it('sends heartbeats while the command runs', async () => {
+    const r = await cli(['run', '--job', 'hb', '--heartbeat', '50ms', '--', 'sh', '-c', 'sleep 0.4'], { env });
+    expect(r.code).toBe(0);
+    const [run] = await runs('hb');
+    const events = (await a.get(`/api/v1/runs/${run?.run_id}`)).body.events.map((e: { event: string }) => e.event);
+    expect(events.filter((e: string) => e === 'heartbeat').length).toBeGreaterThan(0);
+    expect(events.at(-1)).toBe('succeeded');
+  });
+
+  it('forwards SIGTERM to the command and dies of it', async () => {
+    let pid = 0;
+    const done = cli(['run', '--job', 'sig', '--', 'sh', '-c', 'trap "exit 143" TERM; echo ready; while :; do sleep 0.05; done'], { env, onSpawn: (p) => (pid = p) });
+    await until(async () => ((await runs('sig'))[0]?.state === 'running' ? true : undefined), 'the run to start');
+    process.kill(pid, 'SIGTERM');
+    const r = await done;
+    expect(r.code).toBe(143);
+    expect((await runs('sig'))[0]).toMatchObject({ state: 'failed', exit_code: 143 });
+  });
+
+  it('dies of the signal that killed the command', async () => {
+    const r = await cli(['run', '--job', 'killed', '--', 'sh', '-c', 'kill -KILL $$'], { env });
+    expect(r.signal).toBe('SIGKILL');
+    expect((await runs('killed'))[0]).toMatchObject({ state: 'failed', exit_code: 137, error_message: 'killed by SIGKILL' });
+  });
+
+  it('runs the command when the agent is down, spools, and push --flush resends when it is up', async () => {
+    const down = `http://127.0.0.1:${await freePort()}`;
+    const r = await cli(['run', '--job', 'offline', '--url', down, '--', 'sh', '-c', 'echo JOBPULSE_PROGRESS 10; echo done'], { env });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('JOBPULSE_PROGRESS 10\ndone\n');
+    expect(r.stderr).toContain('spooled');
+    const spooled = readFileSync(env.JOBPULSE_SPOOL as string, 'utf8').trim().split('\n').map((l) => JSON.parse(l).event);
+    expect(spooled).toEqual(['started', 'progress', 'succeeded']);
+    const flush = await cli(['push', '--flush'], { env });
+    expect(flush.code).toBe(0);
+    expect(flush.stdout).toContain('flushed 3 event(s)');
+    expect((await runs('offline'))[0]).toMatchObject({ state: 'succeeded', progress: 100 });
+    expect(existsSync(env.JOBPULSE_SPOOL as string)).toBe(false);
+  });
+
+  it('the next run resends the spool before its own events', async () => {
+    const down = `http://127.0.0.1:${await freePort()}`;
+    expect((await cli(['run', '--job', 'later', '--url', down, '--', 'true'], { env })).code).toBe(0);
+    expect((await cli(['run', '--job', 'later', '--', 'false'], { env })).code).toBe(1);
+    expect((await runs('later')).map((r) => r.state).sort()).toEqual(['failed', 'succeeded']);
+  });
+
+  it('push sends one event; jobs prints the table and JSON', async () => {
+    expect((await cli(['push', '--job', 'scripted', '--event', 'started'], { env })).code).toBe(0);
+    expect((await cli(['push', '--job', 'scripted', '--event', 'progress', '--progress', '30'], { env })).code).toBe(0);
+    const table = await cli(['jobs'], { env });
+    expect(table.code).toBe(0);
+    expect(table.stdout).toMatch(/^JOB\s+STATE\s+PROGRESS/);
+    expect(table.stdout).toMatch(/scripted\s+running\s+\[###\.{7}\]\s+30%/);
+    const json = JSON.parse((await cli(['jobs', '--json'], { env })).stdout);
+    expect(json.jobs[0]).toMatchObject({ job_name: 'scripted', state: 'running' });
+    expect((await cli(['push', '--job', 'scripted', '--event', 'bogus'], { env })).code).toBe(2);
+  });
+});
