@@ -107,6 +107,25 @@ describe('Spark poller against the fake Spark server (real fixtures), in a real 
     expect(r.duration_seconds ?? (Date.parse(r.ended_at) - Date.parse(r.started_at)) / 1000).toBeCloseTo(61.877, 2);
   });
 
+  it('YARN: progress comes from the Spark UI behind the RM proxy, not from YARN\'s constant 10 %', async () => {
+    ({ a, spark } = await setup([{ name: 'prod', kind: 'yarn', base_url: fake.url }]));
+    const id = 'application_1700840000000_0077';
+    fake.route(`/ws/v1/cluster/apps/${id}`, yarnSequence(id, 'finished_succeeded').slice(1));
+    const jobs = monitoringSequence(id, [84, 150]).jobs.slice(0, 2);
+    fake.route(`/proxy/${id}/api/v1/applications/${id}/jobs`, jobs);
+    await a.push({ job_name: 'nightly-etl', run_id: 'p1', event: 'queued', labels: { spark_app_id: id } });
+    await spark.cycle();
+    expect((await run(a, 'p1')).progress).toBe(47.3);
+    fake.route(`/ws/v1/cluster/apps/${id}`, yarnSequence(id, 'finished_succeeded').slice(1));
+    await spark.cycle();
+    expect((await run(a, 'p1')).progress).toBe(77.3);
+    // Spark UI unreachable: the state still moves, no error for the run.
+    fake.fault(`/proxy/${id}/api/v1/applications/${id}/jobs`, 'http_500');
+    const [r] = await spark.cycle();
+    expect(r?.errors).toEqual({});
+    expect((await run(a, 'p1')).state).toBe('succeeded');
+  });
+
   it('Livy discovery: active batches become runs named by the rule, then are followed to killed', async () => {
     ({ a, spark } = await setup([{ name: 'livy', kind: 'livy', base_url: fake.url, discovery: { enabled: true } }]));
     fake.route('/batches', [fixture('livy/constructed_batches_list.json')]);
@@ -178,7 +197,8 @@ describe('Spark poller against the fake Spark server (real fixtures), in a real 
     fake.resetStats();
     const [r] = await spark.cycle();
     expect(r?.polled).toBe(40);
-    expect(fake.requests).toBe(40);
+    // Each running app: its RM state, then its Spark UI jobs through the RM proxy.
+    expect(fake.requests).toBe(80);
     expect(fake.maxInFlight).toBe(3);
     expect((await run(a, 'c39')).state).toBe('running');
   });
@@ -205,7 +225,10 @@ describe('Spark poller against the fake Spark server (real fixtures), in a real 
     it(`is counted as ${result}, logged once per cycle, and leaves the runs as they were`, async () => {
       ({ a, spark } = await setup([{ name: 'y', kind: 'yarn', base_url: fake.url }]));
       const ids = ['application_1700840000000_0101', 'application_1700840000000_0102', 'application_1700840000000_0103'];
-      for (const id of ids) fake.route(`/ws/v1/cluster/apps/${id}`, yarnSequence(id, 'finished_succeeded').slice(1));
+      for (const id of ids) {
+        fake.route(`/ws/v1/cluster/apps/${id}`, yarnSequence(id, 'finished_succeeded').slice(1));
+        fake.route(`/proxy/${id}/api/v1/applications/${id}/jobs`, [fixture('monitoring-api/constructed_running_job_list.json')]);
+      }
       await a.push(ids.map((id, i) => ({ job_name: 'etl', run_id: `f${i}`, event: 'queued', labels: { spark_app_id: id } })));
       await spark.cycle(); // all running
       fake.fault('*', fault, { delayMs: 4_000 });

@@ -174,7 +174,11 @@ export function standaloneSequence(id: string, outcome: 'finished' | 'failed' | 
 
 /** YARN app answers: accepted → running → outcome, with the app's id. */
 export function yarnSequence(id: string, outcome: 'finished_succeeded' | 'finished_failed' | 'failed' | 'killed'): string[] {
-  const withId = (file: string): string => variant(`yarn/${file}`, (b) => (b.app.id = id));
+  const withId = (file: string): string =>
+    variant(`yarn/${file}`, (b) => {
+      b.app.trackingUrl = String(b.app.trackingUrl).replaceAll(b.app.id, id);
+      b.app.id = id;
+    });
   return [withId('constructed_app_accepted.json'), withId('constructed_app_running.json'), withId(`constructed_app_${outcome}.json`)];
 }
 

@@ -3,10 +3,13 @@
  * `/ws/v1/cluster/apps?applicationTypes=SPARK&states=…` (active states only).
  * Quirks: FINISHED is not success (check `finalStatus`); `progress` of a Spark app is
  * 10 % for the whole run (Spark's AM always reports 0.1), so it is not used as progress;
- * `finishedTime` is 0 while the app runs.
+ * `finishedTime` is 0 while the app runs. Real progress comes from the Spark UI behind
+ * the RM's web proxy (the running app's `trackingUrl`, `/proxy/<appId>/`): its
+ * monitoring API `…/api/v1/applications/<appId>/jobs`, fetched from the configured RM.
+ * That fetch is best effort: when it fails the run simply has no progress this cycle.
  */
 import { SPARK_LABELS, type SparkApi } from './api.js';
-import { epochMs, isObj, mapState, STATE_TABLE, str, UnexpectedResponseError, type SparkObservation } from './observation.js';
+import { epochMs, isObj, mapState, STATE_TABLE, str, taskProgress, UnexpectedResponseError, type SparkObservation, type TaskCounts } from './observation.js';
 
 export function parseYarnApp(app: unknown): SparkObservation {
   if (!isObj(app) || !str(app.id)) throw new UnexpectedResponseError('YARN app without an id');
@@ -37,7 +40,18 @@ export const yarnApi: SparkApi = {
   async poll(http, id) {
     const body = await http.getJson(`/ws/v1/cluster/apps/${encodeURIComponent(id)}`);
     if (!isObj(body)) throw new UnexpectedResponseError('YARN answer is not a JSON object');
-    return parseYarnApp(body.app);
+    const obs = parseYarnApp(body.app);
+    const proxy = obs.state === 'running' && isObj(body.app) ? proxyPath(body.app.trackingUrl) : undefined;
+    if (proxy) {
+      try {
+        const jobs = await http.getJson(`${proxy}api/v1/applications/${encodeURIComponent(obs.id)}/jobs`);
+        const p = Array.isArray(jobs) ? taskProgress(jobs.filter(isObj) as TaskCounts[]) : undefined;
+        if (p !== undefined) obs.progress = p;
+      } catch {
+        // Best effort (counted in jobpulse_spark_polls_total): the state above stands.
+      }
+    }
+    return obs;
   },
   async discover(http) {
     const body = await http.getJson(`/ws/v1/cluster/apps?applicationTypes=SPARK&states=${ACTIVE_YARN_STATES}`);
@@ -47,3 +61,14 @@ export const yarnApi: SparkApi = {
     return list.filter(isObj).map(parseYarnApp);
   },
 };
+
+/** `http://rm:8088/proxy/application_1_0042/` → `/proxy/application_1_0042/`, else undefined. */
+export function proxyPath(trackingUrl: unknown): string | undefined {
+  if (typeof trackingUrl !== 'string') return undefined;
+  try {
+    const m = /^(.*\/proxy\/[^/]+\/)/.exec(new URL(trackingUrl).pathname);
+    return m?.[1];
+  } catch {
+    return undefined;
+  }
+}
