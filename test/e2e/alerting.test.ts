@@ -13,10 +13,14 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
+import { ALL_METRICS } from '../../src/metrics/names.js';
 import { freePort } from '../support/free-port.js';
 import { hasBinary } from '../support/require-binary.js';
 import { startAgent, type TestAgent } from '../support/start-agent.js';
 import { tempDir } from '../support/temp-dir.js';
+
+/** Whether this build has the detectors (the clock source); the scenarios use them when it does. */
+const DETECTORS = ALL_METRICS.some((m) => m.name === 'job_missed_runs_total');
 
 const has = hasBinary('prometheus', 'prometheus') && hasBinary('prometheus-alertmanager', 'prometheus-alertmanager');
 
@@ -108,8 +112,16 @@ describe.skipIf(!has)('alerting end to end: jobpulse → Prometheus → Alertman
             // flag (not time out) so the run stays running and overlong whether or not the
             // detectors are running in this build
             'e2e-overlong': { max_duration: '5m', max_duration_action: 'flag' },
+            ...(DETECTORS
+              ? {
+                  'e2e-stuck': { stuck_after: '2s' },
+                  // a slot every 2 seconds that no run ever covers
+                  'e2e-missed': { schedule: '*/2 * * * * *', grace: '1s' },
+                }
+              : {}),
           },
         },
+        ...(DETECTORS ? { detectors: { interval: '250ms' } } : {}),
       },
     });
 
@@ -166,10 +178,15 @@ describe.skipIf(!has)('alerting end to end: jobpulse → Prometheus → Alertman
       { run_id: 'h1', event: 'succeeded' },
     ]);
     await push('e2e-stuck', [{ run_id: 's1', event: 'started' }]);
-    // The stuck detector is the clock as a source: it hands ingest a `stuck` event. Here the
-    // test plays that source, through the same door, so the scenario does not wait 10 minutes.
-    pushedAt.set('e2e-stuck', Date.now());
-    await agent.agent.ingest.ingest([{ job_name: 'e2e-stuck', run_id: 's1', event: 'stuck', source: 'clock' }]);
+    if (DETECTORS) {
+      // the real detectors judge it: stuck after 2s without a sign of life; missed slots
+      pushedAt.set('e2e-missed', Date.now());
+    } else {
+      // Without the detectors in this build the test plays the clock source, through the
+      // same door (ingest), handing it the `stuck` verdict the detector would.
+      pushedAt.set('e2e-stuck', Date.now());
+      await agent.agent.ingest.ingest([{ job_name: 'e2e-stuck', run_id: 's1', event: 'stuck', source: 'clock' }]);
+    }
   }, 60_000);
 
   afterAll(async () => {
@@ -185,11 +202,13 @@ describe.skipIf(!has)('alerting end to end: jobpulse → Prometheus → Alertman
     tmp.cleanup();
   }, 30_000);
 
-  it.each([
+  const SCENARIOS: [string, string, string, string][] = [
     ['a failed run', 'JobRunFailed', 'e2e-failed', 'critical'],
     ['an overlong run', 'JobRunTooLong', 'e2e-overlong', 'warning'],
     ['a stuck run', 'JobStuck', 'e2e-stuck', 'critical'],
-  ])('%s reaches the webhook as %s with job_name and severity', async (scenario, alertname, jobName, severity) => {
+    ...(DETECTORS ? [['a missed schedule', 'JobMissedSchedule', 'e2e-missed', 'critical'] as [string, string, string, string]] : []),
+  ];
+  it.each(SCENARIOS)('%s reaches the webhook as %s with job_name and severity', async (scenario, alertname, jobName, severity) => {
     const r = await firstAlert(alertname, jobName);
     timeToAlert[scenario] = `${((r.at - (pushedAt.get(jobName) ?? 0)) / 1000).toFixed(1)}s`;
     expect(r.alert.labels).toMatchObject({ alertname, job_name: jobName, severity });
@@ -205,7 +224,7 @@ describe.skipIf(!has)('alerting end to end: jobpulse → Prometheus → Alertman
     await firstAlert('JobRunFailed', 'e2e-failed');
     const firing = (await (await fetch(`${promUrl}/api/v1/alerts`)).json()) as { data: { alerts: { labels: Record<string, string>; state: string }[] } };
     const names = firing.data.alerts.map((a) => `${a.labels.alertname}/${a.labels.job_name ?? a.labels.instance}`).sort();
-    expect(names).toEqual(['JobRunFailed/e2e-failed', 'JobRunTooLong/e2e-overlong', 'JobStuck/e2e-stuck']);
+    expect(names).toEqual(SCENARIOS.map(([, alertname, job]) => `${alertname}/${job}`).sort());
     expect(received.filter((r) => r.alert.labels.job_name === 'e2e-healthy')).toEqual([]);
   }, 60_000);
 });

@@ -32,7 +32,6 @@ const PENDING_CONTRACT: Record<string, string> = {
   jobpulse_kafka_messages_total: 'kafka source',
   jobpulse_kafka_consumer_lag: 'kafka source',
   jobpulse_kafka_connected: 'kafka source',
-  jobpulse_spark_polls_total: 'spark source',
 };
 /** Series Prometheus itself makes. */
 const PROMETHEUS_SERIES = new Set(['up']);
