@@ -170,8 +170,11 @@ describe.skipIf(!has)('alerting end to end: jobpulse → Prometheus → Alertman
       { run_id: 'f1', event: 'started' },
       { run_id: 'f1', event: 'failed', error_message: 'exit 1', exit_code: 1 },
     ]);
-    // started 10 minutes ago, expected at most 5 minutes
-    await push('e2e-overlong', [{ run_id: 'o1', event: 'started', timestamp: Math.floor(Date.now() / 1000) - 600 }]);
+    // started 10 minutes ago, expected at most 5 minutes; alive (progress now), so not stuck
+    await push('e2e-overlong', [
+      { run_id: 'o1', event: 'started', timestamp: Math.floor(Date.now() / 1000) - 600 },
+      { run_id: 'o1', event: 'progress', progress: 30 },
+    ]);
     await push('e2e-healthy', [
       { run_id: 'h1', event: 'started' },
       { run_id: 'h1', event: 'progress', progress: 50 },
