@@ -14,7 +14,11 @@ import { createApp, type Exposer, type ReadinessCheck } from './http/create-app.
 import { createPageRoutes } from './http/pages/page-routes.js';
 import { createPushRoutes } from './http/push-routes.js';
 import { createIngest, type Ingest } from './ingest/ingest.js';
-import { createJobExposition, type JobExposition } from './metrics/job-exposition.js';
+import { createBaselines, type Baselines } from './history/baselines.js';
+import { createDetectorFamilies } from './metrics/detector-families.js';
+import { CORE_JOB_FAMILIES, createJobExposition, type JobExposition } from './metrics/job-exposition.js';
+import { createClockSource, type ClockSource } from './sources/clock/clock-source.js';
+import { createBatchIndex, type BatchIndex } from './state/batch-index.js';
 import { createSelfMetrics, type SelfMetrics } from './metrics/self-metrics.js';
 import { systemClock, type Clock } from './runtime/clock.js';
 import { createLogger, type Logger } from './runtime/logger.js';
@@ -54,6 +58,10 @@ export interface Agent {
   sources: Source[];
   /** The Spark poller, when spark.clusters is configured. */
   spark?: SparkSource;
+  /** The clock source (detectors); undefined when detectors.enabled is false. */
+  detectors: ClockSource | undefined;
+  baselines: Baselines;
+  batches: BatchIndex;
   /** Expected duration (seconds) of a job: configured max_duration, later the learned baseline. */
   expectedDuration(jobName: string): number | undefined;
   /** Listens on config.http; resolves with the bound port. */
@@ -83,9 +91,21 @@ export async function createAgent(opts: AgentOptions): Promise<Agent> {
   );
   const auth = createAuth(config.auth);
 
+  const batches = createBatchIndex({ state, store });
+  await batches.load();
+  const baselines = createBaselines({
+    store,
+    state,
+    runs: config.detectors.baseline_runs,
+    minSamples: config.detectors.baseline_min_samples,
+    logger: logger.child({ component: 'baselines' }),
+  });
+  await baselines.start();
+
+  // The configured max_duration wins; else the learned p95 (cached, never a query per scrape).
   const expectedDuration = (jobName: string): number | undefined => {
     const max = expectationsFor(config, jobName).max_duration;
-    return max === undefined ? undefined : max / 1000;
+    return max === undefined ? baselines.get(jobName)?.p95 : max / 1000;
   };
 
   // Late-bound so self metrics can read the exposition's counts and the ingest queue.
@@ -107,7 +127,43 @@ export async function createAgent(opts: AgentOptions): Promise<Agent> {
     maxJobs: config.limits.max_jobs,
     observer: selfMetrics.observer,
   });
-  jobExposition = createJobExposition({ state, clock, idleTtlMs: config.retention.idle_job_ttl, expectedDuration });
+  const detectors = config.detectors.enabled
+    ? createClockSource({
+        ingest: ingest.ingest,
+        state,
+        config,
+        clock,
+        logger: logger.child({ source: 'clock' }),
+        intervalMs: config.detectors.interval,
+        batches: (id) => batches.counts(id),
+        baseline: (name) => baselines.get(name),
+        runStartsSince: async (jobName, since) => {
+          const out: number[] = [];
+          let cursor: string | undefined;
+          do {
+            const page = await store.listRuns({ job_name: jobName, limit: 500, ...(cursor ? { cursor } : {}) });
+            for (const r of page.runs) if (r.state !== 'missed') out.push(r.created_at);
+            const last = page.runs[page.runs.length - 1];
+            cursor = last && last.created_at >= since ? page.next_cursor : undefined;
+          } while (cursor);
+          return out;
+        },
+      })
+    : undefined;
+  jobExposition = createJobExposition({
+    state,
+    clock,
+    idleTtlMs: config.retention.idle_job_ttl,
+    expectedDuration,
+    families: [
+      ...CORE_JOB_FAMILIES,
+      ...createDetectorFamilies({
+        expectations: (name) => expectationsFor(config, name),
+        batches: (id) => batches.counts(id),
+        nextExpected: (name) => detectors?.nextExpected(name),
+      }),
+    ],
+  });
   const retention = createRetention({
     store,
     clock,
@@ -117,6 +173,7 @@ export async function createAgent(opts: AgentOptions): Promise<Agent> {
   });
 
   const sources: Source[] = [];
+  if (detectors) sources.push(detectors);
   const exposers: Exposer[] = [jobExposition];
   const readiness: ReadinessCheck[] = [
     { name: 'store', check: async () => (await store.ping(), { ok: true }) },
@@ -215,6 +272,9 @@ export async function createAgent(opts: AgentOptions): Promise<Agent> {
     retention,
     sources,
     spark,
+    detectors,
+    baselines,
+    batches,
     expectedDuration,
     async listen() {
       for (const s of sources) {
@@ -251,6 +311,7 @@ export async function createAgent(opts: AgentOptions): Promise<Agent> {
             : undefined,
         );
         await step('writer', () => theIngest.drain());
+        await step('detector indexes', () => (batches.stop(), baselines.stop()));
         await step('store', () => store.close());
         logger.info('stopped');
       })();

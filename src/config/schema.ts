@@ -3,6 +3,7 @@
  * example in `jobpulse.example.yaml` documents the same keys; a test keeps them in step.
  */
 import cron from 'node-cron';
+import { CronExpressionParser } from 'cron-parser';
 import { ConfigError } from '../domain/errors.js';
 import { LOG_LEVELS, type LogLevel } from '../runtime/logger.js';
 import { ConfigReader } from './reader.js';
@@ -53,6 +54,24 @@ export interface Config {
   auth: { write_tokens: string[]; read_tokens: string[]; admin_tokens: string[] };
   retention: { events: number; runs: number; schedule: string; idle_job_ttl: number };
   jobs: { defaults: JobExpectations; overrides: Record<string, Partial<JobExpectations>> };
+  /** The clock as an event source: stuck, timeouts, crashed batches, missed schedules, baselines. */
+  detectors: {
+    enabled: boolean;
+    /** Time between sweeps, ms. */
+    interval: number;
+    /** How far back a (re)started agent re-checks schedules for misses, ms. */
+    schedule_lookback: number;
+    /** Successful runs per job the learned baseline looks at (N). */
+    baseline_runs: number;
+    /** Fewer successful runs than this: no baseline. */
+    baseline_min_samples: number;
+    /** A success shorter than this fraction of the learned p50 is flagged too_short; 0 = off. */
+    too_short_factor: number;
+    /** The clock finishes a parent run once every child batch is terminal. */
+    finish_parent: boolean;
+    /** `any`: the parent fails if any child failed/crashed/timed out; `all`: only if every child did. */
+    parent_fails_on: 'any' | 'all';
+  };
   log: { level: LogLevel };
   pushgateway: {
     /** Serve the Pushgateway API (/metrics/job/..., /api/v1/metrics, /api/v1/admin/wipe). */
@@ -158,6 +177,16 @@ export function parseConfig(raw: unknown): Config {
       idle_job_ttl: r.duration('retention.idle_job_ttl', 7 * 86_400_000, { min: 1000 }),
     },
     jobs: { defaults, overrides },
+    detectors: {
+      enabled: r.bool('detectors.enabled', true),
+      interval: r.duration('detectors.interval', 30_000, { min: 100 }),
+      schedule_lookback: r.duration('detectors.schedule_lookback', 86_400_000, { min: 60_000 }),
+      baseline_runs: r.int('detectors.baseline_runs', 50, { min: 1, max: 10_000 }),
+      baseline_min_samples: r.int('detectors.baseline_min_samples', 5, { min: 1, max: 10_000 }),
+      too_short_factor: r.number('detectors.too_short_factor', 0, { min: 0, max: 1 }),
+      finish_parent: r.bool('detectors.finish_parent', true),
+      parent_fails_on: r.oneOf('detectors.parent_fails_on', 'any', ['any', 'all'] as const),
+    },
     log: { level: r.oneOf('log.level', 'info', LOG_LEVELS) },
     pushgateway: {
       enabled: r.bool('pushgateway.enabled', true),
@@ -170,6 +199,14 @@ export function parseConfig(raw: unknown): Config {
   };
   if (!cron.validate(config.retention.schedule))
     r.issues.push({ path: 'retention.schedule', message: `expected a cron expression like "17 * * * *", got ${JSON.stringify(config.retention.schedule)}` });
+  for (const [path, exp] of [['jobs.defaults', config.jobs.defaults], ...Object.entries(config.jobs.overrides).map(([n, o]) => [`jobs.overrides.${n}`, o] as const)] as const) {
+    if (exp.schedule === undefined) continue;
+    try {
+      CronExpressionParser.parse(exp.schedule, { tz: exp.timezone ?? config.jobs.defaults.timezone });
+    } catch (err) {
+      r.issues.push({ path: `${path}.schedule`, message: `expected a cron expression like "0 2 * * *", got ${JSON.stringify(exp.schedule)}: ${(err as Error).message}` });
+    }
+  }
   const issues = r.finish();
   if (issues.length > 0) throw new ConfigError(issues);
   return config;

@@ -1,3 +1,5 @@
+import type { RunState } from './run.js';
+
 /**
  * The normalized event: every source (HTTP push, Pushgateway bridge, ping URLs,
  * CLI wrapper, Kafka, Spark poller, the detectors' clock) produces this shape and
@@ -56,6 +58,12 @@ export interface JobEvent {
   labels?: Record<string, string>;
   metadata?: unknown;
   resources?: ResourceFigures;
+  /**
+   * Compare-and-set guard a detector puts on its verdict: the run must still be in
+   * `state` and show no sign of life newer than `alive_at` (unix ms), else the verdict
+   * is stale (a heartbeat won the race) and the event is recorded, not applied.
+   */
+  precondition?: { state: RunState; alive_at?: number };
 }
 
 /**

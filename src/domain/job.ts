@@ -4,7 +4,7 @@ import { FAILURE_STATES, isTerminal, runDurationSeconds, type Run, type RunState
 /** Upper bounds (seconds) of job_run_duration_seconds; kept short because every job carries them. */
 export const DURATION_BUCKETS_SECONDS = [10, 30, 60, 300, 900, 1800, 3600, 7200, 21600, 86400] as const;
 
-export type Outcome = Exclude<RunState, 'queued' | 'submitting' | 'running'>;
+export type Outcome = Exclude<RunState, 'queued' | 'submitting' | 'running' | 'missed'>;
 export const OUTCOMES: readonly Outcome[] = ['succeeded', 'failed', 'cancelled', 'timed_out', 'crashed'];
 
 /** The logical, recurring job: what /metrics shows one series set for. Times are unix ms. */
@@ -27,6 +27,10 @@ export interface Job {
   duration_sum_seconds: number;
   duration_count: number;
   source: string;
+  /** Scheduled runs that never started (absent in snapshots written before the schedule detector). */
+  missed_total?: number;
+  /** Expected time (unix ms) of the newest missed run. */
+  last_missed_at?: number;
 }
 
 const emptyOutcomes = (): Record<Outcome, number> => ({
@@ -61,6 +65,15 @@ export function applyToJob(job: Job | undefined, prev: Run | undefined, next: Ru
   const j: Job = job
     ? { ...job, runs_total: { ...job.runs_total }, duration_buckets: [...job.duration_buckets] }
     : newJob(event);
+  if (next.state === 'missed') {
+    // A missed run is history only: it never becomes the latest run and is no outcome.
+    if (!prev) {
+      j.missed_total = (j.missed_total ?? 0) + 1;
+      j.last_missed_at = Math.max(j.last_missed_at ?? 0, next.created_at);
+    }
+    j.last_seen_at = Math.max(j.last_seen_at, event.received_at);
+    return j;
+  }
   j.last_seen_at = Math.max(j.last_seen_at, event.received_at);
   j.source = event.source;
 

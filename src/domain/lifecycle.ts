@@ -10,6 +10,18 @@
  * - succeeded, failed, cancelled   reported by the job or its cluster.
  * - timed_out   a detector saw a deadline pass (submitting too long, or max duration).
  * - crashed     a detector saw a child batch go silent while running.
+ * - missed      a scheduled run that never started: the schedule detector records a synthetic
+ *               run (`missed:<job>:<expected ms>`, created and ended at the expected time) so the
+ *               miss sits in the job's history like any run. It is never the job's latest run,
+ *               counts in `job_missed_runs_total`, not in runs or failures.
+ *
+ * Flags (not states) on a running run: `stuck` (no sign of life for stuck_after; cleared by the
+ * next heartbeat, progress or start) and `overdue` (past max_duration on a job configured to flag).
+ * A succeeded run may be flagged `too_short`.
+ *
+ * Detector verdicts carry a `precondition` (compare-and-set): the state the detector saw and
+ * the newest sign of life it based the deadline on. If the run moved on before the verdict
+ * was committed (a heartbeat won the race), the verdict is recorded as stale, not applied.
  *
  * Out-of-order policy
  * - A run may be created by any event: `progress` or `heartbeat` on an unknown run means it
@@ -30,7 +42,7 @@
  * `apply` has no I/O and no clock: every time it writes comes from the event.
  */
 import type { EventType, JobEvent } from './job-event.js';
-import { isTerminal, type Run, type RunState } from './run.js';
+import { isTerminal, lastSignOfLife, type Run, type RunState } from './run.js';
 
 /** `new` is the pseudo-state of a run that does not exist yet. */
 export type FromState = RunState | 'new';
@@ -51,6 +63,7 @@ export const TRANSITIONS: Readonly<Record<FromState, Partial<Record<EventType, R
     cancelled: 'cancelled',
     timed_out: 'timed_out',
     crashed: 'crashed',
+    missed: 'missed',
   },
   queued: {
     queued: 'stay',
@@ -92,6 +105,7 @@ export const TRANSITIONS: Readonly<Record<FromState, Partial<Record<EventType, R
   cancelled: {},
   timed_out: {},
   crashed: {},
+  missed: {},
 };
 
 export type ApplyResult =
@@ -102,6 +116,10 @@ const SIGN_OF_LIFE: ReadonlySet<EventType> = new Set<EventType>(['started', 'pro
 
 export function apply(run: Run | undefined, event: JobEvent): ApplyResult {
   const from: FromState = run ? run.state : 'new';
+  const pre = event.precondition;
+  if (pre && run && (run.state !== pre.state || (pre.alive_at !== undefined && lastSignOfLife(run) > pre.alive_at))) {
+    return { applied: false, run, from, reason: `stale ${event.event} verdict: the run changed (now ${run.state}) after the detector looked` };
+  }
   const to = TRANSITIONS[from][event.event];
   if (to === undefined) {
     const reason = !run
@@ -150,6 +168,7 @@ export function apply(run: Run | undefined, event: JobEvent): ApplyResult {
   }
   if (event.event === 'stuck') next.stuck = true;
   if (event.event === 'overdue') next.overdue = true;
+  if (event.event === 'too_short') next.too_short = true;
 
   if (event.progress !== undefined && event.progress > (next.progress ?? -1)) {
     next.progress = event.progress;

@@ -9,6 +9,7 @@ export const RUN_STATES = [
   'cancelled',
   'timed_out',
   'crashed',
+  'missed',
 ] as const;
 export type RunState = (typeof RUN_STATES)[number];
 
@@ -18,6 +19,7 @@ export const TERMINAL_STATES: ReadonlySet<RunState> = new Set<RunState>([
   'cancelled',
   'timed_out',
   'crashed',
+  'missed',
 ]);
 
 /** Terminal states that count as a failure of the job (for job_failures_total and last failure time). */
@@ -58,8 +60,17 @@ export interface Run {
   stuck: boolean;
   /** Set when a run outlives its max duration and the job is configured to flag rather than time out. */
   overdue: boolean;
+  /** Set by the too-short detector on a succeeded run that finished suspiciously fast. */
+  too_short?: boolean;
   event_count: number;
 }
+
+/**
+ * The newest sign of life of a run: heartbeat, progress, start, or (before it runs)
+ * submission or creation. Stuck and crash deadlines count from here.
+ */
+export const lastSignOfLife = (run: Run): number =>
+  Math.max(run.last_heartbeat_at ?? 0, run.last_progress_at ?? 0, run.started_at ?? run.submitted_at ?? run.created_at);
 
 /** Seconds from start to end, when both are known. */
 export const runDurationSeconds = (run: Run): number | undefined =>

@@ -79,6 +79,21 @@ export function createApiRoutes(deps: ApiDeps): Hono {
     return c.json({ ...runView(run, clock.now()), events: events.map(eventView) });
   });
 
+  // A parent's child batches (state, duration, error, metadata), filterable by state.
+  app.get('/api/v1/runs/:run_id/children', async (c) => {
+    const id = c.req.param('run_id');
+    const run = state.getRun(id) ?? (await store.getRun(id));
+    if (!run) throw new NotFoundError(`unknown run ${JSON.stringify(id)}`);
+    const page = await store.listRuns({
+      parent_run_id: id,
+      states: parseStates(c.req.query('state')),
+      limit: parseLimit(c.req.query('limit'), 100, 1000),
+      cursor: c.req.query('cursor'),
+    });
+    const now = clock.now();
+    return c.json({ parent_run_id: id, children: page.runs.map((r) => runView(r, now)), next_cursor: page.next_cursor });
+  });
+
   app.get('/api/v1/stats', async (c) => {
     const windowMs = parseDuration(c.req.query('window') ?? '24h');
     if (windowMs === undefined || windowMs <= 0) throw new ValidationError([{ path: 'window', message: 'expected a duration like 1h, 24h or 7d' }]);

@@ -38,6 +38,12 @@ export const JOB_METRICS = {
   recordsProcessed: m('job_records_processed_total', 'counter', 'Records processed, as reported by the job\'s runs.'),
   errors: m('job_errors_total', 'counter', 'Errors, as reported by the job\'s runs.'),
   retries: m('job_retries_total', 'counter', 'Runs started as a retry (retry_attempt > 0).'),
+  batches: m('job_batches', 'gauge', 'Child runs (batches) of the job\'s current or last parent run, by state.', ['job_name', 'state']),
+  missedRuns: m('job_missed_runs_total', 'counter', 'Scheduled runs that did not start within grace of their expected time.'),
+  nextExpected: m('job_next_expected_run_time_seconds', 'gauge', 'Unix time of the next expected start of a scheduled job.'),
+  maxAge: m('job_max_age_seconds', 'gauge', 'Configured max_age: the longest acceptable time between successes.'),
+  minDuration: m('job_min_duration_seconds', 'gauge', 'Configured min_duration: a success faster than this is flagged too short.'),
+  tooShort: m('job_too_short', 'gauge', '1 when the last run succeeded suspiciously fast (min_duration or the learned p50 factor).'),
 } as const;
 
 /** The agent's own health. */

@@ -1,0 +1,201 @@
+/**
+ * The clock as an event source. Every `interval` it sweeps the in-memory state with the
+ * pure detectors (detect.ts, schedule.ts) and hands their verdicts to ingest like any
+ * other source; it never writes state, store or metrics itself. Tests call `sweep()`
+ * instead of waiting for the timer, with a ManualClock.
+ *
+ * Restart safety: verdicts carry deterministic event ids, so the first sweep after a
+ * restart re-emits what the previous process already recorded and ingest drops those as
+ * duplicates. Schedules are re-checked `schedule_lookback` back (never before the job was
+ * first seen, or before this agent started for a job it has never seen) against the run
+ * start times read from the store at start.
+ */
+import { expectationsFor, type Config } from '../../config/schema.js';
+import type { EventDraft } from '../../domain/job-event.js';
+import type { Run } from '../../domain/run.js';
+import type { IngestFn } from '../../ingest/ingest.js';
+import type { Clock } from '../../runtime/clock.js';
+import type { Logger } from '../../runtime/logger.js';
+import type { JobState } from '../../state/job-state.js';
+import type { Source, SourceHealth } from '../source.js';
+import { detect, type Baseline, type BatchCounts } from './detect.js';
+import { detectMissed, nextSlot, type ScheduleSpec } from './schedule.js';
+
+export interface SweepResult {
+  events: number;
+  applied: number;
+  seconds: number;
+}
+
+export interface ClockSource extends Source {
+  /** One pass of every detector; resolves after its events are durable. Sweeps never overlap. */
+  sweep(): Promise<SweepResult>;
+  /** Next expected start (unix ms) of a scheduled job, as of the last sweep. */
+  nextExpected(jobName: string): number | undefined;
+  /** True when the job has a schedule. */
+  scheduled(jobName: string): boolean;
+}
+
+export function createClockSource(deps: {
+  ingest: IngestFn;
+  state: JobState;
+  config: Config;
+  clock: Clock;
+  logger: Logger;
+  intervalMs: number;
+  batches?: (parentRunId: string) => BatchCounts | undefined;
+  baseline?: (jobName: string) => Baseline | undefined;
+  /** Creation times (unix ms) of a job's runs since `since`, from the store. */
+  runStartsSince?: (jobName: string, since: number) => Promise<number[]>;
+  onSweep?: (r: SweepResult) => void;
+}): ClockSource {
+  const { state, config, clock, logger } = deps;
+  const expectations = (name: string) => expectationsFor(config, name);
+  const opts = {
+    too_short_factor: config.detectors.too_short_factor,
+    finish_parent: config.detectors.finish_parent,
+    parent_fails_on: config.detectors.parent_fails_on,
+  };
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<SweepResult> | undefined;
+  let startedAt: number | undefined;
+  let lastError: string | undefined;
+  let stopped = false;
+  /** Succeeded runs published since the last sweep (for too_short, before they leave memory). */
+  let finished: Run[] = [];
+  /** Per scheduled job: checked up to (deadline time), and known run start times. */
+  const checkedUntil = new Map<string, number>();
+  const starts = new Map<string, Map<string, number>>();
+  const loadedStarts = new Set<string>();
+  const next = new Map<string, number>();
+
+  const spec = (name: string): ScheduleSpec | undefined => {
+    const e = expectations(name);
+    return e.schedule === undefined ? undefined : { schedule: e.schedule, timezone: e.timezone, grace: e.grace };
+  };
+  const scheduledJobs = (): string[] => {
+    const names = new Set(Object.keys(config.jobs.overrides));
+    if (config.jobs.defaults.schedule !== undefined) for (const j of state.allJobs()) names.add(j.job_name);
+    return [...names].filter((n) => spec(n) !== undefined);
+  };
+
+  const offChange = state.onChange(({ runs }) => {
+    for (const r of runs) {
+      if (r.state === 'succeeded' && !r.too_short) finished.push(r);
+      if (r.state !== 'missed') starts.get(r.job_name)?.set(r.run_id, r.created_at);
+    }
+  });
+
+  async function scheduleDrafts(now: number, checked: Map<string, number>): Promise<EventDraft[]> {
+    const out: EventDraft[] = [];
+    const lookback = config.detectors.schedule_lookback;
+    for (const name of scheduledJobs()) {
+      const s = spec(name) as ScheduleSpec;
+      let from = checkedUntil.get(name);
+      if (from === undefined) {
+        const job = state.getJob(name);
+        from = Math.max(now - lookback, job ? job.first_seen_at : (startedAt ?? now));
+      }
+      if (!starts.has(name)) starts.set(name, new Map());
+      const known = starts.get(name) as Map<string, number>;
+      if (!loadedStarts.has(name)) {
+        loadedStarts.add(name);
+        const since = from - lookback;
+        const times = deps.runStartsSince ? await deps.runStartsSince(name, since) : [];
+        times.forEach((t, i) => known.set(`store:${i}`, t));
+        for (const r of state.allRuns()) if (r.job_name === name && r.state !== 'missed') known.set(r.run_id, r.created_at);
+      }
+      out.push(...detectMissed({ job_name: name, spec: s, from, now, runStarts: [...known.values()] }));
+      checked.set(name, now);
+      // Forget starts too old to cover any slot still to be judged.
+      for (const [id, t] of known) if (t < now - lookback) known.delete(id);
+      const n = nextSlot(s, now);
+      if (n !== undefined) next.set(name, n);
+    }
+    return out;
+  }
+
+  async function doSweep(): Promise<SweepResult> {
+    const t0 = performance.now();
+    const now = clock.now();
+    const done = finished;
+    finished = [];
+    const drafts = detect(
+      {
+        runs: state.allRuns(),
+        finished: done,
+        ...(deps.batches ? { batches: deps.batches } : {}),
+        ...(deps.baseline ? { baseline: deps.baseline } : {}),
+      },
+      now,
+      expectations,
+      opts,
+    );
+    const checked = new Map<string, number>();
+    let applied = 0;
+    try {
+      drafts.push(...(await scheduleDrafts(now, checked)));
+      if (drafts.length > 0) {
+        const results = await deps.ingest(drafts);
+        const kind = new Map(drafts.map((d) => [d.event_id, d.event]));
+        for (const r of results) {
+          if (r.result !== 'applied') continue;
+          applied += 1;
+          logger.info('detector verdict', { source: 'clock', job_name: r.job_name, run_id: r.run_id, event: kind.get(r.event_id), state: r.state });
+        }
+      }
+    } catch (err) {
+      // Nothing was committed: judge the same runs and slots again next sweep.
+      finished = done.concat(finished);
+      throw err;
+    }
+    for (const [name, t] of checked) checkedUntil.set(name, t);
+    const res = { events: drafts.length, applied, seconds: (performance.now() - t0) / 1000 };
+    deps.onSweep?.(res);
+    return res;
+  }
+
+  const source: ClockSource = {
+    name: 'clock',
+    async start() {
+      stopped = false;
+      startedAt ??= clock.now();
+      timer = setInterval(() => {
+        void source.sweep().catch(() => undefined);
+      }, deps.intervalMs);
+      timer.unref();
+    },
+    async stop() {
+      stopped = true;
+      if (timer) clearInterval(timer);
+      timer = undefined;
+      offChange();
+      await running?.catch(() => undefined);
+    },
+    health(): SourceHealth {
+      return lastError ? { ok: false, detail: lastError } : { ok: true };
+    },
+    sweep() {
+      if (running) return running;
+      if (stopped && timer === undefined && startedAt !== undefined) return Promise.resolve({ events: 0, applied: 0, seconds: 0 });
+      startedAt ??= clock.now();
+      running = doSweep()
+        .then((r) => {
+          lastError = undefined;
+          return r;
+        })
+        .catch((err: unknown) => {
+          lastError = `sweep failed: ${(err as Error)?.message ?? String(err)}`;
+          logger.error('detector sweep failed', { err });
+          throw err;
+        })
+        .finally(() => {
+          running = undefined;
+        });
+      return running;
+    },
+    nextExpected: (name) => next.get(name),
+    scheduled: (name) => spec(name) !== undefined,
+  };
+  return source;
+}

@@ -1,0 +1,71 @@
+/**
+ * Child batches per parent run, in memory. JobState keeps only unfinished runs and each
+ * job's latest run, so finished children leave it; this index remembers the state of
+ * every child of a parent that is still open (fed by JobState's change listener, loaded
+ * from the store at start) so the detectors can compute the parent's progress and
+ * `job_batches` can be rendered without a query per scrape.
+ */
+import { isTerminal, type Run, type RunState } from '../domain/run.js';
+import type { BatchCounts } from '../sources/clock/detect.js';
+import type { Store } from '../store/store.js';
+import type { JobState } from './job-state.js';
+
+interface Entry {
+  children: Map<string, RunState>;
+  last_ended_at?: number;
+}
+
+export interface BatchIndex {
+  counts(parentRunId: string): BatchCounts | undefined;
+  /** Loads the children of every unfinished run from the store. */
+  load(): Promise<void>;
+  stop(): void;
+}
+
+export function createBatchIndex(deps: { state: JobState; store: Store }): BatchIndex {
+  const { state, store } = deps;
+  const parents = new Map<string, Entry>();
+
+  const note = (r: Run): void => {
+    if (r.parent_run_id !== undefined) {
+      let e = parents.get(r.parent_run_id);
+      if (!e) parents.set(r.parent_run_id, (e = { children: new Map() }));
+      e.children.set(r.run_id, r.state);
+      if (isTerminal(r.state) && r.ended_at !== undefined) e.last_ended_at = Math.max(e.last_ended_at ?? 0, r.ended_at);
+    }
+    // A finished parent needs no counts any more.
+    if (isTerminal(r.state)) parents.delete(r.run_id);
+  };
+  const off = state.onChange(({ runs }) => {
+    for (const r of runs) note(r);
+  });
+
+  return {
+    counts(parentRunId) {
+      const e = parents.get(parentRunId);
+      if (!e) return undefined;
+      const by_state: Partial<Record<RunState, number>> = {};
+      for (const s of e.children.values()) by_state[s] = (by_state[s] ?? 0) + 1;
+      return { total: e.children.size, by_state, ...(e.last_ended_at !== undefined ? { last_ended_at: e.last_ended_at } : {}) };
+    },
+    async load() {
+      const open = [...state.allRuns()].filter((r) => !isTerminal(r.state));
+      const candidates = new Set<string>();
+      for (const r of open) {
+        if (r.parent_run_id !== undefined) candidates.add(r.parent_run_id);
+        else candidates.add(r.run_id);
+      }
+      for (const id of candidates) {
+        const parent = state.getRun(id);
+        if (parent && isTerminal(parent.state)) continue;
+        let cursor: string | undefined;
+        do {
+          const page = await store.listRuns({ parent_run_id: id, limit: 1000, ...(cursor ? { cursor } : {}) });
+          for (const c of page.runs) if (!parents.get(id)?.children.has(c.run_id) || isTerminal(c.state)) note(c);
+          cursor = page.next_cursor;
+        } while (cursor);
+      }
+    },
+    stop: off,
+  };
+}

@@ -1,0 +1,212 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../src/runtime/clock.js';
+import { startAgent, type TestAgent } from '../support/start-agent.js';
+import { tempDir } from '../support/temp-dir.js';
+
+const MIN = 60_000;
+const T0 = Date.UTC(2026, 10, 23, 12);
+
+const sweep = async (a: TestAgent) => {
+  const d = a.agent.detectors;
+  if (!d) throw new Error('detectors disabled');
+  return d.sweep();
+};
+const events = async (a: TestAgent, runId: string) =>
+  ((await a.get(`/api/v1/runs/${encodeURIComponent(runId)}`)).body.events as { event: string; source: string; applied: boolean; timestamp: string; error_message?: string; reason?: string }[]);
+
+describe('detectors over HTTP with a real agent and store', () => {
+  let a: TestAgent | undefined;
+  afterEach(async () => {
+    await a?.stop();
+    a = undefined;
+  });
+
+  it('stuck: flagged at stuck_after, shown on /metrics and in the run log, cleared by a heartbeat', async () => {
+    const clock = new ManualClock(T0);
+    a = await startAgent({ clock, config: { jobs: { defaults: { stuck_after: '10m' } } } });
+    await a.push({ job_name: 'etl', run_id: 'r1', event: 'started' });
+    clock.advance(10 * MIN);
+    expect((await sweep(a)).events).toBe(0); // exactly at the deadline: not yet
+    clock.advance(1);
+    expect((await sweep(a)).applied).toBe(1);
+    expect((await sweep(a)).events).toBe(0); // already flagged
+    expect((await a.get('/metrics')).text).toContain('job_stuck{job_name="etl"} 1');
+    const log = await events(a, 'r1');
+    const stuck = log.find((e) => e.event === 'stuck');
+    expect(stuck).toMatchObject({ source: 'clock', applied: true, timestamp: new Date(T0 + 10 * MIN).toISOString() });
+    expect((await a.get('/api/v1/runs/r1')).body).toMatchObject({ state: 'running', stuck: true });
+    await a.push({ job_name: 'etl', run_id: 'r1', event: 'heartbeat' });
+    expect((await a.get('/metrics')).text).toContain('job_stuck{job_name="etl"} 0');
+  });
+
+  it('submitting timeout: timed_out with an explanation', async () => {
+    const clock = new ManualClock(T0);
+    a = await startAgent({ clock });
+    await a.push({ job_name: 'spark-job', run_id: 's1', event: 'submitted' });
+    clock.advance(6 * MIN);
+    await sweep(a);
+    const run = (await a.get('/api/v1/runs/s1')).body;
+    expect(run.state).toBe('timed_out');
+    expect(run.error_message).toContain('did not start running within 5m (submitting_timeout)');
+    expect(run.ended_at).toBe(new Date(T0 + 5 * MIN).toISOString());
+    const m = (await a.get('/metrics')).text;
+    expect(m).toContain('job_status{job_name="spark-job",state="timed_out"} 1');
+    expect(m).toContain('job_runs_total{job_name="spark-job",outcome="timed_out"} 1');
+  });
+
+  it('max duration: overdue flag (flag) or timed_out (timeout)', async () => {
+    const clock = new ManualClock(T0);
+    a = await startAgent({
+      clock,
+      config: {
+        jobs: {
+          defaults: { stuck_after: '1d' },
+          overrides: { flagged: { max_duration: '30m', max_duration_action: 'flag' }, strict: { max_duration: '30m' } },
+        },
+      },
+    });
+    await a.push([
+      { job_name: 'flagged', run_id: 'f1', event: 'started' },
+      { job_name: 'strict', run_id: 's1', event: 'started' },
+    ]);
+    clock.advance(31 * MIN);
+    await sweep(a);
+    const m = (await a.get('/metrics')).text;
+    expect(m).toContain('job_overdue{job_name="flagged"} 1');
+    expect(m).toContain('job_status{job_name="flagged",state="running"} 1');
+    expect(m).toContain('job_status{job_name="strict",state="timed_out"} 1');
+    expect(m).toContain('job_expected_duration_seconds{job_name="strict"} 1800');
+    expect((await events(a, 'f1')).map((e) => e.event)).toEqual(['started', 'overdue']);
+    expect((await a.get('/api/v1/runs/s1')).body.error_message).toContain('max_duration');
+  });
+
+  it('crashed child batches: crash, late report recorded, parent progress, job_batches, children API, parent fails', async () => {
+    const clock = new ManualClock(T0);
+    a = await startAgent({ clock, config: { jobs: { defaults: { stuck_after: '1d', crash_after: '10m' } } } });
+    await a.push({ job_name: 'index', run_id: 'p', event: 'started' });
+    await a.push(
+      ['b1', 'b2', 'b3', 'b4'].map((id, i) => ({ job_name: 'index-batch', run_id: id, parent_run_id: 'p', event: 'started', metadata: { documents: [`doc-${i}`] } })),
+    );
+    clock.advance(2 * MIN);
+    await a.push([
+      { job_name: 'index-batch', run_id: 'b1', event: 'succeeded' },
+      { job_name: 'index-batch', run_id: 'b2', event: 'heartbeat' },
+      { job_name: 'index-batch', run_id: 'b3', event: 'heartbeat' },
+    ]);
+    await sweep(a);
+    let m = (await a.get('/metrics')).text;
+    expect(m).toContain('job_progress_percent{job_name="index"} 25');
+    expect(m).toContain('job_batches{job_name="index",state="running"} 3');
+    expect(m).toContain('job_batches{job_name="index",state="succeeded"} 1');
+
+    clock.advance(9 * MIN); // b4 silent 11 min, b2/b3 9 min
+    await sweep(a);
+    const b4 = (await a.get('/api/v1/runs/b4')).body;
+    expect(b4.state).toBe('crashed');
+    expect(b4.error_message).toContain('did not report within the expected time');
+    const crashed = (await a.get('/api/v1/runs/p/children?state=crashed')).body.children;
+    expect(crashed).toHaveLength(1);
+    expect(crashed[0]).toMatchObject({ run_id: 'b4', state: 'crashed', metadata: { documents: ['doc-3'] } });
+    expect((await a.get('/api/v1/runs/p/children')).body.children).toHaveLength(4);
+    expect((await a.get('/api/v1/runs/p/children?state=nope')).status).toBe(400);
+
+    // The late report of the crashed batch is recorded; the crash stands.
+    const late = await a.push({ job_name: 'index-batch', run_id: 'b4', event: 'succeeded' });
+    expect(late.body.results[0].result).toBe('recorded');
+    expect((await a.get('/api/v1/runs/b4')).body.state).toBe('crashed');
+
+    await a.push([
+      { job_name: 'index-batch', run_id: 'b2', event: 'succeeded' },
+      { job_name: 'index-batch', run_id: 'b3', event: 'succeeded' },
+    ]);
+    await sweep(a);
+    const parent = (await a.get('/api/v1/runs/p')).body;
+    expect(parent.state).toBe('failed');
+    expect(parent.error_message).toContain('1 of 4 child batches');
+    m = (await a.get('/metrics')).text;
+    expect(m).toContain('job_status{job_name="index",state="failed"} 1');
+    expect(m).toContain('job_runs_total{job_name="index-batch",outcome="crashed"} 1');
+  });
+
+  it('missed schedule: counted once, in the job history, survives a restart in the middle of a grace window', async () => {
+    const dir = tempDir();
+    const clock = new ManualClock(Date.parse('2026-11-23T01:00:00Z'));
+    const config = { jobs: { overrides: { nightly: { schedule: '0 2 * * *', timezone: 'Europe/Berlin', grace: '10m' } } } };
+    a = await startAgent({ clock, config, dir: dir.path });
+    await sweep(a);
+    const slot = Date.parse('2026-11-23T01:00:00Z'); // 02:00 Berlin (CET)
+    const next = (await a.get('/metrics')).text;
+    expect(next).not.toContain('job_next_expected_run_time_seconds{'); // the job has never reported: no series yet
+    await a.push({ job_name: 'nightly', run_id: 'yesterday', event: 'succeeded' });
+    await sweep(a);
+    expect((await a.get('/metrics')).text).toContain(`job_next_expected_run_time_seconds{job_name="nightly"} ${(slot + 86_400_000) / 1000}`);
+
+    // Restart in the middle of the next grace window: no run started, the agent comes back after grace ends.
+    clock.set(slot + 86_400_000 + 5 * MIN);
+    await a.agent.stop();
+    clock.set(slot + 86_400_000 + 11 * MIN);
+    a = await startAgent({ clock, config, dir: dir.path });
+    await sweep(a);
+    await sweep(a);
+    let m = (await a.get('/metrics')).text;
+    expect(m).toContain('job_missed_runs_total{job_name="nightly"} 1');
+    const id = `missed:nightly:${slot + 86_400_000}`;
+    const run = (await a.get(`/api/v1/runs/${encodeURIComponent(id)}`)).body;
+    expect(run.state).toBe('missed');
+    expect(run.error_message).toContain('expected at 2026-11-24T01:00:00.000Z');
+    const history = (await a.get('/api/v1/jobs/nightly/runs')).body.runs.map((r: { state: string }) => r.state);
+    expect(history).toEqual(['missed', 'succeeded']);
+    expect(m).toContain('job_status{job_name="nightly",state="succeeded"} 1'); // a miss is never the latest run
+
+    // A second restart re-checks the same slot: deduplicated, not a second miss.
+    await a.agent.stop();
+    a = await startAgent({ clock, config, dir: dir.path });
+    await sweep(a);
+    m = (await a.get('/metrics')).text;
+    expect(m).toContain('job_missed_runs_total{job_name="nightly"} 1');
+    dir.cleanup();
+  });
+
+  it('a run that starts within grace, seen across a restart, is not a miss', async () => {
+    const dir = tempDir();
+    const slot = Date.parse('2026-11-24T01:00:00Z');
+    const clock = new ManualClock(slot - 86_400_000 + 20 * MIN);
+    const config = { jobs: { overrides: { nightly: { schedule: '0 2 * * *', timezone: 'Europe/Berlin', grace: '10m' } } } };
+    a = await startAgent({ clock, config, dir: dir.path });
+    await a.push({ job_name: 'nightly', run_id: 'n0', event: 'started' });
+    await a.push({ job_name: 'nightly', run_id: 'n0', event: 'succeeded' });
+    clock.set(slot + 3 * MIN);
+    await a.push({ job_name: 'nightly', run_id: 'n1', event: 'started' });
+    await a.agent.stop();
+    clock.set(slot + 30 * MIN);
+    a = await startAgent({ clock, config, dir: dir.path });
+    await sweep(a);
+    expect((await a.get('/metrics')).text).toContain('job_missed_runs_total{job_name="nightly"} 0');
+    dir.cleanup();
+  });
+
+  it('learned baseline feeds job_expected_duration_seconds; too-short successes are flagged', async () => {
+    const clock = new ManualClock(T0);
+    a = await startAgent({ clock, config: { detectors: { baseline_min_samples: 3, too_short_factor: 0.1 }, jobs: { overrides: { guarded: { min_duration: '30s' } } } } });
+    for (const [i, secs] of [100, 200, 300, 400].entries()) {
+      await a.push({ job_name: 'etl', run_id: `r${i}`, event: 'started' });
+      clock.advance(secs * 1000);
+      await a.push({ job_name: 'etl', run_id: `r${i}`, event: 'succeeded' });
+    }
+    await a.agent.baselines.settled();
+    let m = (await a.get('/metrics')).text;
+    expect(m).toContain('job_expected_duration_seconds{job_name="etl"} 400');
+    await a.push({ job_name: 'etl', run_id: 'fast', event: 'started' });
+    clock.advance(2000);
+    await a.push({ job_name: 'etl', run_id: 'fast', event: 'succeeded' });
+    await a.push({ job_name: 'guarded', run_id: 'g', event: 'started' });
+    clock.advance(2000);
+    await a.push({ job_name: 'guarded', run_id: 'g', event: 'succeeded' });
+    await sweep(a);
+    m = (await a.get('/metrics')).text;
+    expect(m).toContain('job_too_short{job_name="etl"} 1');
+    expect(m).toContain('job_too_short{job_name="guarded"} 1');
+    expect(m).toContain('job_min_duration_seconds{job_name="guarded"} 30');
+    expect((await events(a, 'fast')).find((e) => e.event === 'too_short')?.error_message).toContain('learned p50');
+  });
+});
