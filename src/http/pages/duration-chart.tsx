@@ -22,6 +22,7 @@ const COLOURS: Record<RunState, string> = {
   cancelled: '#57606a',
   timed_out: '#bc4c00',
   crashed: '#82071e',
+  missed: '#9a6700',
 };
 
 export function DurationChart(props: { runs: ChartRun[]; expected?: number }) {

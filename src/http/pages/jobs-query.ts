@@ -70,6 +70,8 @@ const SEVERITY: Record<RunState, number> = {
   queued: 5,
   cancelled: 6,
   succeeded: 7,
+  // A missed run is never a job's latest unless the job has never run at all.
+  missed: 2,
 };
 const severity = (r: JobRow): number => (r.state === undefined ? 9 : SEVERITY[r.state] - (r.stuck || r.overdue ? 0.5 : 0));
 
