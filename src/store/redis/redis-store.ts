@@ -30,6 +30,7 @@ import {
   type StoredEvent,
 } from '../store.js';
 import { COMMIT_SCRIPT, DELETE_RUN_SCRIPT } from './commit-script.js';
+import { decodeCursor, encodeCursor } from '../run-cursor.js';
 
 export interface RedisStoreOptions {
   url: string;
@@ -47,13 +48,6 @@ type Commands = Redis & {
   jpDeleteRun(prefix: string, runId: string, rev: string, job: string, parent: string): Promise<number>;
 };
 
-const encodeCursor = (createdAt: number, runId: string): string => Buffer.from(`${createdAt}:${runId}`).toString('base64url');
-const decodeCursor = (c: string): { created_at: number; run_id: string } | undefined => {
-  const s = Buffer.from(c, 'base64url').toString();
-  const i = s.indexOf(':');
-  const t = Number(s.slice(0, i));
-  return i > 0 && Number.isFinite(t) ? { created_at: t, run_id: s.slice(i + 1) } : undefined;
-};
 
 const CHUNK = 500;
 

@@ -9,6 +9,7 @@ import { runDurationSeconds } from '../../domain/run.js';
 import type { CommitBatch, FinishedRun, GroupStore, GroupWrite, RunQuery, Store, StoredEvent, StoredGroup } from '../store.js';
 import { openDatabase, type Db } from './open-database.js';
 import type { Durability } from '../../config/schema.js';
+import { decodeCursor, encodeCursor } from '../run-cursor.js';
 
 interface EventRow {
   seq: number;
@@ -17,13 +18,6 @@ interface EventRow {
   data: string;
 }
 
-const encodeCursor = (createdAt: number, runId: string): string => Buffer.from(`${createdAt}:${runId}`).toString('base64url');
-const decodeCursor = (c: string): { created_at: number; run_id: string } | undefined => {
-  const s = Buffer.from(c, 'base64url').toString();
-  const i = s.indexOf(':');
-  const t = Number(s.slice(0, i));
-  return i > 0 && Number.isFinite(t) ? { created_at: t, run_id: s.slice(i + 1) } : undefined;
-};
 
 export function createSqliteStore(opts: { path: string; durability: Durability }): Store {
   const db: Db = openDatabase(opts.path, opts.durability);
