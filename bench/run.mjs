@@ -145,6 +145,11 @@ if (want('metrics')) {
   await agent.stop();
 }
 
+if (want('pushgateway')) {
+  const { benchPushgateway } = await import('./pushgateway.mjs');
+  for (const [name, value, note] of await benchPushgateway()) row(name, value, note);
+}
+
 console.log(`\nMachine: ${machine}; wrk -t2 -c${CONNECTIONS} -d${DURATION}\n`);
 console.log('| measurement | result | notes |\n|---|---|---|');
 for (const r of rows) console.log(`| ${r.name} | ${r.value} | ${r.note} |`);

@@ -101,7 +101,8 @@ export function parseProtobufDelimited(bytes: Uint8Array): MetricFamily[] {
 /** Encodes families as the Go client would send them (used by tests and the bench). */
 export function encodeProtobufDelimited(families: { name: string; help?: string; type: number; metric: object[] }[]): Uint8Array {
   const w = protobuf.Writer.create();
-  for (const f of families) MetricFamilyType.encodeDelimited(MetricFamilyType.fromObject(f), w);
+  // Plain objects in the message's shape encode directly; fromObject's conversion pass is skipped (hot path).
+  for (const f of families) MetricFamilyType.encodeDelimited(f as unknown as protobuf.Message, w);
   return w.finish();
 }
 

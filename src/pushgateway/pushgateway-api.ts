@@ -112,6 +112,9 @@ export function createPushgatewayApi(deps: {
     }
   };
 
+  /** Event ids last handed to ingest per group, to skip a bridge round trip that would only find duplicates. */
+  const bridged = new Map<string, string>();
+
   const ttlOf = (job: string): number => deps.config.job_ttl[job] ?? deps.config.group_ttl;
 
   async function expire(): Promise<number> {
@@ -186,11 +189,15 @@ export function createPushgatewayApi(deps: {
     });
     if (deps.config.lifecycle_bridge) {
       const drafts = deriveEvents(group);
-      if (drafts.length > 0) {
+      // Most re-pushes carry the same batch-job values: the same event ids, already ingested.
+      const ids = drafts.map((d) => d.event_id).join('\n');
+      if (drafts.length > 0 && bridged.get(key) !== ids) {
+        bridged.set(key, ids);
         try {
           await deps.ingest(drafts);
         } catch (err) {
           // The push itself is stored; a bridge failure (e.g. the job limit) must not refuse it.
+          bridged.delete(key);
           deps.observer?.bridgeFailed();
           logger.warn('lifecycle bridge: events not ingested', { err, job_name: drafts[0]?.job_name });
         }
@@ -221,6 +228,7 @@ export function createPushgatewayApi(deps: {
       if (!registry.get(key)) return;
       await write([{ delete: key }]);
       registry.delete(key);
+      bridged.delete(key);
     });
     return c.body(null, 202);
   });
@@ -230,6 +238,7 @@ export function createPushgatewayApi(deps: {
   routes.put('/api/v1/admin/wipe', deps.auth.require('admin'), async (c) => {
     await write([{ wipe: true }]);
     const n = registry.clear();
+    bridged.clear();
     logger.info('pushgateway groups wiped', { groups: n });
     return c.body(null, 202);
   });
