@@ -27,7 +27,9 @@ import { createSparkSource, type SparkSource } from './sources/spark/spark-sourc
 import { createSparkMetrics } from './metrics/spark-metrics.js';
 import { JobState } from './state/job-state.js';
 import { createSqliteStore } from './store/sqlite/sqlite-store.js';
-import { createRedisStore } from './store/redis/redis-store.js';
+import { Redis } from 'ioredis';
+import { createLeasedSource } from './sources/leased-source.js';
+import { createRedisStore, redisOptions } from './store/redis/redis-store.js';
 import { isStale, type Store } from './store/store.js';
 import { VERSION } from './version.js';
 import { createPushgatewayApi, type PushgatewayApi } from './pushgateway/pushgateway-api.js';
@@ -206,6 +208,16 @@ export async function createAgent(opts: AgentOptions): Promise<Agent> {
     sources.push(spark);
     readiness.push(...spark.readiness());
   }
+  // Several replicas: the singleton sources (detectors, Spark poller) run on the lease holder only.
+  let leaseRedis: Redis | undefined;
+  if (config.store.kind === 'redis') {
+    const lr = new Redis(config.store.redis.url, { ...redisOptions(config.store.redis), lazyConnect: false });
+    lr.on('error', () => undefined);
+    leaseRedis = lr;
+    sources.forEach((s, i) => {
+      sources[i] = createLeasedSource({ source: s, redis: lr, keyPrefix: config.store.redis.key_prefix, ttlMs: config.store.redis.lease_ttl, logger: logger.child({ source: s.name }) });
+    });
+  }
   const routes = [
     createPushRoutes({ ingest: ingest.ingest, limits: config.limits, auth, clock }),
     createApiRoutes({ state, store, clock, auth, expectedDuration }),
@@ -312,6 +324,7 @@ export async function createAgent(opts: AgentOptions): Promise<Agent> {
         );
         await step('writer', () => theIngest.drain());
         await step('detector indexes', () => (batches.stop(), baselines.stop()));
+        await step('lease connection', () => leaseRedis?.disconnect());
         await step('store', () => store.close());
         logger.info('stopped');
       })();

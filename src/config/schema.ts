@@ -32,7 +32,7 @@ export interface Config {
     kind: 'sqlite' | 'redis';
     sqlite: { path: string; durability: Durability };
     /** Shared store for several replicas (store.kind: redis). */
-    redis: { url: string; key_prefix: string; password?: string; tls: boolean };
+    redis: { url: string; key_prefix: string; password?: string; tls: boolean; lease_ttl: number };
     /** Most events one group commit takes. */
     max_batch: number;
     /** Events waiting for the writer beyond which pushes get 503 and /readyz fails. */
@@ -148,6 +148,7 @@ export function parseConfig(raw: unknown): Config {
         key_prefix: r.string('store.redis.key_prefix', 'jobpulse:'),
         ...(r.optionalString('store.redis.password') !== undefined ? { password: r.optionalString('store.redis.password') as string } : {}),
         tls: r.bool('store.redis.tls', false),
+        lease_ttl: r.duration('store.redis.lease_ttl', 15_000, { min: 1000 }),
       },
       max_batch: r.int('store.max_batch', 4096, { min: 1, max: 100_000 }),
       max_pending: r.int('store.max_pending', 200_000, { min: 1 }),

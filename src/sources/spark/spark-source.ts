@@ -330,8 +330,10 @@ export function createSparkSource(deps: SparkSourceDeps): SparkSource {
   return {
     name: 'spark',
     async start() {
-      if (started) return;
+      // Restartable: on Redis a replica stops and starts the poller as it loses and wins the lease.
+      if (started && !stopped) return;
       started = true;
+      stopped = false;
       logger.info('spark poller starting', {
         clusters: clusters.map((c) => ({ name: c.cfg.name, kind: c.cfg.kind, base_url: c.cfg.base_url, interval_ms: c.cfg.interval, discovery: c.cfg.discovery.enabled })),
       });

@@ -1,0 +1,67 @@
+/**
+ * Runs a singleton source (Spark poller, detectors) only while this replica holds its
+ * lease in Redis: starts the inner source when the lease is acquired, stops it when the
+ * lease is lost (renewal refused, or not renewed within the ttl), and releases the lease
+ * on stop so another replica takes over at once. With one agent on SQLite the sources
+ * run directly, without this wrapper.
+ */
+import type { Redis } from 'ioredis';
+import type { Logger } from '../runtime/logger.js';
+import { createLease, type Lease } from '../store/redis/lease.js';
+import type { Source, SourceHealth } from './source.js';
+
+export interface LeasedSource extends Source {
+  readonly lease: Lease;
+  /** True while the inner source runs on this replica. */
+  active(): boolean;
+}
+
+export function createLeasedSource(deps: { source: Source; redis: Redis; keyPrefix: string; ttlMs: number; logger: Logger }): LeasedSource {
+  const { source, logger } = deps;
+  let active = false;
+  // Start/stop of the inner source are chained so a quick lose-then-win cannot interleave them.
+  let chain: Promise<void> = Promise.resolve();
+  const then = (step: () => Promise<void>): void => {
+    chain = chain.then(step).catch((err) => logger.error('leased source transition failed', { source: source.name, err }));
+  };
+  const lease = createLease({
+    redis: deps.redis,
+    key_prefix: deps.keyPrefix,
+    name: source.name,
+    ttlMs: deps.ttlMs,
+    onAcquired: (token) =>
+      then(async () => {
+        logger.info('lease acquired: singleton source starts here', { source: source.name, token });
+        active = true;
+        await source.start();
+      }),
+    onLost: () =>
+      then(async () => {
+        logger.warn('lease lost: singleton source stops here', { source: source.name });
+        active = false;
+        await source.stop();
+      }),
+  });
+  let stopping: Promise<void> | undefined;
+  return {
+    name: source.name,
+    lease,
+    active: () => active,
+    async start() {
+      lease.start();
+    },
+    stop() {
+      stopping ??= (async () => {
+        lease.pause();
+        await chain;
+        if (active) await source.stop();
+        active = false;
+        await lease.stop();
+      })();
+      return stopping;
+    },
+    health(): SourceHealth {
+      return active ? source.health() : { ok: true, detail: 'standby: another replica holds the lease' };
+    },
+  };
+}
