@@ -175,3 +175,35 @@ describe('status page with read tokens', () => {
     }
   });
 });
+
+describe('status page failures in the last day', () => {
+  let a: TestAgent;
+  const clock = new ManualClock(Date.UTC(2026, 10, 23, 12));
+  beforeAll(async () => {
+    a = await startAgent({ clock });
+  });
+  afterAll(() => a.stop());
+
+  const failuresOf = async (job: string): Promise<string | undefined> => {
+    const html = await (await fetch(`${a.url}/`)).text();
+    const row = html.slice(html.indexOf(`<tr data-job="${job}">`));
+    return /<td class="num">(\d+)<\/td>/.exec(row.slice(0, row.indexOf('</tr>')))?.[1];
+  };
+
+  it('counts failures committed before and after the first render, once each, and lets them age out', async () => {
+    await a.push({ job_name: 'j', run_id: 'r1', event: 'failed' });
+    await a.push({ job_name: 'j', run_id: 'r2', event: 'succeeded' });
+    expect(await failuresOf('j')).toBe('1');
+    clock.advance(3_600_000);
+    await a.push({ job_name: 'j', run_id: 'r3', event: 'started' });
+    await a.push({ job_name: 'j', run_id: 'r3', event: 'failed' });
+    // A late duplicate finish is recorded, not applied: it must not count again.
+    await a.push({ job_name: 'j', run_id: 'r3', event: 'failed' });
+    await a.agent.ingest.ingest([{ job_name: 'j', run_id: 'r4', event: 'crashed', source: 'clock' }]);
+    expect(await failuresOf('j')).toBe('3');
+    clock.advance(23.5 * 3_600_000);
+    expect(await failuresOf('j')).toBe('2');
+    clock.advance(3_600_000);
+    expect(await failuresOf('j')).toBe('0');
+  });
+});

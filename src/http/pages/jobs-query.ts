@@ -4,7 +4,7 @@
  * combination without a browser. Query keys: `state` (repeatable or comma-separated),
  * `name` (case-insensitive substring), `sort`, `dir`, `page`, `per_page`.
  */
-import { FAILURE_STATES, RUN_STATES, type RunState } from '../../domain/run.js';
+import { RUN_STATES, type RunState } from '../../domain/run.js';
 
 export const SORT_KEYS = ['name', 'state', 'elapsed', 'last_success', 'failures_24h', 'last_seen', 'source'] as const;
 export type SortKey = (typeof SORT_KEYS)[number];
@@ -100,6 +100,3 @@ export function selectJobs(rows: readonly JobRow[], q: JobsQuery): { rows: JobRo
   const page = Math.min(q.page, pages);
   return { rows: kept.slice((page - 1) * q.per_page, page * q.per_page), total: kept.length, pages, page };
 }
-
-/** Failed, timed out or crashed: the runs that count as failures of the job. */
-export const isFailure = (s: RunState): boolean => FAILURE_STATES.has(s);

@@ -24,9 +24,10 @@ import type { Auth } from '../auth.js';
 import type { ReadinessCheck } from '../create-app.js';
 import type { ChartRun } from './duration-chart.js';
 import { JobPage } from './job-page.js';
-import { isFailure, parseJobsQuery, selectJobs, type JobRow } from './jobs-query.js';
+import { parseJobsQuery, selectJobs, type JobRow } from './jobs-query.js';
 import { JobsPage } from './jobs-page.js';
 import { ErrorPage, type HealthCheck } from './layout.js';
+import { createRecentFailures } from './recent-failures.js';
 import { RunPage } from './run-page.js';
 
 export interface PageDeps {
@@ -50,6 +51,17 @@ const BASELINE_RUNS = 100;
 type Page = HtmlEscapedString | Promise<HtmlEscapedString>;
 const doc = (body: Page) => html`<!DOCTYPE html>${body}`;
 
+/**
+ * Renders to a string before answering so the `Server-Timing` header can carry the
+ * server-side time (state, store reads and rendering): what bench/status-page.mjs reports
+ * and what a browser's dev tools show next to the network time.
+ */
+async function respond(c: Context, t0: number, body: Page): Promise<Response> {
+  const text = String(await doc(body));
+  c.header('Server-Timing', `render;dur=${(performance.now() - t0).toFixed(1)}`);
+  return c.html(text);
+}
+
 const statesOf = (c: Context): RunState[] =>
   (c.req.queries('state') ?? [])
     .flatMap((v) => v.split(','))
@@ -58,6 +70,7 @@ const statesOf = (c: Context): RunState[] =>
 export function createPageRoutes(deps: PageDeps): Hono {
   const { state, store, clock } = deps;
   const app = new Hono();
+  const recentFailures = createRecentFailures({ store, state, windowMs: DAY_MS });
 
   const health = async (): Promise<HealthCheck[]> =>
     Promise.all(
@@ -97,12 +110,9 @@ export function createPageRoutes(deps: PageDeps): Hono {
   };
 
   app.get('/', requireRead, async (c) => {
+    const t0 = performance.now();
     const now = clock.now();
-    // One query for every job's failures in the last day, instead of one per row.
-    const failures = new Map<string, number>();
-    for (const r of await store.finishedRuns({ since: now - DAY_MS, until: now + 1 })) {
-      if (isFailure(r.state)) failures.set(r.job_name, (failures.get(r.job_name) ?? 0) + 1);
-    }
+    const failures = await recentFailures.counts(now);
     const rows: JobRow[] = [];
     const countsByState: Partial<Record<RunState, number>> = {};
     for (const job of state.allJobs()) {
@@ -130,27 +140,28 @@ export function createPageRoutes(deps: PageDeps): Hono {
     const query = parseJobsQuery((k) => c.req.queries(k) ?? []);
     const sel = selectJobs(rows, query);
     const params = new URL(c.req.url).searchParams;
-    return c.html(
-      doc(
-        <JobsPage
-          health={await health()}
-          refresh={refreshOf(c)}
-          now={now}
-          query={query}
-          params={params}
-          rows={sel.rows}
-          total={sel.total}
-          pages={sel.pages}
-          page={sel.page}
-          jobCount={state.jobCount}
-          countsByState={countsByState}
-        />,
-      ),
+    return respond(
+      c,
+      t0,
+      <JobsPage
+        health={await health()}
+        refresh={refreshOf(c)}
+        now={now}
+        query={query}
+        params={params}
+        rows={sel.rows}
+        total={sel.total}
+        pages={sel.pages}
+        page={sel.page}
+        jobCount={state.jobCount}
+        countsByState={countsByState}
+      />,
     );
   });
 
   // `{.+}` so a job name with a slash (encoded as %2F, decoded by the router) still matches.
   app.get('/jobs/:job_name{.+}', requireRead, async (c) => {
+    const t0 = performance.now();
     const name = c.req.param('job_name');
     const job = state.getJob(name);
     if (!job) return notFound(c, `No job named ${JSON.stringify(name)}.`);
@@ -172,30 +183,31 @@ export function createPageRoutes(deps: PageDeps): Hono {
       chart.push({ run_id: r.run_id, state: r.state, seconds: Math.max(0, end - r.started_at) / 1000, started_at: r.started_at });
     }
     const path = new URL(c.req.url).pathname;
-    return c.html(
-      doc(
-        <JobPage
-          health={await health()}
-          refresh={refreshOf(c)}
-          now={now}
-          job={job}
-          latest={state.latestRun(job)}
-          expectations={expectationsFor(deps.config, name)}
-          baseline={p95 === null ? undefined : { p95, runs: sorted.length }}
-          expected={deps.expectedDuration(name)}
-          chart={chart}
-          week={summarize(week)}
-          runs={page.runs}
-          nextCursor={page.next_cursor}
-          states={states}
-          params={new URL(c.req.url).searchParams}
-          path={path}
-        />,
-      ),
+    return respond(
+      c,
+      t0,
+      <JobPage
+        health={await health()}
+        refresh={refreshOf(c)}
+        now={now}
+        job={job}
+        latest={state.latestRun(job)}
+        expectations={expectationsFor(deps.config, name)}
+        baseline={p95 === null ? undefined : { p95, runs: sorted.length }}
+        expected={deps.expectedDuration(name)}
+        chart={chart}
+        week={summarize(week)}
+        runs={page.runs}
+        nextCursor={page.next_cursor}
+        states={states}
+        params={new URL(c.req.url).searchParams}
+        path={path}
+      />,
     );
   });
 
   app.get('/runs/:run_id{.+}', requireRead, async (c) => {
+    const t0 = performance.now();
     const id = c.req.param('run_id');
     const run = state.getRun(id) ?? (await store.getRun(id));
     if (!run) return notFound(c, `No run with id ${JSON.stringify(id)}.`);
@@ -204,22 +216,22 @@ export function createPageRoutes(deps: PageDeps): Hono {
       store.listEvents(id),
       store.listRuns({ parent_run_id: id, states: childStates, limit: RUNS_PER_PAGE, cursor: c.req.query('cursor') }),
     ]);
-    return c.html(
-      doc(
-        <RunPage
-          health={await health()}
-          refresh={refreshOf(c)}
-          now={clock.now()}
-          run={run}
-          events={events}
-          expected={deps.expectedDuration(run.job_name)}
-          batches={children.runs}
-          childCursor={children.next_cursor}
-          childStates={childStates}
-          params={new URL(c.req.url).searchParams}
-          path={new URL(c.req.url).pathname}
-        />,
-      ),
+    return respond(
+      c,
+      t0,
+      <RunPage
+        health={await health()}
+        refresh={refreshOf(c)}
+        now={clock.now()}
+        run={run}
+        events={events}
+        expected={deps.expectedDuration(run.job_name)}
+        batches={children.runs}
+        childCursor={children.next_cursor}
+        childStates={childStates}
+        params={new URL(c.req.url).searchParams}
+        path={new URL(c.req.url).pathname}
+      />,
     );
   });
 
