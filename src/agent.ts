@@ -222,7 +222,7 @@ export async function createAgent(opts: AgentOptions): Promise<Agent> {
     createPushRoutes({ ingest: ingest.ingest, limits: config.limits, auth, clock }),
     createApiRoutes({ state, store, clock, auth, expectedDuration }),
     // The status page: exact paths only ('/', '/jobs/*', '/runs/*'), so /metrics, /push and /api/* stay as they are.
-    createPageRoutes({ state, store, clock, auth, config, readiness, expectedDuration }),
+    createPageRoutes({ state, store, clock, auth, config, readiness, expectedDuration, pushgateway: () => pushgateway }),
   ];
   const pingCounter = new Counter({ name: SELF_METRICS.pings.name, help: SELF_METRICS.pings.help, labelNames: SELF_METRICS.pings.labels, registers: [] });
   selfMetrics.register(pingCounter);

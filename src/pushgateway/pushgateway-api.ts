@@ -46,6 +46,8 @@ export interface PushgatewayApi {
   load(): Promise<void>;
   /** Removes expired groups; returns how many. */
   expire(): Promise<number>;
+  /** Deletes one group durably, as DELETE on its grouping path does; false if there was none. */
+  remove(key: string): Promise<boolean>;
 }
 
 const toStored = (g: Group): StoredGroup => {
@@ -285,5 +287,12 @@ export function createPushgatewayApi(deps: {
       }
     },
     expire,
+    remove: (key) =>
+      serial(key, async () => {
+        if (!registry.get(key)) return false;
+        await write([{ delete: key }]);
+        registry.delete(key);
+        return true;
+      }),
   };
 }

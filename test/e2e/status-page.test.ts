@@ -129,3 +129,50 @@ describe.skipIf(!has)('status page in headless Chromium', () => {
     await shot('run-progress-80');
   });
 });
+
+describe.skipIf(!has)('status page /groups in headless Chromium', () => {
+  const ADMIN = 'adm1n';
+  let a: TestAgent;
+  let browser: Browser;
+  const dialogs: string[] = [];
+
+  beforeAll(async () => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    a = await startAgent({ config: { auth: { admin_tokens: [ADMIN] } } });
+    for (const [path, body] of [
+      ['/metrics/job/backup/instance/db-1', '# HELP backup_bytes Bytes written.\n# TYPE backup_bytes gauge\nbackup_bytes{volume="a"} 1234\nbackup_bytes{volume="b"} 99\n'],
+      [`/metrics/job/evil/instance@base64/${Buffer.from(HOSTILE).toString('base64url')}`, '# TYPE evil_total counter\nevil_total 3\n'],
+    ] as const) {
+      const r = await fetch(`${a.url}${path}`, { method: 'PUT', headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'text/plain' }, body });
+      expect(r.status).toBe(200);
+    }
+    browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await a?.stop();
+  });
+
+  it('shows the groups, and the delete button works with the admin token as Basic credentials', async () => {
+    const context = await browser.newContext({ viewport: { width: 1400, height: 900 }, httpCredentials: { username: 'ops', password: ADMIN } });
+    const page = await context.newPage();
+    page.on('dialog', (d) => {
+      dialogs.push(d.message());
+      void d.dismiss();
+    });
+    await page.goto(`${a.url}/groups?refresh=0`);
+    await expect(page.locator('section.group').count()).resolves.toBe(2);
+    await expect(page.locator('section.group h2', { hasText: HOSTILE }).innerText()).resolves.toBe(`job="evil", instance="${HOSTILE}"`);
+    await page.screenshot({ path: `${ARTIFACTS}/status-page-groups.png`, fullPage: true });
+    await page.locator('section.group', { hasText: 'backup_bytes' }).locator('button', { hasText: 'Delete group' }).click();
+    await page.waitForURL(/\/groups\?deleted/);
+    await expect(page.locator('[data-testid=notice]').innerText()).resolves.toBe('Group deleted.');
+    await expect(page.locator('section.group').count()).resolves.toBe(1);
+    await page.screenshot({ path: `${ARTIFACTS}/status-page-groups-deleted.png`, fullPage: true });
+    expect(dialogs).toEqual([]);
+    await context.close();
+  });
+});

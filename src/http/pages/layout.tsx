@@ -53,6 +53,8 @@ dl.facts dt{font-weight:600}dl.facts dd{margin:0;overflow-wrap:anywhere}
 pre{background:#fff;border:1px solid #d0d7de;padding:8px;overflow:auto;white-space:pre-wrap;overflow-wrap:anywhere}
 pre.error{border-color:#cf222e;background:#ffebe9}
 .cols{display:grid;grid-template-columns:repeat(auto-fit,minmax(320px,1fr));gap:16px}
+section.group{margin-bottom:24px}
+form.delete{margin-top:6px}
 svg.chart{background:#fff;border:1px solid #d0d7de;width:100%;max-width:900px;height:auto}
 `;
 
@@ -72,6 +74,7 @@ export function Layout(props: { title: string; health: HealthCheck[]; refresh: n
           <a href="/">jobpulse</a>
           <nav>
             <a href="/">Jobs</a>
+            <a href="/groups">Groups</a>
             <a href="/metrics">Metrics</a>
             <a href="/readyz">Ready</a>
           </nav>

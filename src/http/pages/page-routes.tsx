@@ -1,5 +1,5 @@
 /**
- * The built-in status page: `/`, `/jobs/<job_name>`, `/runs/<run_id>`. Server-rendered
+ * The built-in status page: `/`, `/jobs/<job_name>`, `/runs/<run_id>`, `/groups`. Server-rendered
  * HTML (hono JSX), usable without JavaScript; a `<meta refresh>` keeps it live
  * (`?refresh=<seconds>`, 0 turns it off). Reads current state from memory and history
  * from the store, like the REST API.
@@ -15,13 +15,16 @@ import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { html } from 'hono/html';
 import type { HtmlEscapedString } from 'hono/utils/html';
 import { expectationsFor, type Config } from '../../config/schema.js';
+import { ValidationError } from '../../domain/errors.js';
 import { RUN_STATES, type RunState } from '../../domain/run.js';
 import { quantile, summarize } from '../../history/stats.js';
 import type { Clock } from '../../runtime/clock.js';
 import type { JobState } from '../../state/job-state.js';
 import type { Store } from '../../store/store.js';
-import type { Auth } from '../auth.js';
+import type { Auth, Role } from '../auth.js';
 import type { ReadinessCheck } from '../create-app.js';
+import type { PushgatewayApi } from '../../pushgateway/pushgateway-api.js';
+import { GroupsPage } from './groups-page.js';
 import type { ChartRun } from './duration-chart.js';
 import { JobPage } from './job-page.js';
 import { parseJobsQuery, selectJobs, type JobRow } from './jobs-query.js';
@@ -39,6 +42,8 @@ export interface PageDeps {
   /** The agent's readiness checks, shown in the header strip (sources add theirs later). */
   readiness: readonly ReadinessCheck[];
   expectedDuration: (jobName: string) => number | undefined;
+  /** The Pushgateway API when enabled (late-bound: the agent creates it after the routes). */
+  pushgateway?: () => PushgatewayApi | undefined;
   /** Seconds between automatic reloads when the URL does not say. */
   refreshSeconds?: number;
 }
@@ -91,23 +96,26 @@ export function createPageRoutes(deps: PageDeps): Hono {
   const notFound = async (c: Context, what: string) =>
     c.html(doc(<ErrorPage title="Not found" message={what} health={await health()} />), 404);
 
-  const requireRead: MiddlewareHandler = async (c, next) => {
-    const header = c.req.header('authorization');
-    const basic = /^Basic\s+(\S+)$/i.exec(header ?? '');
-    let bearer = header;
-    if (basic) {
-      const decoded = Buffer.from(basic[1] as string, 'base64').toString('utf8');
-      bearer = `Bearer ${decoded.slice(decoded.indexOf(':') + 1)}`;
-    }
-    if (!deps.auth.allows('read', bearer)) {
-      return c.html(
-        doc(<ErrorPage title="Token required" message="This status page needs a token with read access (any user name, the token as password)." health={[]} />),
-        401,
-        { 'WWW-Authenticate': 'Basic realm="jobpulse", charset="UTF-8"' },
-      );
-    }
-    await next();
-  };
+  const guard =
+    (role: Role): MiddlewareHandler =>
+    async (c, next) => {
+      const header = c.req.header('authorization');
+      const basic = /^Basic\s+(\S+)$/i.exec(header ?? '');
+      let bearer = header;
+      if (basic) {
+        const decoded = Buffer.from(basic[1] as string, 'base64').toString('utf8');
+        bearer = `Bearer ${decoded.slice(decoded.indexOf(':') + 1)}`;
+      }
+      if (!deps.auth.allows(role, bearer)) {
+        return c.html(
+          doc(<ErrorPage title="Token required" message={`This page needs a token with ${role} access (any user name, the token as password).`} health={[]} />),
+          401,
+          { 'WWW-Authenticate': `Basic realm="jobpulse ${role}", charset="UTF-8"` },
+        );
+      }
+      await next();
+    };
+  const requireRead = guard('read');
 
   app.get('/', requireRead, async (c) => {
     const t0 = performance.now();
@@ -233,6 +241,43 @@ export function createPageRoutes(deps: PageDeps): Hono {
         path={new URL(c.req.url).pathname}
       />,
     );
+  });
+
+  app.get('/groups', requireRead, async (c) => {
+    const t0 = performance.now();
+    const pg = deps.pushgateway?.();
+    if (!pg) return notFound(c, 'The Pushgateway API is disabled (pushgateway.enabled: false).');
+    await pg.expire();
+    const label = (g: { labels: Record<string, string> }): string => JSON.stringify(Object.entries(g.labels).sort());
+    const groups = [...pg.registry.all()].sort((a, b) => (label(a) < label(b) ? -1 : 1));
+    return respond(
+      c,
+      t0,
+      <GroupsPage
+        health={await health()}
+        refresh={refreshOf(c)}
+        now={clock.now()}
+        groups={groups}
+        canDelete={deps.config.auth.admin_tokens.length > 0}
+        notice={c.req.query('deleted') !== undefined ? 'Group deleted.' : undefined}
+      />,
+    );
+  });
+
+  // A form post, so it works without JavaScript. Same-origin only: the browser may hold
+  // Basic credentials for this site, and another site must not be able to spend them.
+  app.post('/groups/delete', guard('admin'), async (c) => {
+    const origin = c.req.header('origin');
+    if (c.req.header('sec-fetch-site') === 'cross-site' || (origin !== undefined && origin !== 'null' && new URL(origin).host !== c.req.header('host'))) {
+      return c.html(doc(<ErrorPage title="Refused" message="Cross-site request refused." health={[]} />), 403);
+    }
+    const pg = deps.pushgateway?.();
+    if (!pg) return notFound(c, 'The Pushgateway API is disabled (pushgateway.enabled: false).');
+    const form = await c.req.parseBody();
+    const key = form.key;
+    if (typeof key !== 'string' || key === '') throw new ValidationError([{ path: 'key', message: 'expected the group key to delete' }]);
+    if (!(await pg.remove(key))) return notFound(c, 'No such group (already deleted?).');
+    return c.redirect('/groups?deleted', 303);
   });
 
   return app;
