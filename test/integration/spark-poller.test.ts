@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/runtime/clock.js';
 import type { CycleReport, SparkSource } from '../../src/sources/spark/spark-source.js';
@@ -13,6 +14,7 @@ import {
   type Fault,
 } from '../support/fake-spark.js';
 import { freePort } from '../support/free-port.js';
+import { hasBinary } from '../support/require-binary.js';
 import { startAgent, type TestAgent } from '../support/start-agent.js';
 
 const clock = new ManualClock(Date.UTC(2026, 10, 23, 12));
@@ -270,5 +272,78 @@ describe('Spark poller against the fake Spark server (real fixtures), in a real 
     expect(JSON.stringify(ready.body)).toContain('spark cluster gone: 4 cycles failed in a row');
     expect((await run(a, 'g1')).state).toBe('submitting');
     expect((await a.get('/healthz')).status).toBe(200);
+  });
+});
+
+describe('Spark poller in the agent lifecycle', () => {
+  let fake: FakeSpark;
+  beforeEach(async () => {
+    fake = await startFakeSpark();
+  });
+  afterEach(() => fake.close());
+
+  const until = async (cond: () => boolean | Promise<boolean>, what: string): Promise<void> => {
+    for (let i = 0; i < 200; i++) {
+      if (await cond()) return;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    throw new Error(`timed out waiting for ${what}`);
+  };
+
+  it('the agent runs cycles on its own timer (short interval) and stops them on stop()', async () => {
+    const id = 'application_1700840000000_0042';
+    fake.route(`/ws/v1/cluster/apps/${id}`, yarnSequence(id, 'finished_succeeded'));
+    const a = await startAgent({ clock, config: { spark: { clusters: [{ name: 'y', kind: 'yarn', base_url: fake.url, interval: '100ms' }] } } });
+    try {
+      await a.push({ job_name: 'timer-job', run_id: 't1', event: 'queued', labels: { spark_app_id: id } });
+      await until(async () => (await run(a, 't1')).state === 'succeeded', 'the timer to drive the run to succeeded');
+      expect(a.logs.some((l) => l.msg === 'spark poller starting')).toBe(true);
+    } finally {
+      await a.stop();
+    }
+    const hits = fake.requests;
+    await new Promise((r) => setTimeout(r, 300));
+    expect(fake.requests).toBe(hits);
+  });
+
+  it('after a restart the tracked run is picked up from the store and followed to the end', async () => {
+    const { tempDir } = await import('../support/temp-dir.js');
+    const dir = tempDir();
+    const id = 'driver-20231124153531-0042';
+    const cfg = { spark: { clusters: [{ name: 'sa', kind: 'standalone-rest', base_url: fake.url, interval: '1h' }] } };
+    fake.route(`/v1/submissions/status/${id}`, standaloneSequence(id, 'failed'));
+    let a = await startAgent({ clock, config: cfg, dir: dir.path });
+    await a.push({ job_name: 'restart-job', run_id: 's1', event: 'queued', labels: { spark_submission_id: id } });
+    await a.agent.spark?.cycle();
+    await a.agent.spark?.cycle();
+    expect((await run(a, 's1')).state).toBe('running');
+    await a.stop();
+    a = await startAgent({ clock, config: cfg, dir: dir.path });
+    try {
+      await a.agent.spark?.cycle();
+      const r = await run(a, 's1');
+      expect(r.state).toBe('failed');
+      expect(r.events.map((e: { event: string }) => e.event)).toEqual(['queued', 'submitted', 'started', 'failed']);
+    } finally {
+      await a.stop();
+      dir.cleanup();
+    }
+  });
+
+  it.skipIf(!hasBinary('promtool', 'prometheus'))('the Spark health families pass promtool check metrics', async () => {
+    const a = await startAgent({ clock, config: { spark: { clusters: [{ name: 'y', kind: 'yarn', base_url: fake.url, interval: '1h' }] } } });
+    try {
+      await a.push({ job_name: 'x', run_id: 'x1', event: 'queued', labels: { spark_app_id: 'application_1_0001' } });
+      await a.agent.spark?.cycle(); // 404: not_found
+      const text = (await a.get('/metrics')).text;
+      expect(text).toContain('jobpulse_spark_polls_total{cluster="y",result="not_found"} 1');
+      expect(text).toContain('jobpulse_spark_tracked_runs{cluster="y"} 1');
+      expect(text).toContain('jobpulse_spark_cycle_duration_seconds_count{cluster="y"} 1');
+      const r = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+      expect(r.stdout + r.stderr).toBe('');
+      expect(r.status).toBe(0);
+    } finally {
+      await a.stop();
+    }
   });
 });
