@@ -1,0 +1,139 @@
+import { describe, expect, it } from 'vitest';
+import { goFloat } from '../../src/pushgateway/group-exposition.js';
+import { GroupRegistry, InconsistentPushError } from '../../src/pushgateway/group-registry.js';
+import { parseGroupingPath } from '../../src/pushgateway/grouping-path.js';
+import { deriveEvents, jobNameOf } from '../../src/pushgateway/lifecycle-bridge.js';
+import { groupKey, type Group } from '../../src/pushgateway/model.js';
+import { encodeFamilies, parseProtobufDelimited } from '../../src/pushgateway/parse-protobuf.js';
+import { parseText, TimestampError } from '../../src/pushgateway/parse-text.js';
+
+describe('grouping path', () => {
+  it.each([
+    ['/metrics/job/j', { job: 'j' }],
+    ['/metrics/job/j/instance/i', { job: 'j', instance: 'i' }],
+    ['/metrics/job@base64/L3Zhci90bXA', { job: '/var/tmp' }],
+    ['/metrics/job@base64/L3Zhci90bXA=', { job: '/var/tmp' }],
+    ['/metrics/job/j/path@base64/=', { job: 'j', path: '' }],
+    ['/metrics/job/j/path/a%2Fb', { job: 'j', path: 'a/b' }],
+    ['/metrics/job/j/a/1/a/2', { job: 'j', a: '2' }],
+  ])('%s → %j', (path, labels) => expect(parseGroupingPath(path)).toEqual(labels));
+
+  it.each([
+    ['/metrics/job/j/foo', /odd number of components/],
+    ['/metrics/job/j/0foo/x', /improper label name/],
+    ['/metrics/job@base64/=', /job name is required/],
+    ['/metrics/job/j/x@base64/!!', /invalid base64/],
+    ['/metrics/job/%E0%A4%A', /invalid percent-encoding/],
+  ])('%s is refused', (path, why) => expect(() => parseGroupingPath(path)).toThrow(why));
+});
+
+describe('text format parser', () => {
+  it('folds histogram and summary samples into their families', () => {
+    const f = parseText('# HELP h Help.\n# TYPE h histogram\nh_bucket{le="1"} 1\nh_bucket{le="+Inf"} 2\nh_sum 3\nh_count 2\n# TYPE s summary\ns{quantile="0.5"} 1\ns_sum 2\ns_count 3\nu{a="x\\"y\\\\z\\n"} -Inf\n');
+    expect(f).toEqual([
+      { name: 'h', type: 'histogram', help: 'Help.', metrics: [{ labels: {}, buckets: [[1, 1], [Infinity, 2]], sum: 3, count: 2 }] },
+      { name: 's', type: 'summary', metrics: [{ labels: {}, quantiles: [[0.5, 1]], sum: 2, count: 3 }] },
+      { name: 'u', type: 'untyped', metrics: [{ labels: { a: 'x"y\\z\n' }, value: -Infinity }] },
+    ]);
+  });
+
+  it.each([
+    ['d{ 1', /invalid label name/],
+    ['garbage here', /expected float/],
+    ['# TYPE a counter\n# TYPE a gauge\na 1', /second TYPE/],
+    ['a{x="1",x="2"} 1', /duplicate label name/],
+    ['a{x="1} 1', /unterminated/],
+    ['# TYPE a nonsense\na 1', /unknown metric type/],
+    ['# TYPE h histogram\nh_bucket 1', /without "le"/],
+  ])('refuses %j', (text, why) => expect(() => parseText(text)).toThrow(why));
+
+  it('signals timestamps separately (the Pushgateway answers them as inconsistent)', () => {
+    expect(() => parseText('a 1 1234')).toThrow(TimestampError);
+  });
+});
+
+describe('protobuf storage encoding', () => {
+  it('round-trips every type, NaN and ±Inf included', () => {
+    const fams = parseText('# TYPE c counter\nc 1\ng NaN\n# TYPE h histogram\nh_bucket{le="0.5"} 1\nh_bucket{le="+Inf"} 2\nh_sum +Inf\nh_count 2\n# TYPE s summary\ns{quantile="0.9",k="v"} -Inf\ns_sum{k="v"} 1\ns_count{k="v"} 1\n');
+    expect(parseProtobufDelimited(encodeFamilies(fams))).toEqual(fams);
+  });
+});
+
+describe('Go float formatting', () => {
+  it.each([
+    [0, '0'],
+    [1, '1'],
+    [0.5, '0.5'],
+    [123456, '123456'],
+    [1234567, '1.234567e+06'],
+    [1.7e9, '1.7e+09'],
+    [0.0001, '0.0001'],
+    [0.000012, '1.2e-05'],
+    [-2.5, '-2.5'],
+    [NaN, 'NaN'],
+    [Infinity, '+Inf'],
+    [-Infinity, '-Inf'],
+  ])('%d → %s', (v, s) => expect(goFloat(v)).toBe(s));
+});
+
+describe('incremental consistency checks', () => {
+  const fam = (name: string, type: 'counter' | 'gauge', labels: Record<string, string> = {}) => ({ name, type, metrics: [{ labels, value: 1 }] });
+  const push = (r: GroupRegistry, labels: Record<string, string>, families: ReturnType<typeof fam>[], replaceAll = true) => {
+    const { group } = r.prepare({ key: groupKey(labels), labels, families, replaceAll, now: 1 });
+    r.commit(group);
+    return group;
+  };
+
+  it('refuses a second type for a name while another group has it, allows it once that group is gone', () => {
+    const r = new GroupRegistry();
+    push(r, { job: 'a' }, [fam('m', 'counter')]);
+    expect(() => push(r, { job: 'b' }, [fam('m', 'gauge')])).toThrow(InconsistentPushError);
+    push(r, { job: 'a' }, [fam('m', 'gauge')]); // the only holder changes its own type
+    r.delete(groupKey({ job: 'a' }));
+    push(r, { job: 'b' }, [fam('m', 'counter')]);
+  });
+
+  it('refuses a series another group already exposes', () => {
+    const r = new GroupRegistry();
+    push(r, { job: 'a' }, [fam('m', 'gauge', { x: '1' })]);
+    expect(() => push(r, { job: 'a', x: '1' }, [fam('m', 'gauge')])).toThrow(/already exposed by another group/);
+  });
+
+  it('POST keeps the names it does not send', () => {
+    const r = new GroupRegistry();
+    push(r, { job: 'a' }, [fam('m', 'gauge'), fam('n', 'gauge')]);
+    const g = push(r, { job: 'a' }, [fam('n', 'counter')], false);
+    expect([...g.families.keys()].sort()).toEqual(['m', 'n']);
+  });
+});
+
+describe('lifecycle bridge', () => {
+  const group = (metrics: Record<string, number>, labels: Record<string, string> = { job: 'backup' }): Group => ({
+    key: groupKey(labels),
+    labels,
+    families: new Map(Object.entries(metrics).map(([name, value]) => [name, { name, type: 'gauge', metrics: [{ labels: {}, value }] }])),
+    push_time: 2_000_000_000_000,
+    push_failure_time: 0,
+  });
+  const kinds = (g: Group) => deriveEvents(g).map((d) => `${d.event}@${d.timestamp}`);
+
+  it.each([
+    ['no batch metrics', { other: 1 }, []],
+    ['running with progress', { backup_start_time_seconds: 100, backup_progress_percent: 40, backup_last_success_time_seconds: 50 }, ['started@100000', 'progress@2000000000000']],
+    ['finished ok', { job_start_time_seconds: 100, job_last_success_time_seconds: 160 }, ['started@100000', 'succeeded@160000']],
+    ['client_python example (success only)', { job_last_success_unixtime: 160 }, ['succeeded@160000']],
+    ['client_golang example (completion + duration)', { db_backup_last_completion_timestamp_seconds: 160, db_backup_duration_seconds: 60, db_backup_last_success_timestamp_seconds: 160 }, ['started@100000', 'succeeded@160000']],
+    ['completion newer than success = failed', { db_backup_last_completion_timestamp_seconds: 160, db_backup_last_success_timestamp_seconds: 90 }, ['failed@160000']],
+    ['failure flag', { x_start_time_seconds: 100, x_end_time_seconds: 130, x_failed: 1 }, ['started@100000', 'failed@130000']],
+    ['exit code', { x_start_time_seconds: 100, x_end_time_seconds: 130, x_exit_code: 2 }, ['started@100000', 'failed@130000']],
+    ['progress ratio', { x_start_time_seconds: 100, x_progress_ratio: 0.25 }, ['started@100000', 'progress@2000000000000']],
+  ])('%s', (_what, metrics, expected) => expect(kinds(group(metrics))).toEqual(expected));
+
+  it('derives the same ids from the same values, and names the job after the grouping key', () => {
+    const g = group({ x_start_time_seconds: 100, x_end_time_seconds: 130 }, { job: 'backup', instance: 'db1' });
+    expect(deriveEvents(g)).toEqual(deriveEvents(g));
+    expect(deriveEvents(g)[0]?.job_name).toBe('backup/instance=db1');
+    expect(jobNameOf({ job: 'j', instance: '' })).toBe('j');
+    expect(deriveEvents(group({ x_start_time_seconds: 100, x_progress_ratio: 0.25 }))[1]?.progress).toBe(25);
+  });
+});
