@@ -29,6 +29,7 @@ const TEST_FILES = readdirSync(join(RULES_DIR, 'tests'))
 const PENDING_CONTRACT: Record<string, string> = {
   job_missed_runs_total: 'detectors (issue 6)',
   job_max_age_seconds: 'detectors (issue 6)',
+  job_too_short: 'detectors (issue 6)',
   jobpulse_kafka_messages_total: 'kafka source',
   jobpulse_kafka_consumer_lag: 'kafka source',
   jobpulse_kafka_connected: 'kafka source',
