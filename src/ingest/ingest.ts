@@ -159,12 +159,13 @@ export function createIngest(deps: {
     const batchIds = new Map<string, string>();
     // Counted only once the batch is settled, so a reduction retried after a conflict counts once.
     const seenEvents: [string, IngestResult['result']][] = [];
+    const rejectedJobs: [string, number][] = [];
 
     for (const req of batch) {
       const unknown = new Set<string>();
       for (const d of req.drafts) if (!jobOf(d.job_name)) unknown.add(d.job_name);
       if (unknown.size > 0 && state.jobCount + newJobs + unknown.size > deps.maxJobs) {
-        observer?.rejected(req.drafts[0]?.source ?? 'unknown', 'too_many_jobs', req.drafts.length);
+        rejectedJobs.push([req.drafts[0]?.source ?? 'unknown', req.drafts.length]);
         answers.push(
           new TooManyJobsError(
             `job limit reached: ${deps.maxJobs} jobs (limits.max_jobs); new job ${JSON.stringify([...unknown][0])} refused`,
@@ -230,6 +231,7 @@ export function createIngest(deps: {
       logTransitions(runs, prevRuns);
     }
     for (const [source, result] of seenEvents) observer?.event(source, result);
+    for (const [source, n] of rejectedJobs) observer?.rejected(source, 'too_many_jobs', n);
     observer?.committed(records.length, (performance.now() - started) / 1000);
     batch.forEach((req, i) => {
       const a = answers[i];
