@@ -22,6 +22,7 @@ import { createBatchIndex, type BatchIndex } from './state/batch-index.js';
 import { createSelfMetrics, type SelfMetrics } from './metrics/self-metrics.js';
 import { systemClock, type Clock } from './runtime/clock.js';
 import { createLogger, type Logger } from './runtime/logger.js';
+import { createKafkaSource } from './sources/kafka/kafka-source.js';
 import type { Source } from './sources/source.js';
 import { createSparkSource, type SparkSource } from './sources/spark/spark-source.js';
 import { createSparkMetrics } from './metrics/spark-metrics.js';
@@ -217,6 +218,12 @@ export async function createAgent(opts: AgentOptions): Promise<Agent> {
     sources.forEach((s, i) => {
       sources[i] = createLeasedSource({ source: s, redis: lr, keyPrefix: config.store.redis.key_prefix, ttlMs: config.store.redis.lease_ttl, logger: logger.child({ source: s.name }) });
     });
+  }
+  // Not leased: the consumer group already shares the partitions among replicas.
+  if (config.kafka.brokers.length > 0) {
+    const kafka = createKafkaSource({ ingest: ingest.ingest, config, logger: logger.child({ source: 'kafka' }), clock, selfMetrics });
+    sources.push(kafka);
+    readiness.push({ name: 'kafka', check: async () => kafka.health() });
   }
   const routes = [
     createPushRoutes({ ingest: ingest.ingest, limits: config.limits, auth, clock }),

@@ -89,6 +89,31 @@ export interface Config {
   };
   /** Spark clusters the poller asks about their applications. */
   spark: SparkConfig;
+  kafka: KafkaConfig;
+}
+
+export type SaslMechanism = 'none' | 'plain' | 'scram-sha-256' | 'scram-sha-512';
+
+/** The Kafka consumer (src/sources/kafka): off while `brokers` is empty. Durations in ms. */
+export interface KafkaConfig {
+  brokers: string[];
+  topic: string;
+  group_id: string;
+  client_id: string;
+  /** Where a consumer group with no committed offset starts: the oldest message, or only new ones. */
+  from_beginning: boolean;
+  ssl: { enabled: boolean; ca_file?: string; cert_file?: string; key_file?: string; reject_unauthorized: boolean };
+  sasl: { mechanism: SaslMechanism; username: string; password: string };
+  /** Poison messages are copied here (with the reason in headers) before being skipped. */
+  dead_letter_topic?: string;
+  max_message_bytes: number;
+  /** job_name of a message: this field of the message if present, else `default`, else the topic. */
+  job_name: { field: string; default?: string };
+  partitions_consumed_concurrently: number;
+  /** A member silent this long is dropped from the group (its partitions move to others). */
+  session_timeout: number;
+  /** Reconnect backoff while the brokers are unreachable: doubles from `initial` up to `max`. */
+  retry: { initial: number; max: number };
 }
 
 const readExpectations = (r: ConfigReader, prefix: string, base?: JobExpectations): Partial<JobExpectations> => {
@@ -197,6 +222,7 @@ export function parseConfig(raw: unknown): Config {
     },
     ping: { max_log_bytes: r.int('ping.max_log_bytes', 10_000, { min: 0, max: 1_000_000 }) },
     spark: parseSparkConfig(r.raw('spark.clusters'), r.issues),
+    kafka: readKafka(r),
   };
   if (!cron.validate(config.retention.schedule))
     r.issues.push({ path: 'retention.schedule', message: `expected a cron expression like "17 * * * *", got ${JSON.stringify(config.retention.schedule)}` });
@@ -211,6 +237,49 @@ export function parseConfig(raw: unknown): Config {
   const issues = r.finish();
   if (issues.length > 0) throw new ConfigError(issues);
   return config;
+}
+
+function readKafka(r: ConfigReader): KafkaConfig {
+  const opt = (path: string): string | undefined => r.optionalString(path);
+  const ssl: KafkaConfig['ssl'] = {
+    enabled: r.bool('kafka.ssl.enabled', false),
+    reject_unauthorized: r.bool('kafka.ssl.reject_unauthorized', true),
+  };
+  for (const k of ['ca_file', 'cert_file', 'key_file'] as const) {
+    const v = opt(`kafka.ssl.${k}`);
+    if (v !== undefined) ssl[k] = v;
+  }
+  const sasl: KafkaConfig['sasl'] = {
+    mechanism: r.oneOf('kafka.sasl.mechanism', 'none', ['none', 'plain', 'scram-sha-256', 'scram-sha-512'] as const),
+    username: r.string('kafka.sasl.username', ''),
+    password: r.string('kafka.sasl.password', ''),
+  };
+  if (sasl.mechanism !== 'none' && sasl.username === '')
+    r.issues.push({ path: 'kafka.sasl.username', message: `is required with kafka.sasl.mechanism ${sasl.mechanism}` });
+  const kafka: KafkaConfig = {
+    brokers: r.strings('kafka.brokers', []),
+    topic: r.string('kafka.topic', 'transformation-job-status', { nonEmpty: true }),
+    group_id: r.string('kafka.group_id', 'transformation-engine-job-monitor', { nonEmpty: true }),
+    client_id: r.string('kafka.client_id', 'jobpulse', { nonEmpty: true }),
+    from_beginning: r.bool('kafka.from_beginning', false),
+    ssl,
+    sasl,
+    max_message_bytes: r.int('kafka.max_message_bytes', 1024 * 1024, { min: 1 }),
+    job_name: { field: r.string('kafka.job_name.field', 'jobName', { nonEmpty: true }) },
+    partitions_consumed_concurrently: r.int('kafka.partitions_consumed_concurrently', 4, { min: 1, max: 1000 }),
+    session_timeout: r.duration('kafka.session_timeout', 30_000, { min: 1000 }),
+    retry: {
+      initial: r.duration('kafka.retry.initial', 1000, { min: 10 }),
+      max: r.duration('kafka.retry.max', 30_000, { min: 10 }),
+    },
+  };
+  const dlq = opt('kafka.dead_letter_topic');
+  if (dlq !== undefined) kafka.dead_letter_topic = dlq;
+  const jobDefault = opt('kafka.job_name.default');
+  if (jobDefault !== undefined) kafka.job_name.default = jobDefault;
+  if (dlq !== undefined && dlq === kafka.topic)
+    r.issues.push({ path: 'kafka.dead_letter_topic', message: 'must differ from kafka.topic (poison messages would loop)' });
+  return kafka;
 }
 
 /** The expectations that apply to one job: its override over the defaults. */

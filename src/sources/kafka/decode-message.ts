@@ -1,0 +1,143 @@
+/**
+ * Turns one Kafka message into an EventDraft, or says why it is poison. Pure: no
+ * kafkajs types, no I/O, so it is tested with tables.
+ *
+ * Two formats are accepted on the same topic:
+ *
+ * 1. The operators' status message (what the transformation engine already publishes):
+ *      {"jobId": 123, "status": "Completed", "errorMessage": null,
+ *       "generatedFields": "{...}", "rowsProcessed": 1000, "completedAt": "2025-01-01T12:00:00Z"}
+ *    `status` maps through STATUS_EVENTS (case-insensitive); `jobId` (else the message key)
+ *    is the run_id; `rowsProcessed` → records_processed; `errorMessage` → error_message;
+ *    `generatedFields` (parsed when it is a JSON string) → run metadata `generatedFields`;
+ *    `completedAt` (else the broker timestamp) → the event time.
+ * 2. The native event JSON of `/push` (an object with `job_name` and `event`), validated by
+ *    the same `validateEvent`; `run_id` defaults to the message key.
+ *
+ * Every event gets an `event_id` so that a redelivered message is applied once: the
+ * message's own `event_id` if it has one, else one derived from topic/partition/offset.
+ */
+import { createHash } from 'node:crypto';
+import type { EventDraft } from '../../domain/job-event.js';
+import { truncate, validateEvent, type Limits } from '../../ingest/validate.js';
+
+/** Operators' statuses (lower-cased) → lifecycle events. Documented in README.md. */
+export const STATUS_EVENTS: Readonly<Record<string, EventDraft['event']>> = {
+  pending: 'queued',
+  queued: 'queued',
+  running: 'started',
+  processing: 'started',
+  completed: 'succeeded',
+  succeeded: 'succeeded',
+  failed: 'failed',
+  cancelled: 'cancelled',
+  canceled: 'cancelled',
+};
+
+export const POISON_REASONS = ['invalid_json', 'invalid_shape', 'unknown_status', 'oversize'] as const;
+export type PoisonReason = (typeof POISON_REASONS)[number];
+
+export interface RawMessage {
+  topic: string;
+  partition: number;
+  /** Kafka offsets are 64-bit: kept as the decimal string kafkajs gives. */
+  offset: string;
+  key: Buffer | null;
+  value: Buffer | null;
+  /** Broker timestamp, unix ms. */
+  timestamp?: number;
+}
+
+export interface DecodeOptions {
+  limits: Limits;
+  maxMessageBytes: number;
+  jobNameField: string;
+  jobNameDefault?: string;
+  now: number;
+}
+
+export type Decoded = { ok: true; draft: EventDraft } | { ok: false; reason: PoisonReason; detail: string };
+
+const ID_MAX = 200;
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** `kafka:<topic>:<partition>:<offset>`; hashed when a long topic name would exceed the id limit. */
+export function offsetEventId(topic: string, partition: number, offset: string): string {
+  const id = `kafka:${topic}:${partition}:${offset}`;
+  return id.length <= ID_MAX ? id : `kafka:${createHash('sha256').update(id).digest('hex')}`;
+}
+
+const poison = (reason: PoisonReason, detail: string): Decoded => ({ ok: false, reason, detail });
+
+export function decodeMessage(msg: RawMessage, opts: DecodeOptions): Decoded {
+  const value = msg.value;
+  if (value === null || value.length === 0) return poison('invalid_shape', 'empty message (tombstone)');
+  if (value.length > opts.maxMessageBytes)
+    return poison('oversize', `${value.length} bytes, over kafka.max_message_bytes (${opts.maxMessageBytes})`);
+  let body: unknown;
+  try {
+    body = JSON.parse(value.toString('utf8'));
+  } catch (err) {
+    return poison('invalid_json', (err as Error).message);
+  }
+  if (!isObj(body)) return poison('invalid_shape', 'expected a JSON object');
+
+  const key = msg.key && msg.key.length > 0 ? msg.key.toString('utf8') : undefined;
+  const fieldName = body[opts.jobNameField];
+  const jobName =
+    typeof fieldName === 'string' && fieldName !== '' ? fieldName : (opts.jobNameDefault ?? msg.topic);
+  // The broker's timestamp is when the producer sent it: closer to the fact than our receive
+  // time. Used only inside the accepted skew/age window so a replayed topic is not refused.
+  const brokerTime =
+    msg.timestamp !== undefined &&
+    msg.timestamp <= opts.now + opts.limits.max_future_skew &&
+    msg.timestamp >= opts.now - opts.limits.max_event_age
+      ? msg.timestamp
+      : undefined;
+
+  let event: Record<string, unknown>;
+  if ('status' in body && !('event' in body)) {
+    const status = body.status;
+    if (typeof status !== 'string') return poison('invalid_shape', 'status: expected a string');
+    const ev = STATUS_EVENTS[status.toLowerCase()];
+    if (!ev) return poison('unknown_status', `status ${JSON.stringify(truncate(status, 100))} is not one of ${Object.keys(STATUS_EVENTS).join(', ')}`);
+    const jobId = body.jobId;
+    let runId: string | undefined;
+    if (typeof jobId === 'number' && Number.isFinite(jobId)) runId = String(jobId);
+    else if (typeof jobId === 'string' && jobId !== '') runId = jobId;
+    else if (jobId !== undefined && jobId !== null) return poison('invalid_shape', 'jobId: expected a number or a string');
+    else runId = key;
+    if (runId === undefined) return poison('invalid_shape', 'jobId: is required when the message has no key');
+    event = { job_name: jobName, run_id: runId, event: ev };
+    const completedAt = body.completedAt;
+    if (completedAt !== undefined && completedAt !== null && (ev === 'succeeded' || ev === 'failed' || ev === 'cancelled'))
+      event.timestamp = completedAt;
+    else if (brokerTime !== undefined) event.timestamp = brokerTime;
+    if (body.rowsProcessed !== undefined && body.rowsProcessed !== null) event.records_processed = body.rowsProcessed;
+    if (body.errorMessage !== undefined && body.errorMessage !== null) event.error_message = body.errorMessage;
+    if (body.generatedFields !== undefined && body.generatedFields !== null) {
+      let fields: unknown = body.generatedFields;
+      if (typeof fields === 'string') {
+        try {
+          fields = JSON.parse(fields);
+        } catch {
+          /* not JSON: kept as the string the job sent */
+        }
+      }
+      event.metadata = { generatedFields: fields };
+    }
+    event.event_id = offsetEventId(msg.topic, msg.partition, msg.offset);
+  } else if ('event' in body || 'job_name' in body) {
+    event = { ...body };
+    if (event.run_id === undefined && key !== undefined) event.run_id = key;
+    if (event.timestamp === undefined && brokerTime !== undefined) event.timestamp = brokerTime;
+    event.event_id ??= offsetEventId(msg.topic, msg.partition, msg.offset);
+  } else {
+    return poison('invalid_shape', 'expected a status message (jobId, status) or an event (job_name, event)');
+  }
+
+  const { draft, issues } = validateEvent(event, opts.limits, opts.now);
+  if (!draft) return poison('invalid_shape', issues.map((i) => `${i.path}: ${i.message}`).join('; '));
+  draft.source = 'kafka';
+  return { ok: true, draft };
+}

@@ -1,0 +1,303 @@
+/**
+ * The Kafka source against a real Kafka protocol implementation: librdkafka's mock
+ * cluster (3 brokers, topics auto-created with 4 partitions) run by kcat. Messages are
+ * produced with kafkajs and, once, with kcat -P (a different client). A fresh topic and
+ * consumer group per test.
+ */
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import { Kafka, logLevel, Partitioners, type Admin, type Producer } from 'kafkajs';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../support/free-port.js';
+import { hasBinary } from '../support/require-binary.js';
+import { spawnAgent, type AgentProcess } from '../support/spawn-agent.js';
+import { startAgent, type TestAgent } from '../support/start-agent.js';
+import { startKafkaMock, type KafkaMock } from '../support/start-kafka-mock.js';
+import { tempDir } from '../support/temp-dir.js';
+import { metricValue, waitFor } from '../support/wait-for.js';
+
+const has = hasBinary('kcat', 'kcat');
+
+describe.skipIf(!has)('Kafka source (librdkafka mock cluster via kcat)', () => {
+  let mock: KafkaMock;
+  let kafka: Kafka;
+  let producer: Producer;
+  let admin: Admin;
+  const agents: TestAgent[] = [];
+  const cleanups: (() => Promise<void> | void)[] = [];
+
+  beforeAll(async () => {
+    mock = await startKafkaMock({ debug: true });
+    kafka = new Kafka({ clientId: 'jobpulse-test', brokers: mock.brokers, logLevel: logLevel.NOTHING });
+    producer = kafka.producer({ allowAutoTopicCreation: true, createPartitioner: Partitioners.DefaultPartitioner });
+    await producer.connect();
+    admin = kafka.admin();
+    await admin.connect();
+  });
+  afterAll(async () => {
+    await producer?.disconnect();
+    await admin?.disconnect();
+    await mock?.stop();
+  });
+  afterEach(async () => {
+    for (const a of agents.splice(0)) await a.stop();
+    for (const c of cleanups.splice(0)) await c();
+  });
+
+  const names = () => {
+    const id = randomUUID().slice(0, 8);
+    return { topic: `status-${id}`, group: `group-${id}` };
+  };
+  const kafkaConfig = (topic: string, group: string, extra: Record<string, unknown> = {}) => ({
+    kafka: { brokers: mock.brokers, topic, group_id: group, from_beginning: true, session_timeout: '6s', retry: { initial: '100ms', max: '1s' }, ...extra },
+  });
+  const start = async (config: Record<string, unknown>, dir?: string): Promise<TestAgent> => {
+    const a = await startAgent({ config, ...(dir ? { dir } : {}) });
+    agents.push(a);
+    return a;
+  };
+  const send = (topic: string, messages: { key?: string; value: unknown }[]) =>
+    producer.send({
+      topic,
+      messages: messages.map((m) => ({ key: m.key ?? null, value: typeof m.value === 'string' ? m.value : JSON.stringify(m.value) })),
+    });
+  const metrics = async (a: { get?: TestAgent['get']; url: string }): Promise<string> => (await fetch(`${a.url}/metrics`)).text();
+  const runsOf = async (a: { url: string }, job: string): Promise<number> =>
+    metricValue(await metrics(a), `job_runs_total{job_name="${job}",outcome="succeeded"}`) ?? 0;
+  const committed = async (group: string, topic: string): Promise<number> => {
+    const [t] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
+    return (t?.partitions ?? []).reduce((s, p) => s + Math.max(0, Number(p.offset)), 0);
+  };
+
+  it('turns status messages on several partitions into runs and commits offsets after they are durable', async () => {
+    const { topic, group } = names();
+    const runs = 40;
+    const msgs = [];
+    for (let i = 0; i < runs; i++) {
+      const jobName = `etl-${i % 4}`;
+      msgs.push({ key: String(1000 + i), value: { jobId: 1000 + i, status: 'Running', jobName } });
+      msgs.push({
+        key: String(1000 + i),
+        value: {
+          jobId: 1000 + i,
+          status: i % 2 ? 'COMPLETED' : 'Succeeded',
+          errorMessage: null,
+          generatedFields: JSON.stringify({ table: `t${i}` }),
+          rowsProcessed: 100,
+          completedAt: new Date().toISOString(),
+          jobName,
+        },
+      });
+    }
+    await send(topic, msgs);
+    const a = await start(kafkaConfig(topic, group));
+
+    await waitFor(async () => {
+      let total = 0;
+      for (let j = 0; j < 4; j++) total += await runsOf(a, `etl-${j}`);
+      return total === runs;
+    }, { what: `${runs} finished runs` });
+    const text = await metrics(a);
+    for (let j = 0; j < 4; j++) {
+      expect(metricValue(text, `job_runs_total{job_name="etl-${j}",outcome="succeeded"}`)).toBe(runs / 4);
+      expect(metricValue(text, `job_records_processed_total{job_name="etl-${j}"}`)).toBe((runs / 4) * 100);
+    }
+    const lagSeries = text.split('\n').filter((l) => l.startsWith(`jobpulse_kafka_consumer_lag{topic="${topic}"`));
+    expect(lagSeries.length).toBeGreaterThanOrEqual(2);
+    expect(metricValue(text, 'jobpulse_kafka_connected')).toBe(1);
+
+    const run = (await a.get('/api/v1/runs/1003')).body;
+    expect(run).toMatchObject({ job_name: 'etl-3', state: 'succeeded', records_processed: 100, metadata: { generatedFields: { table: 't3' } } });
+    expect(run.events.map((e: { event: string; source: string }) => `${e.source}:${e.event}`)).toEqual(['kafka:started', 'kafka:succeeded']);
+    expect((await a.get('/readyz')).body.checks).toContainEqual({ name: 'kafka', ok: true });
+
+    await waitFor(async () => (await committed(group, topic)) === runs * 2, { what: 'every offset committed' });
+    await waitFor(async () => metricValue(await metrics(a), 'jobpulse_kafka_messages_total{result="ok"}') === runs * 2, { what: 'ok count' });
+  });
+
+  it('consumes native /push events produced by kcat -P (another client)', async () => {
+    const { topic, group } = names();
+    const lines = [
+      `r-kcat|${JSON.stringify({ job_name: 'kcat-job', event: 'started' })}`,
+      `r-kcat|${JSON.stringify({ job_name: 'kcat-job', event: 'progress', progress: 50, records_processed: 7 })}`,
+      `r-kcat|${JSON.stringify({ job_name: 'kcat-job', event: 'succeeded' })}`,
+    ].join('\n');
+    await new Promise<void>((resolve, reject) => {
+      const p = execFile('kcat', ['-b', mock.brokers.join(','), '-P', '-t', topic, '-K', '|'], (err) => (err ? reject(err) : resolve()));
+      p.stdin?.end(`${lines}\n`);
+    });
+    const a = await start(kafkaConfig(topic, group));
+    const run = await waitFor(async () => {
+      const r = await a.get('/api/v1/runs/r-kcat');
+      return r.status === 200 && r.body.state === 'succeeded' ? r.body : undefined;
+    }, { what: 'run r-kcat succeeded' });
+    expect(run).toMatchObject({ job_name: 'kcat-job', records_processed: 7, progress: 100 });
+    expect(run.events).toHaveLength(3);
+  });
+
+  it('skips poison messages between good ones: counted, logged once, dead-lettered, partition keeps moving', async () => {
+    const { topic, group } = names();
+    const dlq = `${topic}-dlq`;
+    const ok = (id: number) => ({ key: 'k', value: { jobId: id, status: 'Completed', jobName: 'poisoned' } });
+    await send(topic, [
+      ok(1),
+      { key: 'k', value: '{"jobId": 2, "status": "Compl' },
+      ok(3),
+      { key: 'k', value: { jobId: 4, status: 'Exploded', jobName: 'poisoned' } },
+      ok(5),
+      { key: 'k', value: { jobId: 6, status: 'Completed', jobName: 'poisoned', padding: 'x'.repeat(5000) } },
+      { key: 'k', value: { hello: 'world' } },
+      ok(7),
+    ]);
+    const a = await start(kafkaConfig(topic, group, { dead_letter_topic: dlq, max_message_bytes: 2048 }));
+
+    await waitFor(async () => (await runsOf(a, 'poisoned')) === 4, { what: '4 good runs' });
+    const text = await metrics(a);
+    expect(metricValue(text, 'jobpulse_kafka_messages_total{result="ok"}')).toBe(4);
+    for (const reason of ['invalid_json', 'unknown_status', 'oversize', 'invalid_shape'])
+      expect(metricValue(text, `jobpulse_kafka_messages_total{result="${reason}"}`)).toBe(1);
+    await waitFor(async () => (await committed(group, topic)) === 8, { what: 'poison offsets committed too' });
+
+    const skipped = a.logs.filter((l) => l.msg === 'kafka message skipped');
+    expect(skipped.map((l) => [l.offset, l.reason])).toEqual([
+      ['1', 'invalid_json'],
+      ['3', 'unknown_status'],
+      ['5', 'oversize'],
+      ['6', 'invalid_shape'],
+    ]);
+    for (const l of skipped) expect(l).toMatchObject({ topic, partition: expect.any(Number), source: 'kafka' });
+    expect(String(skipped[2]?.excerpt)).toMatch(/…\[truncated \d+ chars\]$/);
+    expect(String(skipped[2]?.excerpt).length).toBeLessThan(300);
+
+    // The dead-letter topic holds each poison message unchanged, with why and where from.
+    const reader = kafka.consumer({ groupId: `dlq-${group}` });
+    cleanups.push(() => reader.disconnect());
+    await reader.connect();
+    await reader.subscribe({ topic: dlq, fromBeginning: true });
+    const got: { value: string; reason: string; origin: string }[] = [];
+    await reader.run({
+      eachMessage: async ({ message }) => {
+        got.push({ value: String(message.value), reason: String(message.headers?.['x-jobpulse-reason']), origin: String(message.headers?.['x-jobpulse-origin']) });
+      },
+    });
+    await waitFor(() => got.length === 4, { what: '4 dead letters' });
+    expect(got.map((g) => g.reason).sort()).toEqual(['invalid_json', 'invalid_shape', 'oversize', 'unknown_status']);
+    expect(got.find((g) => g.reason === 'invalid_json')).toMatchObject({ value: '{"jobId": 2, "status": "Compl', origin: expect.stringMatching(new RegExp(`^${topic}/\\d+/1$`)) });
+    expect(metricValue(await metrics(a), 'jobpulse_kafka_dead_letter_messages_total{result="ok"}')).toBe(4);
+  });
+
+  it('a consumer stopped mid-stream and restarted loses nothing and counts nothing twice', async () => {
+    const { topic, group } = names();
+    const total = 600;
+    const msgs = Array.from({ length: total }, (_, i) => ({ key: String(i), value: { jobId: `r-${i}`, status: 'Completed', jobName: 'restarted' } }));
+    await send(topic, msgs);
+    const dir = tempDir();
+    cleanups.push(() => dir.cleanup());
+    const config = kafkaConfig(topic, group, { partitions_consumed_concurrently: 1 });
+    const first = await startAgent({ config, dir: dir.path });
+    await waitFor(async () => (await runsOf(first, 'restarted')) > 0, { what: 'some runs' });
+    await first.agent.stop();
+    const before = await committed(group, topic);
+
+    const second = await start(config, dir.path);
+    await waitFor(async () => (await runsOf(second, 'restarted')) === total, { what: `${total} runs after restart`, timeoutMs: 30_000 });
+    await waitFor(async () => (await committed(group, topic)) === total, { what: 'all offsets committed' });
+    expect(await runsOf(second, 'restarted')).toBe(total);
+    expect((await second.get('/api/v1/jobs/restarted/runs?limit=1000')).body.runs).toHaveLength(total);
+    // The second consumer started from what the first committed on its way out.
+    expect(before).toBeGreaterThan(0);
+  });
+
+  it('kill -9 between durable commit and offset commit: re-delivered messages are applied once', async () => {
+    const { topic, group } = names();
+    const total = 3000;
+    for (let s = 0; s < total; s += 1000)
+      await send(
+        topic,
+        Array.from({ length: 1000 }, (_, i) => ({ key: String(s + i), value: { jobId: `k-${s + i}`, status: 'Completed', jobName: 'killed' } })),
+      );
+    const dir = tempDir();
+    cleanups.push(() => dir.cleanup());
+    const env = {
+      JOBPULSE_KAFKA__BROKERS: mock.brokers.join(','),
+      JOBPULSE_KAFKA__TOPIC: topic,
+      JOBPULSE_KAFKA__GROUP_ID: group,
+      JOBPULSE_KAFKA__FROM_BEGINNING: 'true',
+      JOBPULSE_KAFKA__RETRY__INITIAL: '100ms',
+      JOBPULSE_KAFKA__SESSION_TIMEOUT: '6s',
+      JOBPULSE_LOG_LEVEL: 'warn',
+    };
+    const db = `${dir.path}/k.db`;
+    let proc: AgentProcess = await spawnAgent({ db, env });
+    cleanups.push(() => void proc.child.kill('SIGKILL'));
+    await waitFor(async () => (await runsOf(proc, 'killed')) > 0, { what: 'some runs before the kill' });
+    proc.child.kill('SIGKILL');
+    await proc.exited;
+
+    proc = await spawnAgent({ db, env });
+    await waitFor(async () => (await runsOf(proc, 'killed')) === total, { what: `${total} runs after kill -9`, timeoutMs: 30_000 });
+    await waitFor(async () => (await committed(group, topic)) === total, { what: 'all offsets committed' });
+    expect(await runsOf(proc, 'killed')).toBe(total);
+    proc.child.kill('SIGKILL');
+    await proc.exited;
+  });
+
+  it('keeps serving while the broker is absent, reports it on /readyz and /metrics, and connects when it appears', async () => {
+    const { topic, group } = names();
+    const port = await freePort();
+    const a = await start({
+      kafka: { brokers: [`127.0.0.1:${port}`], topic, group_id: group, from_beginning: true, retry: { initial: '100ms', max: '500ms' } },
+    });
+    const ready = await a.get('/readyz');
+    expect(ready.status).toBe(503);
+    expect(ready.body.checks.find((c: { name: string }) => c.name === 'kafka')).toMatchObject({ ok: false, detail: expect.stringContaining(group) });
+    expect(metricValue(await metrics(a), 'jobpulse_kafka_connected')).toBe(0);
+    expect((await a.push({ job_name: 'still-serving', event: 'started' })).status).toBe(200);
+    await waitFor(() => a.logs.some((l) => l.msg === 'kafka unreachable; retrying'), { what: 'a retry logged' });
+
+    // The broker "appears": a TCP forwarder on the configured port to the mock's first broker.
+    await send(topic, [{ key: 'late', value: { jobId: 'late-1', status: 'Completed', jobName: 'late-broker' } }]);
+    const proxy = await forward(port, mock.brokers[0] as string);
+    cleanups.push(() => proxy.close());
+    await waitFor(async () => (await runsOf(a, 'late-broker')) === 1, { what: 'the run after the broker appeared', timeoutMs: 30_000 });
+    expect((await a.get('/readyz')).status).toBe(200);
+    expect(metricValue(await metrics(a), 'jobpulse_kafka_connected')).toBe(1);
+  });
+
+  it('graceful stop commits what is durable and leaves the group', async () => {
+    const { topic, group } = names();
+    await send(topic, Array.from({ length: 20 }, (_, i) => ({ key: String(i), value: { jobId: `g-${i}`, status: 'Completed', jobName: 'graceful' } })));
+    const a = await startAgent({ config: kafkaConfig(topic, group) });
+    await waitFor(async () => (await runsOf(a, 'graceful')) === 20, { what: '20 runs' });
+    const leave = new RegExp(`consumer group ${group} with 0 member\\(s\\) changing state \\w+ -> \\w+: explicit member leave`);
+    expect(mock.groupLog().some((l) => leave.test(l))).toBe(false);
+    await a.stop();
+    expect(await committed(group, topic)).toBe(20);
+    // The mock does not answer DescribeGroups; its own log shows the member's LeaveGroup.
+    expect(mock.groupLog().some((l) => leave.test(l))).toBe(true);
+  });
+});
+
+/** A TCP forwarder on 127.0.0.1:port → target, standing in for a broker that comes up late. */
+async function forward(port: number, target: string): Promise<{ close(): Promise<void> }> {
+  const [host, targetPort] = target.split(':') as [string, string];
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((client) => {
+    const upstream = connect(Number(targetPort), host);
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('error', () => undefined);
+      s.on('close', () => sockets.delete(s));
+    }
+    client.pipe(upstream).pipe(client);
+  });
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  return {
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}

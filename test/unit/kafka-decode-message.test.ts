@@ -1,0 +1,127 @@
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/config/schema.js';
+import { decodeMessage, offsetEventId, STATUS_EVENTS, type DecodeOptions, type RawMessage } from '../../src/sources/kafka/decode-message.js';
+
+const NOW = Date.UTC(2026, 10, 23, 12);
+const opts: DecodeOptions = { limits: parseConfig({}).limits, maxMessageBytes: 1000, jobNameField: 'jobName', now: NOW };
+
+const msg = (value: unknown, over: Partial<RawMessage> = {}): RawMessage => ({
+  topic: 'transformation-job-status',
+  partition: 2,
+  offset: '41',
+  key: null,
+  value: value === null ? null : Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)),
+  timestamp: NOW - 5000,
+  ...over,
+});
+
+const status = (s: string, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
+  jobId: 123,
+  status: s,
+  errorMessage: null,
+  generatedFields: null,
+  rowsProcessed: null,
+  completedAt: null,
+  ...extra,
+});
+
+describe('Kafka message decoding', () => {
+  it.each<[string, string]>([
+    ['Pending', 'queued'],
+    ['QUEUED', 'queued'],
+    ['Running', 'started'],
+    ['processing', 'started'],
+    ['Completed', 'succeeded'],
+    ['succeeded', 'succeeded'],
+    ['Failed', 'failed'],
+    ['Cancelled', 'cancelled'],
+    ['canceled', 'cancelled'],
+  ])('maps status %s to %s, case-insensitively', (s, event) => {
+    const d = decodeMessage(msg(status(s)), opts);
+    expect(d.ok && d.draft.event).toBe(event);
+  });
+
+  it('keeps every field of the operators’ status message', () => {
+    const d = decodeMessage(
+      msg(
+        status('Completed', {
+          generatedFields: '{"outputTable":"sales_2026","partitions":12}',
+          rowsProcessed: 1000,
+          completedAt: '2026-11-23T11:59:00Z',
+          jobName: 'sales-transform',
+        }),
+      ),
+      opts,
+    );
+    expect(d).toEqual({
+      ok: true,
+      draft: {
+        job_name: 'sales-transform',
+        run_id: '123',
+        event: 'succeeded',
+        event_id: 'kafka:transformation-job-status:2:41',
+        timestamp: Date.UTC(2026, 10, 23, 11, 59),
+        records_processed: 1000,
+        metadata: { generatedFields: { outputTable: 'sales_2026', partitions: 12 } },
+        source: 'kafka',
+      },
+    });
+  });
+
+  it('takes the error message of a failure, the topic as job name, and the broker time when there is no completedAt', () => {
+    const d = decodeMessage(msg(status('Failed', { errorMessage: 'disk full', generatedFields: 'not json' })), opts);
+    expect(d.ok && d.draft).toMatchObject({
+      job_name: 'transformation-job-status',
+      error_message: 'disk full',
+      timestamp: NOW - 5000,
+      metadata: { generatedFields: 'not json' },
+    });
+  });
+
+  it('uses the configured default job name, and the key when there is no jobId', () => {
+    const d = decodeMessage(msg({ status: 'Running' }, { key: Buffer.from('run-7') }), { ...opts, jobNameDefault: 'engine' });
+    expect(d.ok && d.draft).toMatchObject({ job_name: 'engine', run_id: 'run-7', event: 'started' });
+  });
+
+  it('accepts the native /push event, with its own event_id, and the key as run_id', () => {
+    const d = decodeMessage(
+      msg({ job_name: 'nightly-etl', event: 'progress', progress: 40, event_id: 'e-1' }, { key: Buffer.from('r-9') }),
+      opts,
+    );
+    expect(d.ok && d.draft).toMatchObject({ job_name: 'nightly-etl', run_id: 'r-9', event: 'progress', progress: 40, event_id: 'e-1', source: 'kafka' });
+  });
+
+  it.each<[string, RawMessage, string, string]>([
+    ['not JSON', msg('{"jobId": 1, "status":'), 'invalid_json', 'JSON'],
+    ['a JSON array', msg([1, 2]), 'invalid_shape', 'expected a JSON object'],
+    ['an empty value', msg(null), 'invalid_shape', 'tombstone'],
+    ['neither format', msg({ hello: 'world' }), 'invalid_shape', 'expected a status message'],
+    ['an unknown status', msg(status('Exploded')), 'unknown_status', '"Exploded"'],
+    ['a non-string status', msg(status('x', { status: 3 })), 'invalid_shape', 'status: expected a string'],
+    ['no jobId and no key', msg({ status: 'Running' }), 'invalid_shape', 'jobId: is required'],
+    ['negative rows', msg(status('Completed', { rowsProcessed: -5 })), 'invalid_shape', 'records_processed'],
+    ['a native event with a bad field', msg({ job_name: 'a', event: 'done' }), 'invalid_shape', 'event: expected one of'],
+    ['too many bytes', msg({ job_name: 'a', event: 'started', metadata: 'x'.repeat(2000) }), 'oversize', 'kafka.max_message_bytes'],
+  ])('refuses %s as %s', (_name, m, reason, detail) => {
+    const d = decodeMessage(m, opts);
+    expect(d.ok).toBe(false);
+    if (!d.ok) {
+      expect(d.reason).toBe(reason);
+      expect(d.detail).toContain(detail);
+    }
+  });
+
+  it('derives a stable event id per topic/partition/offset, hashed for very long topic names', () => {
+    expect(offsetEventId('t', 0, '9')).toBe('kafka:t:0:9');
+    const long = offsetEventId('t'.repeat(250), 0, '9');
+    expect(long).toMatch(/^kafka:[0-9a-f]{64}$/);
+    expect(offsetEventId('t'.repeat(250), 0, '9')).toBe(long);
+    expect(offsetEventId('t'.repeat(250), 0, '10')).not.toBe(long);
+  });
+
+  it('has one table entry per documented status', () => {
+    expect(Object.keys(STATUS_EVENTS).sort()).toEqual(
+      ['cancelled', 'canceled', 'completed', 'failed', 'pending', 'processing', 'queued', 'running', 'succeeded'].sort(),
+    );
+  });
+});
