@@ -117,6 +117,8 @@ describe.skipIf(!has)('alerting end to end: jobpulse → Prometheus → Alertman
                   'e2e-stuck': { stuck_after: '2s' },
                   // a slot every 2 seconds that no run ever covers
                   'e2e-missed': { schedule: '*/2 * * * * *', grace: '1s' },
+                  'e2e-never-started': { submitting_timeout: '2s' },
+                  'e2e-stale': { max_age: '5m' },
                 }
               : {}),
           },
@@ -160,6 +162,20 @@ describe.skipIf(!has)('alerting end to end: jobpulse → Prometheus → Alertman
     await waitFor('alertmanager ready', async () => ((await fetch(`http://127.0.0.1:${amPort}/-/ready`)).ok ? true : undefined), 20_000, alertmanager.output);
     await waitFor('prometheus ready', async () => ((await fetch(`${promUrl}/-/ready`)).ok ? true : undefined), 20_000, prometheus.output);
 
+    // Warm: the target scraped and every rule group evaluated once, so the figures below
+    // measure the chain in steady state rather than Prometheus' start-up.
+    await waitFor(
+      'prometheus scraping jobpulse and evaluating rules',
+      async () => {
+        const up = (await (await fetch(`${promUrl}/api/v1/query?query=${encodeURIComponent('up{job="jobpulse"}')}`)).json()) as { data: { result: { value: [number, string] }[] } };
+        const rules = (await (await fetch(`${promUrl}/api/v1/rules`)).json()) as { data: { groups: { lastEvaluation: string }[] } };
+        const evaluated = rules.data.groups.length > 0 && rules.data.groups.every((g) => !g.lastEvaluation.startsWith('0001'));
+        return up.data.result[0]?.value[1] === '1' && evaluated ? true : undefined;
+      },
+      20_000,
+      prometheus.output,
+    );
+
     // The scenarios, all at once: each alert's clock starts at its push.
     const push = async (job: string, events: Record<string, unknown>[]) => {
       pushedAt.set(job, Date.now());
@@ -184,6 +200,14 @@ describe.skipIf(!has)('alerting end to end: jobpulse → Prometheus → Alertman
     if (DETECTORS) {
       // the real detectors judge it: stuck after 2s without a sign of life; missed slots
       pushedAt.set('e2e-missed', Date.now());
+      // submitted, never started: timed out in submitting after 2s
+      await push('e2e-never-started', [{ run_id: 'n1', event: 'submitted' }]);
+      // last success 10 minutes ago, max_age 5 minutes
+      const tenMinutesAgo = Math.floor(Date.now() / 1000) - 600;
+      await push('e2e-stale', [
+        { run_id: 'a1', event: 'started', timestamp: tenMinutesAgo - 60 },
+        { run_id: 'a1', event: 'succeeded', timestamp: tenMinutesAgo },
+      ]);
     } else {
       // Without the detectors in this build the test plays the clock source, through the
       // same door (ingest), handing it the `stuck` verdict the detector would.
@@ -209,7 +233,13 @@ describe.skipIf(!has)('alerting end to end: jobpulse → Prometheus → Alertman
     ['a failed run', 'JobRunFailed', 'e2e-failed', 'critical'],
     ['an overlong run', 'JobRunTooLong', 'e2e-overlong', 'warning'],
     ['a stuck run', 'JobStuck', 'e2e-stuck', 'critical'],
-    ...(DETECTORS ? [['a missed schedule', 'JobMissedSchedule', 'e2e-missed', 'critical'] as [string, string, string, string]] : []),
+    ...((DETECTORS
+      ? [
+          ['a missed schedule', 'JobMissedSchedule', 'e2e-missed', 'critical'],
+          ['a run timed out in submitting', 'JobSubmitTimedOut', 'e2e-never-started', 'critical'],
+          ['no success within max_age', 'JobNoRecentSuccess', 'e2e-stale', 'critical'],
+        ]
+      : []) as [string, string, string, string][]),
   ];
   it.each(SCENARIOS)('%s reaches the webhook as %s with job_name and severity', async (scenario, alertname, jobName, severity) => {
     const r = await firstAlert(alertname, jobName);
