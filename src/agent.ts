@@ -16,6 +16,7 @@ import { createPushRoutes } from './http/push-routes.js';
 import { createIngest, type Ingest } from './ingest/ingest.js';
 import { createBaselines, type Baselines } from './history/baselines.js';
 import { createDetectorFamilies } from './metrics/detector-families.js';
+import { createDetectorMetrics } from './metrics/detector-metrics.js';
 import { CORE_JOB_FAMILIES, createJobExposition, type JobExposition } from './metrics/job-exposition.js';
 import { createClockSource, type ClockSource } from './sources/clock/clock-source.js';
 import { createBatchIndex, type BatchIndex } from './state/batch-index.js';
@@ -138,6 +139,7 @@ export async function createAgent(opts: AgentOptions): Promise<Agent> {
         clock,
         logger: logger.child({ source: 'clock' }),
         intervalMs: config.detectors.interval,
+        onSweep: createDetectorMetrics(selfMetrics),
         batches: (id) => batches.counts(id),
         baseline: (name) => baselines.get(name),
         runStartsSince: async (jobName, since) => {

@@ -30,7 +30,10 @@ describe('detectors over HTTP with a real agent and store', () => {
     clock.advance(1);
     expect((await sweep(a)).applied).toBe(1);
     expect((await sweep(a)).events).toBe(0); // already flagged
-    expect((await a.get('/metrics')).text).toContain('job_stuck{job_name="etl"} 1');
+    const m = (await a.get('/metrics')).text;
+    expect(m).toContain('job_stuck{job_name="etl"} 1');
+    expect(m).toContain('jobpulse_detector_verdicts_total{result="applied"} 1');
+    expect(m).toContain('jobpulse_detector_sweep_duration_seconds_count 3');
     const log = await events(a, 'r1');
     const stuck = log.find((e) => e.event === 'stuck');
     expect(stuck).toMatchObject({ source: 'clock', applied: true, timestamp: new Date(T0 + 10 * MIN).toISOString() });

@@ -50,7 +50,16 @@ export function createClockSource(deps: {
   onSweep?: (r: SweepResult) => void;
 }): ClockSource {
   const { state, config, clock, logger } = deps;
-  const expectations = (name: string) => expectationsFor(config, name);
+  // Expectations are static config: merge defaults and overrides once per job, not once per run per sweep.
+  const expCache = new Map<string, ReturnType<typeof expectationsFor>>();
+  const expectations = (name: string) => {
+    let e = expCache.get(name);
+    if (!e) {
+      e = expectationsFor(config, name);
+      if (expCache.size < 1_000_000) expCache.set(name, e);
+    }
+    return e;
+  };
   const opts = {
     too_short_factor: config.detectors.too_short_factor,
     finish_parent: config.detectors.finish_parent,
@@ -86,11 +95,22 @@ export function createClockSource(deps: {
     }
   });
 
+  /** Per scheduled job: the first slot not yet judged, so a sweep skips jobs with nothing due. */
+  const pending = new Map<string, number>();
+
   async function scheduleDrafts(now: number, checked: Map<string, number>): Promise<EventDraft[]> {
     const out: EventDraft[] = [];
     const lookback = config.detectors.schedule_lookback;
     for (const name of scheduledJobs()) {
       const s = spec(name) as ScheduleSpec;
+      const n = next.get(name);
+      if (n === undefined || n <= now) {
+        const t = nextSlot(s, now);
+        if (t !== undefined) next.set(name, t);
+      }
+      const due = pending.get(name);
+      // Nothing can be judged before the first unjudged slot's grace has passed.
+      if (due !== undefined && !(now > due + s.grace)) continue;
       let from = checkedUntil.get(name);
       if (from === undefined) {
         const job = state.getJob(name);
@@ -109,8 +129,6 @@ export function createClockSource(deps: {
       checked.set(name, now);
       // Forget starts too old to cover any slot still to be judged.
       for (const [id, t] of known) if (t < now - lookback) known.delete(id);
-      const n = nextSlot(s, now);
-      if (n !== undefined) next.set(name, n);
     }
     return out;
   }
@@ -149,7 +167,12 @@ export function createClockSource(deps: {
       finished = done.concat(finished);
       throw err;
     }
-    for (const [name, t] of checked) checkedUntil.set(name, t);
+    for (const [name, t] of checked) {
+      checkedUntil.set(name, t);
+      const s = spec(name);
+      const first = s ? nextSlot(s, t - s.grace - 1) : undefined;
+      if (first !== undefined) pending.set(name, first);
+    }
     const res = { events: drafts.length, applied, seconds: (performance.now() - t0) / 1000 };
     deps.onSweep?.(res);
     return res;
