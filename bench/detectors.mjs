@@ -66,6 +66,11 @@ const res = await agent.detectors.sweep();
 const worstMs = performance.now() - t;
 
 await agent.stop();
+// Restart on the same store: loading state, child batch counts and baselines.
+const t1 = performance.now();
+const again = await createAgent({ config, clock, logger: createLogger({ level: 'error' }), defaultMetrics: false });
+const restartMs = performance.now() - t1;
+await again.stop();
 rmSync(dir, { recursive: true, force: true });
 
 const rows = [
@@ -73,6 +78,7 @@ const rows = [
   ['detect() alone, nothing due (median of 9)', `${detectMs.toFixed(1)} ms`],
   ['sweep(), nothing due (median of 5)', `${idleSweepMs.toFixed(1)} ms`],
   [`sweep(), every run past its deadline (${res.events.toLocaleString('en')} verdicts committed)`, `${worstMs.toFixed(0)} ms`],
+  ['agent restart on that store (state + batch index + baselines)', `${restartMs.toFixed(0)} ms`],
   ['default sweep interval', '30 s'],
 ];
 console.log(`Detector sweep, node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}\n`);
