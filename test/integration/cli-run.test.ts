@@ -42,7 +42,13 @@ async function until<T>(fn: () => Promise<T | undefined>, what: string): Promise
   throw new Error(`timed out waiting for ${what}`);
 }
 
-describe.skipIf(!existsSync('dist/main.js'))('jobpulse run / push / jobs (real processes)', () => {
+// The wrapper is tested as users run it: the built bin. `npm test` builds dist/ first;
+// under CI a missing build is a failure, elsewhere the suite says how to get one.
+const built = existsSync('dist/main.js');
+if (!built && process.env.CI === 'true') throw new Error('dist/main.js missing: run `npm run build` (npm test does it in pretest)');
+if (!built) console.warn('skipping CLI process tests: run `npm run build` first');
+
+describe.skipIf(!built)('jobpulse run / push / jobs (real processes)', () => {
   let a: TestAgent;
   let spoolDir: ReturnType<typeof tempDir>;
   let env: Record<string, string>;
