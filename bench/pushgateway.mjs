@@ -6,30 +6,11 @@ import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer } from 'node:net';
+import { freePort, waitFor } from './support.mjs';
 
 const GROUPS = Number(process.env.BENCH_PG_GROUPS ?? 10000);
 const DURATION = process.env.BENCH_DURATION ?? '8s';
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
-
-const freePort = () =>
-  new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-
-async function waitFor(url) {
-  for (let i = 0; i < 400; i++) {
-    try {
-      if ((await fetch(url)).ok) return;
-    } catch {}
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`not ready: ${url}`);
-}
 
 async function startJobpulse() {
   const dir = mkdtempSync(join(tmpdir(), 'jobpulse-bench-pg-'));

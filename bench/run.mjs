@@ -5,31 +5,12 @@ import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { createServer } from 'node:net';
+import { freePort, waitReady } from './support.mjs';
 
 const DURATION = process.env.BENCH_DURATION ?? '8s';
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
 const only = process.env.BENCH_ONLY?.split(',');
 const want = (name) => !only || only.includes(name);
-
-const freePort = () =>
-  new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-
-async function waitReady(url) {
-  for (let i = 0; i < 300; i++) {
-    try {
-      if ((await fetch(`${url}/readyz`)).ok) return;
-    } catch {}
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`not ready: ${url}`);
-}
 
 async function startAgent(extraEnv = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'jobpulse-bench-'));
