@@ -38,6 +38,16 @@ const sortedPairs = (labels: Record<string, string>): [string, string][] =>
 
 const sampleId = (name: string, labels: Record<string, string>): string => `${name}\u0000${JSON.stringify(sortedPairs(labels))}`;
 
+/** The group's series identities (cached on the group: families never change after commit). */
+function seriesOf(g: Group): string[] {
+  if (!g.series) {
+    const out: string[] = [];
+    for (const f of g.families.values()) for (const m of f.metrics) out.push(sampleId(f.name, exposedLabels(g, m)));
+    g.series = out;
+  }
+  return g.series;
+}
+
 export interface PushChange {
   /** The group as it will be after the push. */
   group: Group;
@@ -91,6 +101,8 @@ export class GroupRegistry {
         if (t.groups - ownShare > 0) throw new InconsistentPushError(`metric "${f.name}" pushed as ${f.type.toUpperCase()} is not a ${t.type.toUpperCase()} as in other groups`);
       }
     }
+    // Each sample's identity is computed once here and kept on the group for index/unindex.
+    const series: string[] = [];
     const seen = new Set<string>();
     for (const f of families.values()) {
       for (const m of f.metrics) {
@@ -98,12 +110,14 @@ export class GroupRegistry {
         const id = sampleId(f.name, labels);
         if (seen.has(id)) throw new InconsistentPushError(`metric "${f.name}" with labels ${JSON.stringify(labels)} was collected before with the same name and label values`);
         seen.add(id);
+        series.push(id);
         const owner = this.owners.get(id);
         if (owner !== undefined && owner !== opts.key) {
           throw new InconsistentPushError(`metric "${f.name}" with labels ${JSON.stringify(labels)} is already exposed by another group`);
         }
       }
     }
+    group.series = series;
     return { group, previous };
   }
 
@@ -146,8 +160,8 @@ export class GroupRegistry {
       const t = this.types.get(f.name);
       if (t) t.groups += 1;
       else this.types.set(f.name, { type: f.type, groups: 1 });
-      for (const m of f.metrics) this.owners.set(sampleId(f.name, exposedLabels(g, m)), g.key);
     }
+    for (const id of seriesOf(g)) this.owners.set(id, g.key);
   }
 
   private unindex(g: Group): void {
@@ -157,10 +171,7 @@ export class GroupRegistry {
         t.groups -= 1;
         if (t.groups <= 0) this.types.delete(f.name);
       }
-      for (const m of f.metrics) {
-        const id = sampleId(f.name, exposedLabels(g, m));
-        if (this.owners.get(id) === g.key) this.owners.delete(id);
-      }
     }
+    for (const id of seriesOf(g)) if (this.owners.get(id) === g.key) this.owners.delete(id);
   }
 }

@@ -43,6 +43,40 @@ const ROLES: [RegExp, 'start' | 'success' | 'end' | 'duration' | 'progress' | 'r
   [/(?:^|_)records_processed(?:_total)?$/, 'records'],
 ];
 
+type Role = (typeof ROLES)[number][1];
+
+// Every push runs deriveEvents; names and grouping keys repeat, so the regex tests and the
+// key hash are done once per distinct value (bounded: cleared when they grow past CACHE_MAX).
+const CACHE_MAX = 100_000;
+const roleCache = new Map<string, Role | null>();
+const hashCache = new Map<string, string>();
+
+function roleOf(name: string): Role | null {
+  let role = roleCache.get(name);
+  if (role === undefined) {
+    role = null;
+    for (const [re, r] of ROLES) {
+      if (re.test(name)) {
+        role = r;
+        break;
+      }
+    }
+    if (roleCache.size >= CACHE_MAX) roleCache.clear();
+    roleCache.set(name, role);
+  }
+  return role;
+}
+
+function keyHash(key: string): string {
+  let h = hashCache.get(key);
+  if (h === undefined) {
+    h = createHash('sha256').update(key).digest('hex').slice(0, 12);
+    if (hashCache.size >= CACHE_MAX) hashCache.clear();
+    hashCache.set(key, h);
+  }
+  return h;
+}
+
 export function jobNameOf(labels: Record<string, string>): string {
   const extra = Object.keys(labels)
     .filter((k) => k !== 'job' && !(k === 'instance' && labels[k] === ''))
@@ -53,17 +87,13 @@ export function jobNameOf(labels: Record<string, string>): string {
 }
 
 export function deriveEvents(group: Group): EventDraft[] {
-  const v: Partial<Record<(typeof ROLES)[number][1], number>> = {};
+  const v: Partial<Record<Role, number>> = {};
   for (const f of group.families.values()) {
     if (f.type === 'histogram' || f.type === 'summary') continue;
     const value = f.metrics[0]?.value;
     if (value === undefined || !Number.isFinite(value)) continue;
-    for (const [re, role] of ROLES) {
-      if (re.test(f.name) && v[role] === undefined) {
-        v[role] = value;
-        break;
-      }
-    }
+    const role = roleOf(f.name);
+    if (role !== null && v[role] === undefined) v[role] = value;
   }
   const failed = (v.failed !== undefined && v.failed !== 0) || (v.exit !== undefined && v.exit !== 0);
   // Times in ms; 0 means "never" in the Pushgateway idiom (a gauge initialised to 0).
@@ -77,7 +107,7 @@ export function deriveEvents(group: Group): EventDraft[] {
   if (start === undefined && end === undefined && !hasProgress) return [];
 
   const job_name = jobNameOf(group.labels);
-  const hash = createHash('sha256').update(group.key).digest('hex').slice(0, 12);
+  const hash = keyHash(group.key);
   const finished = end !== undefined && (start === undefined || end >= start);
   const anchor = start ?? end ?? group.push_time;
   const run_id = `pg-${hash}-${anchor}`;

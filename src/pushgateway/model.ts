@@ -39,6 +39,8 @@ export interface Group {
   push_failure_time: number;
   /** Unix ms after which the group is expired and hidden; undefined = never. */
   expires_at?: number;
+  /** Series identities of its samples, derived from families and labels; computed once by the registry. */
+  series?: string[];
 }
 
 /** Label names in a fixed order so one group has one key whatever the URL's order was. */

@@ -6,7 +6,8 @@
 import type { Job } from '../../domain/job.js';
 import type { Run, RunState } from '../../domain/run.js';
 import { runDurationSeconds } from '../../domain/run.js';
-import type { CommitBatch, FinishedRun, GroupStore, GroupWrite, RunQuery, Store, StoredEvent, StoredGroup } from '../store.js';
+import type { CommitBatch, FinishedRun, RunQuery, Store, StoredEvent } from '../store.js';
+import { createSqliteGroupLog } from './group-log.js';
 import { openDatabase, type Db } from './open-database.js';
 import type { Durability } from '../../config/schema.js';
 import { decodeCursor, encodeCursor } from '../run-cursor.js';
@@ -61,35 +62,7 @@ export function createSqliteStore(opts: { path: string; durability: Durability }
     for (const j of batch.jobs) upsertJob.run(j.job_name, j.last_seen_at, JSON.stringify(j));
   });
 
-  const upsertGroup = db.prepare(
-    `INSERT INTO pushgateway_groups (group_key, labels, families, push_time, push_failure_time, expires_at) VALUES (?, ?, ?, ?, ?, ?)
-     ON CONFLICT (group_key) DO UPDATE SET labels = excluded.labels, families = excluded.families, push_time = excluded.push_time,
-       push_failure_time = excluded.push_failure_time, expires_at = excluded.expires_at`,
-  );
-  const deleteGroup = db.prepare('DELETE FROM pushgateway_groups WHERE group_key = ?');
-  const wipeGroups = db.prepare('DELETE FROM pushgateway_groups');
-  const selectGroups = db.prepare('SELECT group_key, labels, families, push_time, push_failure_time, expires_at FROM pushgateway_groups');
-  const writeGroups = db.transaction((ops: GroupWrite[]) => {
-    for (const op of ops) {
-      if ('put' in op) {
-        const g = op.put;
-        upsertGroup.run(g.group_key, JSON.stringify(g.labels), Buffer.from(g.families.buffer, g.families.byteOffset, g.families.byteLength), g.push_time, g.push_failure_time, g.expires_at ?? null);
-      } else if ('delete' in op) deleteGroup.run(op.delete);
-      else wipeGroups.run();
-    }
-  });
-  const groups: GroupStore = {
-    async load() {
-      return (selectGroups.all() as { group_key: string; labels: string; families: Buffer; push_time: number; push_failure_time: number; expires_at: number | null }[]).map((r) => {
-        const g: StoredGroup = { group_key: r.group_key, labels: JSON.parse(r.labels) as Record<string, string>, families: new Uint8Array(r.families), push_time: r.push_time, push_failure_time: r.push_failure_time };
-        if (r.expires_at !== null) g.expires_at = r.expires_at;
-        return g;
-      });
-    },
-    async write(ops) {
-      writeGroups(ops);
-    },
-  };
+  const groups = createSqliteGroupLog(db);
 
   let closed = false;
   return {
