@@ -18,8 +18,9 @@ commands:
   jobs [--watch] [--json] print the jobs table (--watch redraws, --json for scripts)
   version                 print the version
 
-Client commands read JOBPULSE_URL (default http://127.0.0.1:9469), JOBPULSE_TOKEN and
-JOBPULSE_SPOOL (default ~/.jobpulse/spool.jsonl).
+Client commands read JOBPULSE_URL (default http://127.0.0.1:9469), JOBPULSE_TOKEN,
+JOBPULSE_SPOOL (default ~/.jobpulse/spool.jsonl) and the spool caps JOBPULSE_SPOOL_MAX_EVENTS
+(default 10000) and JOBPULSE_SPOOL_MAX_BYTES (default 10485760; oldest events dropped first).
 
 See jobpulse.example.yaml for every setting.
 `;

@@ -4,8 +4,14 @@
  * go to a local spool file (JSON lines) that the next `jobpulse run` or
  * `jobpulse push --flush` resends. Events carry client-made `event_id`s, so a resend
  * after a lost answer is applied once.
+ *
+ * The spool is capped (`spoolMaxEvents`, default 10,000 events, and `spoolMaxBytes`,
+ * default 10 MiB): a host whose agent is gone for weeks must not fill its disk. When an
+ * append goes over either cap the oldest events are dropped first (the newest say most
+ * about the job now), each drop is logged with its count, and the running total is kept in
+ * `<spool>.dropped` until the next flush reports it.
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, unlinkSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 export interface CliEvent {
@@ -30,6 +36,10 @@ export interface SenderOptions {
   backoffMs?: number;
   /** Per-request timeout in ms (default 5000). */
   timeoutMs?: number;
+  /** Most events the spool keeps; older ones are dropped first (default 10,000). */
+  spoolMaxEvents?: number;
+  /** Most bytes the spool file may hold; older events are dropped first (default 10 MiB). */
+  spoolMaxBytes?: number;
   warn?: (s: string) => void;
 }
 
@@ -65,14 +75,59 @@ export async function sendWithRetry(opts: SenderOptions, events: CliEvent[]): Pr
       wait *= 2;
     }
   }
-  spool(opts.spoolPath, events);
+  spool(opts, events);
   opts.warn?.(`jobpulse: agent unreachable at ${opts.url}; ${events.length} event(s) spooled to ${opts.spoolPath}`);
   return 'spooled';
 }
 
-export function spool(path: string, events: CliEvent[]): void {
+export const DEFAULT_SPOOL_MAX_EVENTS = 10_000;
+export const DEFAULT_SPOOL_MAX_BYTES = 10 * 1024 * 1024;
+
+const droppedPath = (path: string): string => `${path}.dropped`;
+
+/** Events dropped from the spool since it was last flushed. */
+export function spoolDropped(path: string): number {
+  try {
+    const n = Number(readFileSync(droppedPath(path), 'utf8').trim());
+    return Number.isFinite(n) ? n : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** Appends events to the spool, then enforces the caps by dropping the oldest events. */
+export function spool(opts: Pick<SenderOptions, 'spoolPath' | 'spoolMaxEvents' | 'spoolMaxBytes' | 'warn'>, events: CliEvent[]): void {
+  const path = opts.spoolPath;
+  const maxEvents = Math.max(1, opts.spoolMaxEvents ?? DEFAULT_SPOOL_MAX_EVENTS);
+  const maxBytes = Math.max(1, opts.spoolMaxBytes ?? DEFAULT_SPOOL_MAX_BYTES);
   mkdirSync(dirname(path), { recursive: true });
   appendFileSync(path, events.map((e) => `${JSON.stringify(e)}\n`).join(''));
+  // Cheap check first: most appends are far below the byte cap and need no line count.
+  const size = statSync(path).size;
+  if (size <= maxBytes && !mayExceedCount(path, maxEvents, size)) return;
+  const lines = readFileSync(path, 'utf8').split('\n').filter((l) => l !== '');
+  let bytes = size;
+  let drop = 0;
+  while (drop < lines.length && (lines.length - drop > maxEvents || bytes > maxBytes)) {
+    bytes -= Buffer.byteLength(lines[drop] as string) + 1;
+    drop += 1;
+  }
+  if (drop === 0) return;
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, lines.slice(drop).map((l) => `${l}\n`).join(''));
+  renameSync(tmp, path);
+  const total = spoolDropped(path) + drop;
+  writeFileSync(droppedPath(path), `${total}\n`);
+  opts.warn?.(`jobpulse: spool ${path} over its cap (${maxEvents} events, ${maxBytes} bytes): dropped ${drop} oldest event(s), ${total} dropped since the last flush`);
+}
+
+/** Counts lines only when the file could hold more than maxEvents (a spooled event is at least 40 bytes). */
+function mayExceedCount(path: string, maxEvents: number, size: number): boolean {
+  if (size < maxEvents * 40) return false;
+  const text = readFileSync(path, 'utf8');
+  let n = 0;
+  for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) n += 1;
+  return n > maxEvents;
 }
 
 /** Resends the spool; events the agent took are removed, the rest stay. Returns how many were sent. */
@@ -95,8 +150,17 @@ export async function flushSpool(opts: SenderOptions): Promise<{ sent: number; l
   if (events.length === 0) return { sent: 0, left: 0 };
   const r = await post(opts, events);
   if (r === 'retry') {
-    spool(opts.spoolPath, events);
+    spool(opts, events);
     return { sent: 0, left: events.length };
+  }
+  const dropped = spoolDropped(opts.spoolPath);
+  if (dropped > 0) {
+    opts.warn?.(`jobpulse: spool flushed; ${dropped} older event(s) had been dropped from it (spool cap)`);
+    try {
+      unlinkSync(droppedPath(opts.spoolPath));
+    } catch {
+      /* already gone */
+    }
   }
   return { sent: r === 'ok' ? events.length : 0, left: 0 };
 }
@@ -115,7 +179,7 @@ export function createSender(opts: SenderOptions) {
     if (behindSpool) {
       const { left } = await flushSpool(opts).catch(() => ({ left: 1 }));
       if (left > 0) {
-        spool(opts.spoolPath, events);
+        spool(opts, events);
         return 'spooled';
       }
       behindSpool = false;

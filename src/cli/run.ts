@@ -28,12 +28,20 @@ export interface CliIo {
   killSelf: (signal: NodeJS.Signals) => void;
 }
 
+/** A positive integer setting, or undefined for the default (a bad value must not lift the cap). */
+const positive = (v: string | true | undefined): number | undefined => {
+  const n = typeof v === 'string' ? Number(v) : NaN;
+  return Number.isInteger(n) && n > 0 ? n : undefined;
+};
+
 export const senderOptions = (flags: Record<string, string | true>, env: NodeJS.ProcessEnv, warn: (s: string) => void): SenderOptions => ({
   url: typeof flags.url === 'string' ? flags.url : (env.JOBPULSE_URL ?? 'http://127.0.0.1:9469'),
   token: typeof flags.token === 'string' ? flags.token : env.JOBPULSE_TOKEN,
   spoolPath: typeof flags.spool === 'string' ? flags.spool : (env.JOBPULSE_SPOOL ?? `${env.HOME ?? '.'}/.jobpulse/spool.jsonl`),
   attempts: env.JOBPULSE_RETRIES !== undefined ? Number(env.JOBPULSE_RETRIES) : undefined,
   backoffMs: env.JOBPULSE_BACKOFF_MS !== undefined ? Number(env.JOBPULSE_BACKOFF_MS) : undefined,
+  spoolMaxEvents: positive(flags['spool-max-events'] ?? env.JOBPULSE_SPOOL_MAX_EVENTS),
+  spoolMaxBytes: positive(flags['spool-max-bytes'] ?? env.JOBPULSE_SPOOL_MAX_BYTES),
   warn,
 });
 

@@ -122,6 +122,35 @@ describe.skipIf(!built)('jobpulse run / push / jobs (real processes)', () => {
     expect(existsSync(env.JOBPULSE_SPOOL as string)).toBe(false);
   });
 
+  it('caps the spool: the oldest events are dropped first, counted, and reported at the flush', async () => {
+    const down = `http://127.0.0.1:${await freePort()}`;
+    const capped = { ...env, JOBPULSE_SPOOL_MAX_EVENTS: '4' };
+    const runIds: string[] = [];
+    let last: Result | undefined;
+    for (let i = 0; i < 3; i++) {
+      last = await cli(['run', '--job', 'capped', '--url', down, '--', 'true'], { env: capped });
+      expect(last.code).toBe(0);
+      const lines = readFileSync(env.JOBPULSE_SPOOL as string, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { run_id: string; event: string });
+      runIds.push(lines[lines.length - 1]?.run_id as string);
+    }
+    // Each run spooled started + succeeded: 6 events under a cap of 4 leaves the last two runs.
+    const kept = readFileSync(env.JOBPULSE_SPOOL as string, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { run_id: string; event: string });
+    expect(kept.map((e) => [e.run_id, e.event])).toEqual([
+      [runIds[1], 'started'],
+      [runIds[1], 'succeeded'],
+      [runIds[2], 'started'],
+      [runIds[2], 'succeeded'],
+    ]);
+    // The third run appends its two events one at a time: one drop each, counted up to 2.
+    expect(last?.stderr).toContain('dropped 1 oldest event(s), 2 dropped since the last flush');
+    const flush = await cli(['push', '--flush'], { env: capped });
+    expect(flush.code).toBe(0);
+    expect(flush.stdout).toContain('flushed 4 event(s)');
+    expect(flush.stderr).toContain('2 older event(s) had been dropped');
+    expect((await runs('capped')).map((r) => r.state)).toEqual(['succeeded', 'succeeded']);
+    expect(existsSync(`${env.JOBPULSE_SPOOL as string}.dropped`)).toBe(false);
+  });
+
   it('the next run resends the spool before its own events', async () => {
     const down = `http://127.0.0.1:${await freePort()}`;
     expect((await cli(['run', '--job', 'later', '--url', down, '--', 'true'], { env })).code).toBe(0);
