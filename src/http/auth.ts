@@ -20,6 +20,8 @@ const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
 export interface Auth {
   require(role: Role): MiddlewareHandler;
   allows(role: Role, authorization: string | undefined): boolean;
+  /** The bare token (no `Bearer `), e.g. from a ping URL's `?token=`; same constant-time compare. */
+  allowsToken(role: Role, token: string | undefined): boolean;
 }
 
 export function createAuth(cfg: AuthConfig): Auth {
@@ -34,17 +36,24 @@ export function createAuth(cfg: AuthConfig): Auth {
   // Reads stay open when only write tokens are set: protecting reads is a separate decision.
   if (cfg.read_tokens.length === 0) byRole.read.open = true;
 
-  const allows = (role: Role, authorization: string | undefined): boolean => {
+  const allowsToken = (role: Role, token: string | undefined): boolean => {
     const r = byRole[role];
     if (r.open) return true;
-    const m = /^Bearer\s+(.+)$/i.exec(authorization ?? '');
-    if (!m) return false;
-    const d = digest((m[1] as string).trim());
+    if (token === undefined || token === '') return false;
+    // Digests have one length, so timingSafeEqual never throws and the compare time does not depend on the token.
+    const d = digest(token);
     return r.tokens.some((t) => timingSafeEqual(t, d));
+  };
+
+  const allows = (role: Role, authorization: string | undefined): boolean => {
+    if (byRole[role].open) return true;
+    const m = /^Bearer\s+(.+)$/i.exec(authorization ?? '');
+    return m ? allowsToken(role, (m[1] as string).trim()) : false;
   };
 
   return {
     allows,
+    allowsToken,
     require: (role) => async (c, next) => {
       if (!allows(role, c.req.header('authorization'))) {
         throw new UnauthorizedError(

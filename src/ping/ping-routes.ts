@@ -5,13 +5,15 @@
  *   GET|POST /ping/<job>/fail         the run failed
  *   GET|POST /ping/<job>/<0-255>      finished with that exit status (0 = success)
  *   ?rid=<run_id>                     pairs start and finish when runs overlap
+ *   ?token=<write token>              instead of `Authorization: Bearer`, for cron lines
+ *                                     that cannot set headers easily
  * A POST body is kept as the run's log excerpt (`metadata.log_excerpt`), cut at
  * `ping.max_log_bytes` with a marker saying how much was dropped. Without `rid`, a finish
  * joins the job's unfinished run (ingest's usual rule), so the duration is start → finish.
  * Answers `OK` (text) so `curl -fsS -m 10 --retry 5 URL` works unchanged.
  */
 import { Hono } from 'hono';
-import type { Context } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import type { Config } from '../config/schema.js';
 import { ValidationError } from '../domain/errors.js';
 import type { EventDraft } from '../domain/job-event.js';
@@ -74,9 +76,18 @@ export function createPingRoutes(deps: {
     return c.text('OK\n', 200);
   }
 
+  // `?token=` is checked like the header (same digests, constant-time compare). It never
+  // reaches a log: requests are logged by route pattern and path, never the query string.
+  const headerAuth = deps.auth.require('write');
+  const requireWrite: MiddlewareHandler = async (c, next) => {
+    const token = c.req.query('token');
+    if (token !== undefined && deps.auth.allowsToken('write', token)) return next();
+    return headerAuth(c, next);
+  };
+
   for (const method of ['get', 'post'] as const) {
-    app[method]('/ping/:job', deps.auth.require('write'), (c) => handle(c, undefined));
-    app[method]('/ping/:job/:action', deps.auth.require('write'), (c) => handle(c, c.req.param('action')));
+    app[method]('/ping/:job', requireWrite, (c) => handle(c, undefined));
+    app[method]('/ping/:job/:action', requireWrite, (c) => handle(c, c.req.param('action')));
   }
   return app;
 }

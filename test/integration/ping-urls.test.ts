@@ -62,3 +62,38 @@ describe('ping URLs', () => {
     expect(res.status).toBe(400);
   });
 });
+
+describe('ping URLs with a write token', () => {
+  const secret = 'cron-secret-7f3a9c';
+  const wrong = 'wrong-guess-51b2e8';
+  let a: TestAgent;
+  beforeEach(async () => {
+    a = await startAgent({ config: { auth: { write_tokens: [secret] } } });
+  });
+  afterEach(() => a.stop());
+
+  it('takes the token as ?token= (or the header), refuses a missing or wrong one, and never logs it', async () => {
+    expect((await fetch(`${a.url}/ping/tok/start`)).status).toBe(401);
+    expect((await fetch(`${a.url}/ping/tok/start?token=${wrong}`)).status).toBe(401);
+    expect((await fetch(`${a.url}/ping/tok/start?token=`)).status).toBe(401);
+    expect((await fetch(`${a.url}/ping/tok/start?token=${secret}`)).status).toBe(200);
+    expect((await fetch(`${a.url}/ping/tok?rid=x1&token=${encodeURIComponent(secret)}`, { method: 'POST', body: 'log line' })).status).toBe(200);
+    expect((await fetch(`${a.url}/ping/tok/0`, { headers: { authorization: `Bearer ${secret}` } })).status).toBe(200);
+    // A wrong header does not hide a right query token, and a right header is not spoiled by a wrong query token.
+    expect((await fetch(`${a.url}/ping/tok/start?token=${secret}`, { headers: { authorization: `Bearer ${wrong}` } })).status).toBe(200);
+    expect((await fetch(`${a.url}/ping/tok/fail?token=${wrong}`, { headers: { authorization: `Bearer ${secret}` } })).status).toBe(200);
+    // The query token is for ping URLs only.
+    expect((await fetch(`${a.url}/push?token=${secret}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"job_name":"x","event":"started"}' })).status).toBe(401);
+
+    const runs = await a.get('/api/v1/jobs/tok/runs');
+    expect(runs.body.runs.length).toBeGreaterThanOrEqual(2);
+    // Requests were logged (one line each, refused ones too), and no line carries either token.
+    expect(a.logs.some((l) => l.msg === 'request' && l.route === '/ping/:job/:action')).toBe(true);
+    expect(a.logs.some((l) => l.msg === 'request refused' && l.status === 401)).toBe(true);
+    const logText = JSON.stringify(a.logs);
+    expect(logText).not.toContain(secret);
+    expect(logText).not.toContain(wrong);
+    expect(runs.text).not.toContain(secret);
+    expect((await a.get('/metrics')).text).not.toContain(secret);
+  });
+});
