@@ -13,7 +13,7 @@ import { createAuth, type Auth } from './http/auth.js';
 import { createApp, type Exposer, type ReadinessCheck } from './http/create-app.js';
 import { createPageRoutes } from './http/pages/page-routes.js';
 import { createPushRoutes } from './http/push-routes.js';
-import { createIngest, type Ingest } from './ingest/ingest.js';
+import { createIngest, type Ingest, type IngestFn } from './ingest/ingest.js';
 import { createBaselines, type Baselines } from './history/baselines.js';
 import { createDetectorFamilies } from './metrics/detector-families.js';
 import { createDetectorMetrics } from './metrics/detector-metrics.js';
@@ -30,7 +30,7 @@ import { createSparkMetrics } from './metrics/spark-metrics.js';
 import { JobState } from './state/job-state.js';
 import { createSqliteStore } from './store/sqlite/sqlite-store.js';
 import { Redis } from 'ioredis';
-import { createLeasedSource } from './sources/leased-source.js';
+import { createLeasedSource, fencedIngest, type FenceCell, type LeasedSource } from './sources/leased-source.js';
 import { createRedisStore, redisOptions } from './store/redis/redis-store.js';
 import { isStale, type Store } from './store/store.js';
 import { VERSION } from './version.js';
@@ -131,9 +131,18 @@ export async function createAgent(opts: AgentOptions): Promise<Agent> {
     maxJobs: config.limits.max_jobs,
     observer: selfMetrics.observer,
   });
+  // On Redis the singleton sources write under their lease's fencing token (leased-source.ts).
+  const fences = new Map<string, FenceCell>();
+  const ingestFn = ingest.ingest;
+  const singletonIngest = (lease: string): IngestFn => {
+    if (config.store.kind !== 'redis') return ingestFn;
+    const f = fencedIngest(ingestFn, lease);
+    fences.set(lease, f.cell);
+    return f.ingest;
+  };
   const detectors = config.detectors.enabled
     ? createClockSource({
-        ingest: ingest.ingest,
+        ingest: singletonIngest('clock'),
         state,
         config,
         clock,
@@ -200,7 +209,7 @@ export async function createAgent(opts: AgentOptions): Promise<Agent> {
   if (config.spark.clusters.length > 0) {
     const observer = createSparkMetrics(selfMetrics, () => spark?.trackedCounts() ?? {});
     spark = createSparkSource({
-      ingest: ingest.ingest,
+      ingest: singletonIngest('spark'),
       state,
       config: config.spark,
       clock,
@@ -217,9 +226,14 @@ export async function createAgent(opts: AgentOptions): Promise<Agent> {
     const lr = new Redis(config.store.redis.url, { ...redisOptions(config.store.redis), lazyConnect: false });
     lr.on('error', () => undefined);
     leaseRedis = lr;
+    const leased: LeasedSource[] = [];
     sources.forEach((s, i) => {
-      sources[i] = createLeasedSource({ source: s, redis: lr, keyPrefix: config.store.redis.key_prefix, ttlMs: config.store.redis.lease_ttl, logger: logger.child({ source: s.name }) });
+      const l = createLeasedSource({ source: s, redis: lr, keyPrefix: config.store.redis.key_prefix, ttlMs: config.store.redis.lease_ttl, logger: logger.child({ source: s.name }), fence: fences.get(s.name) });
+      leased.push(l);
+      sources[i] = l;
     });
+    const S = SELF_METRICS;
+    selfMetrics.gauge({ name: S.leaseHeld.name, help: S.leaseHeld.help, labelNames: [...S.leaseHeld.labels], collect: (g) => leased.forEach((l) => g.set({ lease: l.name }, l.lease.held() ? 1 : 0)) });
   }
   // Not leased: the consumer group already shares the partitions among replicas.
   if (config.kafka.brokers.length > 0) {

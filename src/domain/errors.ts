@@ -45,6 +45,26 @@ export class StoreUnavailableError extends JobpulseError {
   readonly code = 'store_unavailable';
 }
 
+/**
+ * A write made on behalf of a lease (the singleton Spark poller, the detectors) carried a
+ * fencing token older than the newest one Redis granted for that lease: another replica
+ * has become leader since, and this replica's results are stale. Nothing was written.
+ */
+export class FencedWriteError extends JobpulseError {
+  readonly code = 'fenced_out';
+  constructor(
+    readonly lease: string,
+    readonly token: number | undefined,
+    readonly current: number | undefined,
+  ) {
+    super(
+      token === undefined
+        ? `write refused: lease ${lease} is not held by this replica`
+        : `write refused: fencing token ${token} of lease ${lease} is older than the current one (${current ?? 'unknown'}); another replica leads`,
+    );
+  }
+}
+
 export class NotFoundError extends JobpulseError {
   readonly code = 'not_found';
 }

@@ -6,6 +6,7 @@
 import type { Context } from 'hono';
 import {
   ConfigError,
+  FencedWriteError,
   JobpulseError,
   MalformedBodyError,
   NotFoundError,
@@ -21,12 +22,14 @@ import type { Logger } from '../runtime/logger.js';
 
 type ErrorClass = abstract new (...args: never[]) => JobpulseError;
 
-export const STATUS_BY_ERROR: readonly [ErrorClass, 400 | 401 | 404 | 413 | 415 | 429 | 503][] = [
+export const STATUS_BY_ERROR: readonly [ErrorClass, 400 | 401 | 404 | 409 | 413 | 415 | 429 | 503][] = [
   [ValidationError, 400],
   [MalformedBodyError, 400],
   [ConfigError, 400],
   [UnauthorizedError, 401],
   [NotFoundError, 404],
+  // Internal to singleton sources; mapped so it can never turn into a 500.
+  [FencedWriteError, 409],
   [PayloadTooLargeError, 413],
   [UnsupportedMediaTypeError, 415],
   [TooManyJobsError, 429],

@@ -15,17 +15,21 @@
  * On a shared store (Redis) another replica may have changed a run or job this batch
  * reduced; the store then refuses the commit with StoreConflictError and fresh snapshots,
  * the writer installs them and reduces the whole batch again (optimistic concurrency).
+ *
+ * Leased singleton sources (Spark poller, detectors on Redis) pass the lease's fence with
+ * their drafts. A batch only ever holds requests of one fence (or none), so the store can
+ * refuse a stale leader's batch (FencedWriteError) without failing anyone else's push.
  */
 import { randomUUID } from 'node:crypto';
 import { applyToJob, type Job } from '../domain/job.js';
 import type { EventDraft, JobEvent } from '../domain/job-event.js';
 import { apply } from '../domain/lifecycle.js';
 import { isTerminal, type Run } from '../domain/run.js';
-import { OverloadedError, StoreUnavailableError, TooManyJobsError } from '../domain/errors.js';
+import { FencedWriteError, OverloadedError, StoreUnavailableError, TooManyJobsError } from '../domain/errors.js';
 import type { Clock } from '../runtime/clock.js';
 import type { Logger } from '../runtime/logger.js';
 import type { JobState } from '../state/job-state.js';
-import { isStale, StoreConflictError, type CommitBatch, type Store } from '../store/store.js';
+import { isStale, StoreConflictError, StoreJobLimitError, type CommitBatch, type Fence, type Store } from '../store/store.js';
 
 /** Reductions of one batch against a shared store before the batch is rejected. */
 const MAX_CONFLICT_RETRIES = 30;
@@ -45,9 +49,16 @@ export interface IngestObserver {
   event(source: string, result: IngestResult['result']): void;
   rejected(source: string, reason: string, events: number): void;
   storeError(): void;
+  /** A leased source's batch refused because a newer leader holds the lease. */
+  fenced?(lease: string, events: number): void;
 }
 
-export type IngestFn = (drafts: EventDraft[]) => Promise<IngestResult[]>;
+export interface IngestOptions {
+  /** Set by leased singleton sources: the commit is refused if a newer leader exists. */
+  fence?: Fence;
+}
+
+export type IngestFn = (drafts: EventDraft[], opts?: IngestOptions) => Promise<IngestResult[]>;
 
 export interface Ingest {
   ingest: IngestFn;
@@ -61,6 +72,7 @@ export interface Ingest {
 
 interface Request {
   drafts: EventDraft[];
+  fence?: Fence;
   resolve: (r: IngestResult[]) => void;
   reject: (e: Error) => void;
 }
@@ -85,6 +97,8 @@ export function createIngest(deps: {
   let flushing = false;
   let scheduled = false;
   let lastCommitFailed = false;
+  /** Jobs the shared store counted across replicas when it last refused a commit for limits.max_jobs. */
+  let sharedJobCount = 0;
   let draining: Promise<void> | undefined;
   let drained: (() => void) | undefined;
 
@@ -106,7 +120,8 @@ export function createIngest(deps: {
     flushing = true;
     const batch: Request[] = [];
     let n = 0;
-    while (queue.length > 0 && (n === 0 || n + (queue[0] as Request).drafts.length <= deps.maxBatch)) {
+    const fence = queue[0]?.fence;
+    while (queue.length > 0 && (n === 0 || (n + (queue[0] as Request).drafts.length <= deps.maxBatch && sameFence((queue[0] as Request).fence, fence)))) {
       const r = queue.shift() as Request;
       batch.push(r);
       n += r.drafts.length;
@@ -164,7 +179,7 @@ export function createIngest(deps: {
     for (const req of batch) {
       const unknown = new Set<string>();
       for (const d of req.drafts) if (!jobOf(d.job_name)) unknown.add(d.job_name);
-      if (unknown.size > 0 && state.jobCount + newJobs + unknown.size > deps.maxJobs) {
+      if (unknown.size > 0 && Math.max(state.jobCount, sharedJobCount) + newJobs + unknown.size > deps.maxJobs) {
         rejectedJobs.push([req.drafts[0]?.source ?? 'unknown', req.drafts.length]);
         answers.push(
           new TooManyJobsError(
@@ -215,8 +230,15 @@ export function createIngest(deps: {
 
     if (records.length > 0) {
       try {
-        await store.commit({ events: records, runs: [...runs.values()], jobs: [...jobs.values()] });
+        const fence = batch[0]?.fence;
+        await store.commit({ events: records, runs: [...runs.values()], jobs: [...jobs.values()], maxJobs: deps.maxJobs, ...(fence ? { fence } : {}) });
       } catch (err) {
+        if (err instanceof FencedWriteError) return fenceBatch(batch, err, records.length);
+        if (err instanceof StoreJobLimitError && attempt < MAX_CONFLICT_RETRIES) {
+          // Other replicas created jobs this one has not seen yet: refuse by the shared count.
+          sharedJobCount = Math.max(sharedJobCount, err.jobCount);
+          return process(batch, attempt + 1);
+        }
         if (err instanceof StoreConflictError && attempt < MAX_CONFLICT_RETRIES) {
           logger.debug('commit conflict; reducing the batch again on fresh snapshots', { keys: err.keys.slice(0, 5), attempt });
           publishNewer(err.fresh.jobs, err.fresh.runs);
@@ -256,6 +278,12 @@ export function createIngest(deps: {
     }
   }
 
+  function fenceBatch(batch: Request[], err: FencedWriteError, events: number): void {
+    observer?.fenced?.(err.lease, events);
+    logger.warn('write of a stale lease holder refused: another replica leads', { lease: err.lease, token: err.token, current: err.current, events });
+    for (const r of batch) r.reject(err);
+  }
+
   function failBatch(batch: Request[], err: unknown): void {
     lastCommitFailed = true;
     observer?.storeError();
@@ -265,7 +293,7 @@ export function createIngest(deps: {
   }
 
   return {
-    ingest(drafts) {
+    ingest(drafts, opts) {
       if (draining) return Promise.reject(new StoreUnavailableError('agent is shutting down'));
       if (drafts.length === 0) return Promise.resolve([]);
       if (queued + drafts.length > deps.maxPending) {
@@ -273,7 +301,7 @@ export function createIngest(deps: {
         return Promise.reject(new OverloadedError(`writer saturated: ${queued} events waiting (store.max_pending ${deps.maxPending})`));
       }
       return new Promise<IngestResult[]>((resolve, reject) => {
-        queue.push({ drafts, resolve, reject });
+        queue.push({ drafts, resolve, reject, ...(opts?.fence ? { fence: opts.fence } : {}) });
         queued += drafts.length;
         schedule();
       });
@@ -290,3 +318,5 @@ export function createIngest(deps: {
     },
   };
 }
+
+const sameFence = (a: Fence | undefined, b: Fence | undefined): boolean => a === b || (a !== undefined && b !== undefined && a.lease === b.lease && a.token === b.token);

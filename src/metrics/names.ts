@@ -70,6 +70,8 @@ export const SELF_METRICS = {
   sparkCycleDuration: m('jobpulse_spark_cycle_duration_seconds', 'histogram', 'Duration of one poll cycle over all tracked runs of a cluster.', ['cluster']),
   sparkTrackedRuns: m('jobpulse_spark_tracked_runs', 'gauge', 'Unfinished runs the Spark poller follows, by cluster.', ['cluster']),
   buildInfo: m('jobpulse_build_info', 'gauge', 'Always 1; labels carry the version.', ['version']),
+  leaseHeld: m('jobpulse_lease_held', 'gauge', '1 while this replica holds the lease of a singleton source (spark, clock), else 0. Present only with store.kind redis.', ['lease']),
+  fencedEvents: m('jobpulse_lease_fenced_events_total', 'counter', 'Events of a leased singleton source refused by the store because a newer leader had taken the lease (a paused or cut-off old leader), by lease.', ['lease']),
 } as const;
 
 /** The Kafka consumer's health (present only when kafka.brokers is configured). */

@@ -46,6 +46,7 @@ export function createSelfMetrics(deps: {
     registers,
   });
   const storeErrors = new Counter({ name: S.storeErrors.name, help: S.storeErrors.help, registers });
+  const fenced = new Counter({ name: S.fencedEvents.name, help: S.fencedEvents.help, labelNames: S.fencedEvents.labels, registers });
   new Gauge({
     name: S.pending.name,
     help: S.pending.help,
@@ -95,6 +96,9 @@ export function createSelfMetrics(deps: {
       },
       storeError() {
         storeErrors.inc();
+      },
+      fenced(lease, n) {
+        fenced.inc({ lease }, n);
       },
     },
     http(method, route, code, seconds) {

@@ -25,12 +25,30 @@ export interface StoredEvent extends JobEvent {
   reason?: string;
 }
 
+/** The lease a singleton source writes under, and the fencing token of its holding. */
+export interface Fence {
+  lease: string;
+  token: number;
+}
+
 export interface CommitBatch {
   events: { event: JobEvent; applied: boolean; reason?: string }[];
   /** Final snapshot of every run the batch changed. */
   runs: Run[];
   /** Final snapshot of every job the batch changed. */
   jobs: Job[];
+  /**
+   * Set when the batch was produced by a leased singleton source. A shared store refuses
+   * the whole commit with FencedWriteError (domain/errors.ts) if a newer token has been
+   * granted for the lease since; adapters without leases (SQLite, one agent) ignore it.
+   */
+  fence?: Fence;
+  /**
+   * limits.max_jobs. A shared store refuses a commit that would create jobs past it with
+   * StoreJobLimitError, counting every replica's jobs; a single-agent store may ignore it
+   * (the writer's own count is exact there).
+   */
+  maxJobs?: number;
 }
 
 export interface RunQuery {
@@ -111,6 +129,17 @@ export class StoreConflictError extends Error {
     readonly fresh: { jobs: Job[]; runs: Run[] },
   ) {
     super(`commit conflict on ${keys.slice(0, 5).join(', ')}${keys.length > 5 ? ', …' : ''}`);
+  }
+}
+
+/**
+ * Thrown by `commit` of a shared store when the batch creates jobs and the jobs all
+ * replicas already created plus the new ones exceed `maxJobs`. Nothing was written;
+ * `jobCount` is the shared count, so the writer can refuse the right requests and retry.
+ */
+export class StoreJobLimitError extends Error {
+  constructor(readonly jobCount: number) {
+    super(`job limit reached in the shared store: ${jobCount} jobs exist`);
   }
 }
 

@@ -9,6 +9,11 @@
  * Faults replace answers on a path (or on every path): slow, 500, HTML error page,
  * invalid JSON, truncated body, 404. The server counts requests and the most it ever
  * had in flight at once, which is how the poller's concurrency bound is proven.
+ *
+ * Replicas: an agent given `replicaUrl(name)` as its base URL reaches the same routes
+ * under `/replica/<name>`; the server counts requests per replica and the most replicas
+ * it ever had requests in flight from at once (`maxPollersAtOnce`), which is how "only
+ * the lease holder polls" is proven, and can hold one replica's answers (`setReplicaLatency`).
  */
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -54,6 +59,14 @@ export interface FakeSpark {
   inFlight: number;
   maxInFlight: number;
   hits(path: string): number;
+  /** Base URL for one replica; its requests are counted under `name`. */
+  replicaUrl(name: string): string;
+  /** Requests and requests in flight per replica. */
+  replicas: Map<string, { requests: number; inFlight: number }>;
+  /** The most distinct replicas that had a request in flight at the same moment. */
+  maxPollersAtOnce: number;
+  /** Delay every answer to this replica by `ms` (in addition to the global latency). */
+  setReplicaLatency(name: string, ms: number): void;
   resetStats(): void;
   close(): Promise<void>;
 }
@@ -73,6 +86,7 @@ export async function startFakeSpark(): Promise<FakeSpark> {
   const hits = new Map<string, number>();
   const sockets = new Set<Socket>();
   let latency = 0;
+  const replicaLatency = new Map<string, number>();
 
   const toAnswer = (a: string | Answer): Answer => (typeof a === 'string' ? { body: a } : a);
 
@@ -82,6 +96,12 @@ export async function startFakeSpark(): Promise<FakeSpark> {
     requests: 0,
     inFlight: 0,
     maxInFlight: 0,
+    replicas: new Map(),
+    maxPollersAtOnce: 0,
+    replicaUrl: (name) => `${fake.url}/replica/${name}`,
+    setReplicaLatency(name, ms) {
+      replicaLatency.set(name, ms);
+    },
     route(path, answers) {
       routes.set(path, { answers: answers.map(toAnswer), next: 0 });
     },
@@ -97,6 +117,8 @@ export async function startFakeSpark(): Promise<FakeSpark> {
     hits: (path) => hits.get(path) ?? 0,
     resetStats() {
       fake.requests = 0;
+      for (const r of fake.replicas.values()) r.requests = 0;
+      fake.maxPollersAtOnce = [...fake.replicas.values()].filter((r) => r.inFlight > 0).length;
       fake.maxInFlight = fake.inFlight;
       hits.clear();
     },
@@ -123,7 +145,18 @@ export async function startFakeSpark(): Promise<FakeSpark> {
   };
 
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
-    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    let path = new URL(req.url ?? '/', 'http://x').pathname;
+    const m = /^\/replica\/([^/]+)(\/.*)$/.exec(path);
+    const replica = m ? (m[1] as string) : undefined;
+    if (m) path = m[2] as string;
+    let per: { requests: number; inFlight: number } | undefined;
+    if (replica !== undefined) {
+      per = fake.replicas.get(replica) ?? { requests: 0, inFlight: 0 };
+      fake.replicas.set(replica, per);
+      per.requests += 1;
+      per.inFlight += 1;
+      fake.maxPollersAtOnce = Math.max(fake.maxPollersAtOnce, [...fake.replicas.values()].filter((r) => r.inFlight > 0).length);
+    }
     fake.requests += 1;
     fake.inFlight += 1;
     fake.maxInFlight = Math.max(fake.maxInFlight, fake.inFlight);
@@ -133,6 +166,7 @@ export async function startFakeSpark(): Promise<FakeSpark> {
       if (done) return;
       done = true;
       fake.inFlight -= 1;
+      if (per) per.inFlight -= 1;
     };
     res.on('close', finish);
     const a = pick(path);
@@ -148,7 +182,7 @@ export async function startFakeSpark(): Promise<FakeSpark> {
         setTimeout(() => res.destroy(), 5);
       } else res.end(body);
     };
-    const delay = (a.delayMs ?? 0) + latency;
+    const delay = (a.delayMs ?? 0) + latency + (replica !== undefined ? (replicaLatency.get(replica) ?? 0) : 0);
     if (delay > 0) setTimeout(write, delay);
     else write();
   };

@@ -251,8 +251,13 @@ export function createSparkSource(deps: SparkSourceDeps): SparkSource {
     }
 
     // 4. One ingest call per cycle: one group commit for all of the cycle's changes.
+    // Handed over even if stop() came during the cycle: what Spark said is a fact. Whether a
+    // replica that lost its lease meanwhile may still write is decided by the store, atomically
+    // with the commit (fencing token, leased-source.ts); a local "stopped?" check here would
+    // be racy by nature (a pause right after it is exactly what fencing exists for). On
+    // shutdown the agent stops sources before it drains ingest, so these events are kept.
     let emitted = 0;
-    if (drafts.length > 0 && !stopped) {
+    if (drafts.length > 0) {
       try {
         await ingest(drafts);
         emitted = drafts.length;

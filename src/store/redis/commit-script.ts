@@ -9,6 +9,15 @@
  * An `event_id` already in the log is a conflict too, so a delivery retried against two
  * replicas at once is applied once.
  *
+ * Fencing: a batch of a leased singleton source carries `fence { lease, token }`. If the
+ * lease's fence counter (INCR on every grant, lease.ts) is past the token, a newer leader
+ * exists and the script refuses the batch first, whatever else it holds: a leader paused
+ * past its lease cannot overwrite the results of the one that took over.
+ *
+ * Job limit: with `max_jobs`, a batch that creates jobs (expect 0, checked above as not
+ * existing) is refused when the shared job set would grow past it, so the limit holds
+ * across replicas, not per replica.
+ *
  * Keys, all under the prefix:
  *   seq                      INCR counter: the global commit order of events
  *   eventids                 hash event_id → run_id (dedupe)
@@ -21,12 +30,17 @@
  *   ended                    zset run_id by ended_at
  *   succeeded:<job>          zset run_id by ended_at (succeeded runs with a duration)
  *   job:<job_name>           hash { v, d } (job snapshot JSON); jobs: set of names
+ *   lease:<name>:fence       the newest fencing token granted for a lease (lease.ts)
  *   changes                  stream: one entry per commit { origin, runs, jobs } that
  *                            every replica tails to converge
  */
 export const COMMIT_SCRIPT = `
 local p = ARGV[1]
 local b = cjson.decode(ARGV[2])
+if b.fence then
+  local cur = tonumber(redis.call('GET', p .. 'lease:' .. b.fence.lease .. ':fence') or '0')
+  if cur > b.fence.token then return {'fenced', tostring(cur)} end
+end
 local conflicts = {}
 for _, r in ipairs(b.runs) do
   local v = tonumber(redis.call('HGET', p .. 'run:' .. r.id, 'v') or '0')
@@ -42,6 +56,16 @@ end
 if #conflicts > 0 then
   table.insert(conflicts, 1, 'conflict')
   return conflicts
+end
+if b.max_jobs then
+  local created = 0
+  for _, j in ipairs(b.jobs) do
+    if j.expect == 0 then created = created + 1 end
+  end
+  if created > 0 then
+    local have = redis.call('SCARD', p .. 'jobs')
+    if have + created > b.max_jobs then return {'too_many_jobs', tostring(have)} end
+  end
 end
 
 local n = #b.events

@@ -18,10 +18,12 @@ import { randomUUID } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Job } from '../../domain/job.js';
 import { runDurationSeconds, type Run } from '../../domain/run.js';
+import { FencedWriteError } from '../../domain/errors.js';
 import {
   revisionOf,
   setRevision,
   StoreConflictError,
+  StoreJobLimitError,
   type CommitBatch,
   type FinishedRun,
   type RemoteChange,
@@ -152,8 +154,12 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
         jobs: batch.jobs.map((j) => ({ name: j.job_name, expect: revisionOf(j), data: JSON.stringify(j) })),
         run_ids: JSON.stringify(batch.runs.map((r) => r.run_id)),
         job_names: JSON.stringify(batch.jobs.map((j) => j.job_name)),
+        ...(batch.fence ? { fence: batch.fence } : {}),
+        ...(batch.maxJobs !== undefined ? { max_jobs: batch.maxJobs } : {}),
       };
       const res = await redis.jpCommit(p, JSON.stringify(payload), maxLen);
+      if (res[0] === 'fenced') throw new FencedWriteError(batch.fence?.lease ?? '', batch.fence?.token, Number(res[1]));
+      if (res[0] === 'too_many_jobs') throw new StoreJobLimitError(Number(res[1]));
       if (res[0] === 'conflict') {
         const [runs, jobs] = await Promise.all([readRuns(batch.runs.map((r) => r.run_id)), readJobs(batch.jobs.map((j) => j.job_name))]);
         throw new StoreConflictError(res.slice(1), { jobs: [...jobs.values()], runs: [...runs.values()] });
