@@ -6,15 +6,22 @@
 // Prints a markdown table; copy it into the README's Kafka section.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import { createAgent } from '../dist/agent.js';
 import { parseConfig } from '../dist/config/schema.js';
 import { createLogger } from '../dist/runtime/logger.js';
+import { decodeMessage } from '../dist/sources/kafka/decode-message.js';
 
+const loadAtStart = loadavg().map((l) => l.toFixed(2)).join(' ');
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 100_000);
 const JOBS = Number(process.env.BENCH_JOBS ?? 100);
+/** CPU seconds (user + system) this process used since `from`: less sensitive to other load than wall time. */
+const cpuSeconds = (from) => {
+  const d = process.cpuUsage(from);
+  return (d.user + d.system) / 1e6;
+};
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 async function startMock() {
@@ -39,12 +46,14 @@ const kafka = new Kafka({ brokers: mock.brokers, logLevel: logLevel.NOTHING });
 const producer = kafka.producer({ allowAutoTopicCreation: true, createPartitioner: Partitioners.DefaultPartitioner });
 await producer.connect();
 const now = new Date().toISOString();
+const valueOf = (i) =>
+  JSON.stringify({ jobId: i, status: 'Completed', errorMessage: null, generatedFields: '{"table":"t"}', rowsProcessed: 1000, completedAt: now, jobName: `job-${i % JOBS}` });
 for (let s = 0; s < MESSAGES; s += 5000) {
   const messages = [];
   for (let i = s; i < Math.min(MESSAGES, s + 5000); i++)
     messages.push({
       key: String(i),
-      value: JSON.stringify({ jobId: i, status: 'Completed', errorMessage: null, generatedFields: '{"table":"t"}', rowsProcessed: 1000, completedAt: now, jobName: `job-${i % JOBS}` }),
+      value: valueOf(i),
     });
   await producer.send({ topic, messages });
 }
@@ -62,6 +71,73 @@ const kcatCount = await new Promise((resolve, reject) => {
 });
 const kcatSeconds = (performance.now() - t0) / 1000;
 
+// Second ceiling: kafkajs alone (same consumer settings as the source: eachBatch, manual
+// commits), decoding every message value to a string and discarding it. What the agent can
+// reach at best with kafkajs as its client.
+async function kafkajsAlone() {
+  const c = kafka.consumer({ groupId: `bench-kafkajs-${topic}`, maxWaitTimeInMs: 1000, maxBytesPerPartition: 4 * 1024 * 1024, maxBytes: 32 * 1024 * 1024 });
+  let joined;
+  let cpu0;
+  c.on(c.events.GROUP_JOIN, () => ((joined = performance.now()), (cpu0 = process.cpuUsage())));
+  await c.connect();
+  await c.subscribe({ topic, fromBeginning: true });
+  let n = 0;
+  let bytes = 0;
+  let done;
+  const finished = new Promise((r) => (done = r));
+  await c.run({
+    autoCommit: false,
+    eachBatchAutoResolve: false,
+    partitionsConsumedConcurrently: 4,
+    eachBatch: async ({ batch, resolveOffset, commitOffsetsIfNecessary, uncommittedOffsets }) => {
+      for (const m of batch.messages) bytes += m.value.toString('utf8').length;
+      n += batch.messages.length;
+      if (batch.messages.length > 0) {
+        resolveOffset(batch.lastOffset());
+        await commitOffsetsIfNecessary(uncommittedOffsets());
+      }
+      if (n >= MESSAGES) done();
+    },
+  });
+  await finished;
+  const seconds = (performance.now() - joined) / 1000;
+  const cpu = cpuSeconds(cpu0);
+  await c.disconnect();
+  return { n, seconds, cpu, bytes };
+}
+const alone = process.env.BENCH_SKIP_KAFKAJS ? undefined : await kafkajsAlone();
+
+// Third ceiling: the agent's ingest() alone, fed the same status messages decoded up front
+// (no Kafka), by 4 callers (one per partition) in chunks the size of a mock-cluster fetch
+// (one produced record batch per partition: 5,000 / 4). What the store path allows.
+async function ingestAlone() {
+  const dir = mkdtempSync(join(tmpdir(), 'jobpulse-bench-ingest-'));
+  const config = parseConfig({ http: { host: '127.0.0.1', port: 0 }, store: { sqlite: { path: join(dir, 'jobpulse.db') } }, log: { level: 'silent' } });
+  const agent = await createAgent({ config, logger: createLogger({ level: 'info', write: () => {} }), defaultMetrics: false });
+  const decodeOpts = { limits: config.limits, maxMessageBytes: config.kafka.max_message_bytes, jobNameField: 'jobName', now: Date.now() };
+  const chunks = [];
+  for (let s = 0; s < MESSAGES; s += 1250) {
+    const drafts = [];
+    for (let i = s; i < Math.min(MESSAGES, s + 1250); i++) {
+      const d = decodeMessage({ topic, partition: i % 4, offset: String(i), key: Buffer.from(String(i)), value: Buffer.from(valueOf(i)) }, decodeOpts);
+      if (!d.ok) throw new Error(d.detail);
+      drafts.push(d.draft);
+    }
+    chunks.push(drafts);
+  }
+  const t = performance.now();
+  const cpu0 = process.cpuUsage();
+  await Promise.all([0, 1, 2, 3].map(async () => {
+    for (let c = chunks.shift(); c; c = chunks.shift()) await agent.ingest.ingest(c);
+  }));
+  const seconds = (performance.now() - t) / 1000;
+  const cpu = cpuSeconds(cpu0);
+  await agent.stop();
+  rmSync(dir, { recursive: true, force: true });
+  return { n: MESSAGES, seconds, cpu };
+}
+const ingestOnly = process.env.BENCH_SKIP_INGEST ? undefined : await ingestAlone();
+
 // jobpulse: from the moment the consumer joined its group until every run is durable.
 const dir = mkdtempSync(join(tmpdir(), 'jobpulse-bench-kafka-'));
 const config = parseConfig({
@@ -71,21 +147,34 @@ const config = parseConfig({
   log: { level: 'silent' },
 });
 let joinedAt;
-const logger = createLogger({ level: 'info', write: (line) => { if (line.includes('kafka consumer joined group')) joinedAt = performance.now(); } });
+let cpuAtJoin;
+const logger = createLogger({
+  level: 'info',
+  write: (line) => {
+    if (line.includes('kafka consumer joined group')) (joinedAt = performance.now()), (cpuAtJoin = process.cpuUsage());
+  },
+});
 const agent = await createAgent({ config, logger, defaultMetrics: false });
 await agent.listen();
 const total = () => [...Array(JOBS).keys()].reduce((s, j) => s + (agent.state.getJob(`job-${j}`)?.runs_total.succeeded ?? 0), 0);
 while (joinedAt === undefined) await sleep(5);
 while (total() < MESSAGES) await sleep(5);
 const agentSeconds = (performance.now() - joinedAt) / 1000;
+const agentCpu = cpuSeconds(cpuAtJoin);
 await agent.stop();
 rmSync(dir, { recursive: true, force: true });
 mock.stop();
 
 const rate = (n, s) => Math.round(n / s).toLocaleString('en-US');
-console.log(`${MESSAGES} status messages, 4 partitions, ${JOBS} jobs, ${cpus().length} CPUs (${cpus()[0]?.model ?? ''})\n`);
-console.log('| consumer | messages | seconds | messages/s |');
-console.log('|---|---|---|---|');
-console.log(`| kcat -C (read only, ceiling) | ${kcatCount} | ${kcatSeconds.toFixed(2)} | ${rate(kcatCount, kcatSeconds)} |`);
-console.log(`| jobpulse (decode, validate, durable commit, offset commit) | ${MESSAGES} | ${agentSeconds.toFixed(2)} | ${rate(MESSAGES, agentSeconds)} |`);
+const row = (name, n, seconds, cpu) =>
+  console.log(`| ${name} | ${n} | ${seconds.toFixed(2)} | ${rate(n, seconds)} | ${cpu === undefined ? '–' : `${cpu.toFixed(2)} (${rate(n, cpu)}/CPU-s)`} |`);
+console.log(
+  `${MESSAGES} status messages, 4 partitions, ${JOBS} jobs, ${cpus().length} CPUs (${cpus()[0]?.model ?? ''}), load average at start ${loadAtStart}, at end ${loadavg().map((l) => l.toFixed(2)).join(' ')}\n`,
+);
+console.log('| consumer | messages | wall s | messages/s | Node CPU s |');
+console.log('|---|---|---|---|---|');
+row('kcat -C (read only, ceiling)', kcatCount, kcatSeconds);
+if (alone) row('kafkajs alone (fetch, decode, discard, offset commit)', alone.n, alone.seconds, alone.cpu);
+if (ingestOnly) row('jobpulse ingest() alone (same events pre-decoded, no Kafka)', ingestOnly.n, ingestOnly.seconds, ingestOnly.cpu);
+row('jobpulse (decode, validate, durable commit, offset commit)', MESSAGES, agentSeconds, agentCpu);
 console.log(`\njobpulse / kcat time ratio: ${(agentSeconds / kcatSeconds).toFixed(2)}×`);
