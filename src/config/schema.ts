@@ -112,6 +112,8 @@ export interface KafkaConfig {
   partitions_consumed_concurrently: number;
   /** A member silent this long is dropped from the group (its partitions move to others). */
   session_timeout: number;
+  /** How often consumer lag is refreshed from the brokers' offsets (besides after every batch). */
+  lag_interval: number;
   /** Reconnect backoff while the brokers are unreachable: doubles from `initial` up to `max`. */
   retry: { initial: number; max: number };
 }
@@ -254,8 +256,22 @@ function readKafka(r: ConfigReader): KafkaConfig {
     username: r.string('kafka.sasl.username', ''),
     password: r.string('kafka.sasl.password', ''),
   };
-  if (sasl.mechanism !== 'none' && sasl.username === '')
-    r.issues.push({ path: 'kafka.sasl.username', message: `is required with kafka.sasl.mechanism ${sasl.mechanism}` });
+  if (sasl.mechanism !== 'none') {
+    for (const k of ['username', 'password'] as const)
+      if (sasl[k] === '') r.issues.push({ path: `kafka.sasl.${k}`, message: `is required with kafka.sasl.mechanism ${sasl.mechanism}` });
+  } else {
+    // Credentials with no mechanism are a half-done setup: say so instead of connecting without them.
+    for (const k of ['username', 'password'] as const)
+      if (sasl[k] !== '') r.issues.push({ path: `kafka.sasl.${k}`, message: 'is set but kafka.sasl.mechanism is none (set plain, scram-sha-256 or scram-sha-512)' });
+  }
+  if (!ssl.enabled) {
+    for (const k of ['ca_file', 'cert_file', 'key_file'] as const)
+      if (ssl[k] !== undefined) r.issues.push({ path: `kafka.ssl.${k}`, message: 'is set but kafka.ssl.enabled is false' });
+  } else if ((ssl.cert_file === undefined) !== (ssl.key_file === undefined)) {
+    const missing = ssl.cert_file === undefined ? 'cert_file' : 'key_file';
+    const given = missing === 'cert_file' ? 'key_file' : 'cert_file';
+    r.issues.push({ path: `kafka.ssl.${missing}`, message: `is required with kafka.ssl.${given} (a client certificate needs both)` });
+  }
   const kafka: KafkaConfig = {
     brokers: r.strings('kafka.brokers', []),
     topic: r.string('kafka.topic', 'transformation-job-status', { nonEmpty: true }),
@@ -268,6 +284,7 @@ function readKafka(r: ConfigReader): KafkaConfig {
     job_name: { field: r.string('kafka.job_name.field', 'jobName', { nonEmpty: true }) },
     partitions_consumed_concurrently: r.int('kafka.partitions_consumed_concurrently', 4, { min: 1, max: 1000 }),
     session_timeout: r.duration('kafka.session_timeout', 30_000, { min: 1000 }),
+    lag_interval: r.duration('kafka.lag_interval', 15_000, { min: 100 }),
     retry: {
       initial: r.duration('kafka.retry.initial', 1000, { min: 10 }),
       max: r.duration('kafka.retry.max', 30_000, { min: 10 }),

@@ -116,6 +116,38 @@ describe.skipIf(!has)('Kafka source (librdkafka mock cluster via kcat)', () => {
     await waitFor(async () => metricValue(await metrics(a), 'jobpulse_kafka_messages_total{result="ok"}') === runs * 2, { what: 'ok count' });
   });
 
+  it('consumer lag: every assigned partition reads 0 once idle at the end of the topic, also after a restart with nothing new', async () => {
+    const { topic, group } = names();
+    const lagOf = (text: string): Map<string, number> => {
+      const out = new Map<string, number>();
+      for (const p of ['0', '1', '2', '3']) {
+        const v = metricValue(text, `jobpulse_kafka_consumer_lag{topic="${topic}",partition="${p}"}`);
+        if (v !== undefined) out.set(p, v);
+      }
+      return out;
+    };
+    const allZero = async (a: TestAgent): Promise<boolean> => {
+      const lag = lagOf(await metrics(a));
+      return lag.size === 4 && [...lag.values()].every((v) => v === 0);
+    };
+    // Keys 'a' and 'b' only: at most two of the four partitions ever get a message.
+    await send(topic, Array.from({ length: 10 }, (_, i) => ({ key: i % 2 ? 'a' : 'b', value: { jobId: `lag-${i}`, status: 'Completed', jobName: 'lagging' } })));
+    const dir = tempDir();
+    cleanups.push(() => dir.cleanup());
+    const config = kafkaConfig(topic, group, { lag_interval: '200ms' });
+    const first = await startAgent({ config, dir: dir.path });
+    await waitFor(async () => (await runsOf(first, 'lagging')) === 10, { what: '10 runs' });
+    // Partitions that never had a batch get their series from the brokers' offsets.
+    await waitFor(() => allZero(first), { what: 'lag 0 on all 4 partitions' });
+    await first.agent.stop();
+
+    // Nothing new: the second member never receives a batch, and still reports every partition.
+    const second = await start(config, dir.path);
+    await waitFor(() => allZero(second), { what: 'lag 0 on all 4 partitions after the restart' });
+    expect(second.logs.filter((l) => l.msg === 'kafka message skipped')).toEqual([]);
+    expect(metricValue(await metrics(second), 'jobpulse_kafka_messages_total{result="ok"}') ?? 0).toBe(0);
+  });
+
   it('consumes native /push events produced by kcat -P (another client)', async () => {
     const { topic, group } = names();
     const lines = [

@@ -20,21 +20,16 @@
  * so an absent broker never stops the agent from serving. `health()` (→ /readyz) and
  * `jobpulse_kafka_connected` report whether the consumer has joined its group.
  *
+ * Consumer lag (`jobpulse_kafka_consumer_lag{topic,partition}`, this member's partitions
+ * only): set after every batch from that fetch's high watermark, and refreshed from the
+ * brokers' offsets after each group join and every `kafka.lag_interval` (default 15 s), so an
+ * idle partition reads 0 and a stalled one keeps growing. At most lag_interval old.
+ *
  * `stop()` stops the consumer (kafkajs waits for the batch in flight, which commits what
  * is durable) and leaves the group; the agent drains the writer only after sources stop.
  */
 import { readFileSync } from 'node:fs';
-import {
-  Kafka,
-  logLevel,
-  Partitioners,
-  type Consumer,
-  type EachBatchPayload,
-  type KafkaConfig as KafkajsConfig,
-  type KafkaMessage,
-  type Producer,
-  type SASLOptions,
-} from 'kafkajs';
+import { Kafka, Partitioners, type Admin, type Consumer, type EachBatchPayload, type KafkaMessage, type Producer } from 'kafkajs';
 import { Counter, Gauge } from 'prom-client';
 import type { Config } from '../../config/schema.js';
 import { TooManyJobsError } from '../../domain/errors.js';
@@ -46,6 +41,8 @@ import { KAFKA_METRICS as K } from '../../metrics/names.js';
 import type { Clock } from '../../runtime/clock.js';
 import type { Logger } from '../../runtime/logger.js';
 import type { Source, SourceHealth } from '../source.js';
+import { kafkajsOptions } from './client-options.js';
+import { partitionLag } from './consumer-lag.js';
 import { decodeMessage, type PoisonReason } from './decode-message.js';
 
 export interface KafkaSourceDeps {
@@ -72,8 +69,17 @@ export function createKafkaSource(deps: KafkaSourceDeps): Source {
   for (const metric of [messages, lag, connectedGauge, deadLetters]) deps.selfMetrics.register(metric);
   connectedGauge.set(0);
 
-  const kafka = new Kafka(kafkajsConfig(deps.config, logger));
+  const kafka = new Kafka(kafkajsOptions(deps.config, { readFile: (f) => readFileSync(f, 'utf8'), logger }));
+  if (cfg.sasl.mechanism === 'plain' && !cfg.ssl.enabled)
+    logger.warn('kafka SASL PLAIN without TLS: the password crosses the network in clear (set kafka.ssl.enabled)', { brokers: cfg.brokers });
   let consumer: Consumer | undefined;
+  let admin: Admin | undefined;
+  /** This member's partitions of cfg.topic, from its last group join. */
+  let assigned: number[] = [];
+  /** Per partition: the offset after the last batch made durable and committed by this member. */
+  const positions = new Map<number, number>();
+  let lagTimer: NodeJS.Timeout | undefined;
+  let refreshing: Promise<void> | undefined;
   let producer: Producer | undefined;
   let joined = false;
   let lastError: string | undefined = 'not connected yet';
@@ -124,7 +130,11 @@ export function createKafkaSource(deps: KafkaSourceDeps): Source {
       const crash = new Promise<boolean>((resolve) => (crashed = resolve));
       c.on(c.events.GROUP_JOIN, (e) => {
         setJoined(true);
+        // Partitions moved to other members are theirs to report; ours start from the brokers' offsets.
         lag.reset();
+        positions.clear();
+        assigned = [...(e.payload.memberAssignment[cfg.topic] ?? [])];
+        void refreshLag();
         logger.info('kafka consumer joined group', { group_id: cfg.group_id, assignment: e.payload.memberAssignment });
       });
       c.on(c.events.CRASH, (e) => {
@@ -192,6 +202,8 @@ export function createKafkaSource(deps: KafkaSourceDeps): Source {
     const last = (batch.messages[batch.messages.length - 1] as KafkaMessage).offset;
     p.resolveOffset(last);
     await p.commitOffsetsIfNecessary(p.uncommittedOffsets());
+    // The fetch's high watermark against what is now committed: exact as of this fetch.
+    positions.set(batch.partition, Number(last) + 1);
     lag.set({ topic: batch.topic, partition: String(batch.partition) }, Math.max(0, Number(batch.highWatermark) - Number(last) - 1));
     await p.heartbeat();
   }
@@ -214,6 +226,50 @@ export function createKafkaSource(deps: KafkaSourceDeps): Source {
         messages.inc({ result: 'refused' });
         logger.warn('kafka message refused: job limit reached', { topic, partition, event_id: d.event_id, job_name: d.job_name, err: err.message });
       }
+    }
+  }
+
+  /**
+   * Lag of every assigned partition from the brokers (high/low watermarks) and the group's
+   * committed offsets. kafkajs hands eachBatch only non-empty batches, so without this an
+   * idle partition (at the end of the topic) or a stalled consumer would keep its last
+   * figure, or none after a rebalance. Runs after each join and every kafka.lag_interval;
+   * one at a time; failures are logged at debug and retried at the next tick.
+   */
+  function refreshLag(): Promise<void> {
+    refreshing ??= readLag().finally(() => (refreshing = undefined));
+    return refreshing;
+  }
+  async function readLag(): Promise<void> {
+    try {
+      if (!joined || stopped || assigned.length === 0) return;
+      if (!admin) {
+        const a = kafka.admin({ retry: { retries: 1, initialRetryTime: 100, maxRetryTime: 1000 } });
+        await a.connect();
+        admin = a;
+      }
+      const [highs, groups] = await Promise.all([
+        admin.fetchTopicOffsets(cfg.topic),
+        admin.fetchOffsets({ groupId: cfg.group_id, topics: [cfg.topic] }),
+      ]);
+      const committed = new Map((groups[0]?.partitions ?? []).map((p) => [p.partition, p.offset]));
+      const mine = new Set(assigned);
+      for (const h of highs) {
+        if (!mine.has(h.partition)) continue;
+        const value = partitionLag({
+          high: h.high,
+          low: h.low,
+          committed: committed.get(h.partition) ?? -1,
+          position: positions.get(h.partition),
+          fromBeginning: cfg.from_beginning,
+        });
+        lag.set({ topic: cfg.topic, partition: String(h.partition) }, value);
+      }
+    } catch (err) {
+      logger.debug('kafka lag refresh failed', { err: (err as Error).message });
+      const a = admin;
+      admin = undefined;
+      await a?.disconnect().catch(() => undefined);
     }
   }
 
@@ -254,10 +310,13 @@ export function createKafkaSource(deps: KafkaSourceDeps): Source {
     name: 'kafka',
     async start() {
       loop ??= runLoop();
+      lagTimer ??= setInterval(() => void refreshLag(), cfg.lag_interval);
+      lagTimer.unref();
     },
     stop() {
       stopping ??= (async () => {
         stopped = true;
+        clearInterval(lagTimer);
         signalStop?.();
         wake?.();
         try {
@@ -267,6 +326,8 @@ export function createKafkaSource(deps: KafkaSourceDeps): Source {
           logger.warn('kafka consumer disconnect failed', { err: (err as Error).message });
         }
         await loop?.catch(() => undefined);
+        await refreshing;
+        await admin?.disconnect().catch((err: Error) => logger.warn('kafka admin disconnect failed', { err: err.message }));
         try {
           await producer?.disconnect();
         } catch (err) {
@@ -282,33 +343,4 @@ export function createKafkaSource(deps: KafkaSourceDeps): Source {
         : { ok: false, detail: `kafka consumer not in group ${cfg.group_id} (brokers ${cfg.brokers.join(',')}): ${lastError ?? 'connecting'}` };
     },
   };
-}
-
-function kafkajsConfig(config: Config, logger: Logger): KafkajsConfig {
-  const k = config.kafka;
-  const out: KafkajsConfig = {
-    clientId: k.client_id,
-    brokers: k.brokers,
-    retry: { initialRetryTime: Math.min(k.retry.initial, 300), maxRetryTime: k.retry.max, retries: 3 },
-    // kafkajs reports every connection failure at error level; the source logs the state
-    // changes that matter, so kafkajs' own lines go to our logger at debug.
-    logLevel: logLevel.WARN,
-    logCreator: () => (entry) => {
-      const { message, timestamp: _t, logger: _l, ...extra } = entry.log;
-      logger.debug(`kafkajs: ${message}`, { namespace: entry.namespace, ...extra });
-    },
-  };
-  if (k.ssl.enabled) {
-    const read = (f: string | undefined): string | undefined => (f ? readFileSync(f, 'utf8') : undefined);
-    out.ssl = {
-      rejectUnauthorized: k.ssl.reject_unauthorized,
-      ...(k.ssl.ca_file ? { ca: [read(k.ssl.ca_file) as string] } : {}),
-      ...(k.ssl.cert_file ? { cert: read(k.ssl.cert_file) as string } : {}),
-      ...(k.ssl.key_file ? { key: read(k.ssl.key_file) as string } : {}),
-    };
-  }
-  if (k.sasl.mechanism !== 'none') {
-    out.sasl = { mechanism: k.sasl.mechanism, username: k.sasl.username, password: k.sasl.password } as SASLOptions;
-  }
-  return out;
 }
