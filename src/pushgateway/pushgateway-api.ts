@@ -56,6 +56,13 @@ const toStored = (g: Group): StoredGroup => {
   return s;
 };
 
+const fromStored = (s: StoredGroup): Group => {
+  const families = new Map(parseProtobufDelimited(s.families).map((f) => [f.name, f]));
+  const g: Group = { key: s.group_key, labels: s.labels, families, push_time: s.push_time, push_failure_time: s.push_failure_time };
+  if (s.expires_at !== undefined) g.expires_at = s.expires_at;
+  return g;
+};
+
 export function createPushgatewayApi(deps: {
   groups: GroupStore;
   ingest: IngestFn;
@@ -279,12 +286,13 @@ export function createPushgatewayApi(deps: {
     exposer,
     registry,
     async load() {
-      for (const s of await deps.groups.load()) {
-        const families = new Map(parseProtobufDelimited(s.families).map((f) => [f.name, f]));
-        const g: Group = { key: s.group_key, labels: s.labels, families, push_time: s.push_time, push_failure_time: s.push_failure_time };
-        if (s.expires_at !== undefined) g.expires_at = s.expires_at;
-        registry.commit(g);
-      }
+      for (const s of await deps.groups.load()) registry.commit(fromStored(s));
+      // Shared store (Redis): install what any replica writes, so all of them serve the same groups.
+      deps.groups.follow?.((c) => {
+        if (c.reset) registry.clear();
+        for (const k of c.removed) registry.delete(k);
+        for (const s of c.upserts) registry.commit(fromStored(s));
+      });
     },
     expire,
     remove: (key) =>

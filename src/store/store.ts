@@ -88,6 +88,18 @@ export type GroupWrite = { put: StoredGroup } | { delete: string } | { wipe: tru
 export interface GroupStore {
   load(): Promise<StoredGroup[]>;
   write(ops: GroupWrite[]): Promise<void>;
+  /**
+   * Shared stores only: calls `onChange`, in commit order, with the current value of every
+   * group any replica (this one included) wrote after `load`, until the store closes.
+   */
+  follow?(onChange: (change: GroupChange) => void): void;
+}
+
+/** Groups changed in a shared store: `reset` (after a wipe) means `upserts` is every group there is. */
+export interface GroupChange {
+  upserts: StoredGroup[];
+  removed: string[];
+  reset?: boolean;
 }
 
 export interface Store {

@@ -32,6 +32,7 @@ import {
   type StoredEvent,
 } from '../store.js';
 import { COMMIT_SCRIPT, DELETE_RUN_SCRIPT } from './commit-script.js';
+import { createRedisGroups } from './redis-groups.js';
 import { decodeCursor, encodeCursor } from '../run-cursor.js';
 
 export interface RedisStoreOptions {
@@ -81,6 +82,7 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
   let follower: Redis | undefined;
   /** Change-stream position read before loadState's snapshots: following starts there. */
   let followFrom = '$';
+  const groups = createRedisGroups({ redis, prefix: p, maxLen, onFollowError: opts.onFollowError });
 
   const parseSnap = <T extends object>(v: string | null | undefined, d: string | null | undefined): T | undefined => {
     if (d === null || d === undefined) return undefined;
@@ -110,6 +112,7 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
 
   return {
     kind: 'redis',
+    groups,
 
     async loadState() {
       const last = await redis.xrevrange(`${p}changes`, '+', '-', 'COUNT', 1);
@@ -318,6 +321,7 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
       if (closed) return;
       closed = true;
       follower?.disconnect();
+      groups.close();
       try {
         await redis.quit();
       } catch {
