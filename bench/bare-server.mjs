@@ -1,10 +1,19 @@
 // The ceiling: a bare node:http server that reads the body and answers 200 with a small JSON.
+// With a file argument it answers every request with that file's bytes instead (the floor
+// for /metrics: the same body, rendered ahead of time, from a server doing nothing else).
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 
+const body = process.argv[2] ? readFileSync(process.argv[2]) : undefined;
 const server = createServer((req, res) => {
   const chunks = [];
   req.on('data', (c) => chunks.push(c));
   req.on('end', () => {
+    if (body) {
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'content-length': body.length });
+      res.end(body);
+      return;
+    }
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end('{"accepted":1}');
   });

@@ -1,13 +1,24 @@
 /**
  * Renders the per-job families from state at scrape time.
  *
- * Why not prom-client gauges: with 10k–50k jobs and ~40 series each, building label
+ * Why not prom-client gauges: with 10k–50k jobs and ~45 series each, building label
  * objects and re-serialising every series on every scrape costs more than the whole
- * budget (measured: a prom-client gauge registry takes ~125–150 ms at 10k jobs). Job
- * and run snapshots are immutable (ingest replaces them on change), so each job's
- * rendered lines are cached against the identity of its snapshots and only jobs that
- * changed since the last scrape are re-rendered. Output is checked by `promtool check
- * metrics` and parsed back in the tests.
+ * budget (measured: a prom-client gauge registry takes ~125–150 ms at 10k jobs).
+ *
+ * Job and run snapshots are immutable (ingest replaces them on change), so a job only
+ * needs rendering again when one of its snapshots (or its expected duration) is a new
+ * object. The text format groups samples by family, so the cache is laid out the same
+ * way: jobs sit in fixed pages of PAGE_SIZE, and each (page, family) owns one Buffer with
+ * those jobs' lines for that family plus the end offset of every job's segment. A scrape
+ * re-renders only the jobs that changed, rebuilds only the pages that hold them (copying
+ * the unchanged jobs' bytes from the old page Buffer), and answers with the list of page
+ * Buffers — no per-scrape concatenation of the whole body, and one copy of the rendered
+ * bytes in memory (measured at 10k jobs: 230k small per-family Buffers cost ~19 MiB of
+ * heap on top of their bytes, and concatenating them ~160 ms per scrape).
+ *
+ * Page Buffers are never changed once built: a scrape still streaming old ones keeps a
+ * consistent body while the next scrape builds new ones. Output is checked by
+ * `promtool check metrics` and compared with a plain full render in the tests.
  */
 import { DURATION_BUCKETS_SECONDS, failuresTotal, OUTCOMES, type Job } from '../domain/job.js';
 import { isTerminal, RUN_STATES, type Run } from '../domain/run.js';
@@ -87,18 +98,39 @@ export const CORE_JOB_FAMILIES: JobFamily[] = [
   { metric: J.retries, lines: ({ job, label }) => `job_retries_total{${label}} ${job.retries_total}\n` },
 ];
 
-interface CacheEntry {
-  job: Job;
-  run: Run | undefined;
-  expected: number | undefined;
-  /** Encoded once: joining cached ropes re-flattens them on every scrape, copying bytes does not. */
-  lines: Buffer[];
+/** Jobs per page: large enough that a scrape answers with few Buffers, small enough that one changed job rebuilds little. */
+export const PAGE_SIZE = 256;
+
+interface Slot {
+  view: JobView;
+  /** Position of this job's segments in its page's current blocks; -1 until first built. */
+  index: number;
+  /** Snapshots changed since the page was built: render again instead of copying. */
+  fresh: boolean;
+  page: Page;
+  /** Scrape sequence number of the last scrape that saw the job exposed. */
+  seen: number;
+}
+
+interface Block {
+  buf: Buffer;
+  /** ends[i]: end offset in `buf` of the i-th slot's segment (its start is ends[i - 1] or 0). */
+  ends: Uint32Array;
+}
+
+interface Page {
+  slots: Slot[];
+  /** One block per family; undefined for volatile families. Empty until first built. */
+  blocks: (Block | undefined)[];
+  dirty: boolean;
 }
 
 const EMPTY = Buffer.alloc(0);
+const NO_ENDS = new Uint32Array(0);
 
 export interface JobExposition {
-  render(format: ExpositionFormat): Buffer;
+  /** The per-job section of /metrics as Buffers to write in order (never modified afterwards). */
+  render(format: ExpositionFormat): Buffer[];
   /** Jobs currently exposed and jobs hidden as idle past the TTL. */
   counts(): { exposed: number; idle: number };
 }
@@ -111,51 +143,125 @@ export function createJobExposition(deps: {
   families?: JobFamily[];
 }): JobExposition {
   const families = deps.families ?? CORE_JOB_FAMILIES;
-  const cache = new Map<string, CacheEntry>();
+  const slots = new Map<string, Slot>();
+  const pages: Page[] = [];
   const headers = {
     text: families.map((f) => Buffer.from(familyHeader(f.metric, 'text'))),
     openmetrics: families.map((f) => Buffer.from(familyHeader(f.metric, 'openmetrics'))),
   };
   let lastCounts = { exposed: 0, idle: 0 };
+  let seq = 0;
 
   const isExposed = (job: Job, run: Run | undefined, now: number): boolean =>
     job.last_seen_at >= now - deps.idleTtlMs || (run !== undefined && !isTerminal(run.state));
 
+  const newPage = (): Page => {
+    const p: Page = { slots: [], blocks: families.map(() => undefined), dirty: true };
+    pages.push(p);
+    return p;
+  };
+
+  const remove = (slot: Slot): void => {
+    slots.delete(slot.view.job.job_name);
+    const p = slot.page;
+    p.slots.splice(p.slots.indexOf(slot), 1);
+    p.dirty = true;
+  };
+
+  /** Rebuilds every family block of a page: fresh slots are rendered, the others copied. */
+  const rebuild = (p: Page): void => {
+    families.forEach((f, fi) => {
+      if (f.volatile) return;
+      const old = p.blocks[fi];
+      const parts: (string | undefined)[] = new Array(p.slots.length);
+      let size = 0;
+      p.slots.forEach((slot, i) => {
+        if (slot.fresh || !old || slot.index < 0) {
+          const s = f.lines(slot.view);
+          parts[i] = s;
+          size += Buffer.byteLength(s);
+        } else {
+          size += (old.ends[slot.index] as number) - (slot.index > 0 ? (old.ends[slot.index - 1] as number) : 0);
+        }
+      });
+      const buf = size === 0 ? EMPTY : Buffer.allocUnsafeSlow(size);
+      const ends = p.slots.length === 0 ? NO_ENDS : new Uint32Array(p.slots.length);
+      let pos = 0;
+      p.slots.forEach((slot, i) => {
+        const s = parts[i];
+        if (s !== undefined) pos += buf.write(s, pos);
+        else if (old) {
+          const from = slot.index > 0 ? (old.ends[slot.index - 1] as number) : 0;
+          pos += old.buf.copy(buf, pos, from, old.ends[slot.index]);
+        }
+        ends[i] = pos;
+      });
+      p.blocks[fi] = { buf, ends };
+    });
+    p.slots.forEach((slot, i) => {
+      slot.index = i;
+      slot.fresh = false;
+    });
+    p.dirty = false;
+  };
+
   return {
     render(format) {
       const now = deps.clock.now();
-      const views: { view: JobView; entry: CacheEntry }[] = [];
+      seq += 1;
       let idle = 0;
+      let exposed = 0;
       for (const job of deps.state.allJobs()) {
         const run = deps.state.latestRun(job);
+        let slot = slots.get(job.job_name);
         if (!isExposed(job, run, now)) {
           idle += 1;
-          cache.delete(job.job_name);
+          if (slot) remove(slot);
           continue;
         }
+        exposed += 1;
         const expected = deps.expectedDuration(job.job_name);
-        let entry = cache.get(job.job_name);
-        const view: JobView = { job, run, expected, label: `job_name="${escapeLabelValue(job.job_name)}"` };
-        if (!entry || entry.job !== job || entry.run !== run || entry.expected !== expected) {
-          entry = { job, run, expected, lines: families.map((f) => (f.volatile ? EMPTY : Buffer.from(f.lines(view)))) };
-          cache.set(job.job_name, entry);
+        if (!slot) {
+          let tail = pages[pages.length - 1];
+          if (!tail || tail.slots.length >= PAGE_SIZE) tail = newPage();
+          slot = { view: { job, run, expected, label: `job_name="${escapeLabelValue(job.job_name)}"` }, index: -1, fresh: true, page: tail, seen: seq };
+          tail.slots.push(slot);
+          tail.dirty = true;
+          slots.set(job.job_name, slot);
+        } else {
+          const v = slot.view;
+          if (v.job !== job || v.run !== run || v.expected !== expected) {
+            slot.view = { job, run, expected, label: v.label };
+            slot.fresh = true;
+            slot.page.dirty = true;
+          }
+          slot.seen = seq;
         }
-        views.push({ view, entry });
       }
-      lastCounts = { exposed: views.length, idle };
+      // Jobs that left the state altogether (not just idle) leave the cache too.
+      if (slots.size !== exposed) for (const slot of [...slots.values()]) if (slot.seen !== seq) remove(slot);
+      for (let i = pages.length - 1; i >= 0; i--) {
+        const p = pages[i] as Page;
+        if (p.slots.length === 0 && i < pages.length - 1) pages.splice(i, 1);
+        else if (p.dirty) rebuild(p);
+      }
+      lastCounts = { exposed, idle };
+
       const out: Buffer[] = [];
-      let size = 0;
-      families.forEach((f, i) => {
-        const header = headers[format][i] as Buffer;
-        out.push(header);
-        size += header.length;
-        for (const { view, entry } of views) {
-          const b = f.volatile ? Buffer.from(f.lines(view)) : (entry.lines[i] as Buffer);
-          out.push(b);
-          size += b.length;
+      families.forEach((f, fi) => {
+        out.push(headers[format][fi] as Buffer);
+        if (f.volatile) {
+          let s = '';
+          for (const p of pages) for (const slot of p.slots) s += f.lines(slot.view);
+          if (s.length > 0) out.push(Buffer.from(s));
+          return;
+        }
+        for (const p of pages) {
+          const b = (p.blocks[fi] as Block).buf;
+          if (b.length > 0) out.push(b);
         }
       });
-      return Buffer.concat(out, size);
+      return out;
     },
     counts: () => lastCounts,
   };

@@ -31,6 +31,16 @@ describe('/metrics exposition', () => {
     expect(text).toContain('job_failures_total{job_name="bad"} 1');
   });
 
+  it('sends the cached page Buffers as one body with its length and request id', async () => {
+    const res = await fetch(`${a.url}/metrics`, { headers: { 'x-request-id': 'scrape-1' } });
+    const body = Buffer.from(await res.arrayBuffer());
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
+    expect(Number(res.headers.get('content-length'))).toBe(body.length);
+    expect(res.headers.get('x-request-id')).toBe('scrape-1');
+    expect(body.toString()).toContain('job_runs_total{job_name="ok",outcome="succeeded"} 1');
+  });
+
   it.skipIf(!hasBinary('promtool', 'prometheus'))('passes promtool check metrics', async () => {
     const text = (await a.get('/metrics')).text;
     const r = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
