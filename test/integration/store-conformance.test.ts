@@ -150,6 +150,20 @@ describe.each(ADAPTERS)('Store conformance: $name', (adapter) => {
       ]);
     });
 
+    it('findEvents and getRuns answer for many ids at once, missing and repeated ids included', async () => {
+      const n = 40;
+      await store.commit(w.batch(Array.from({ length: n }, (_, i) => ({ run: `m${i}`, event: 'started' as const, at: T0 + i, id: `e${i}` }))));
+      const eventIds = [...Array.from({ length: n }, (_, i) => `e${i}`), 'e-missing', 'e3'];
+      const found = await store.findEvents(eventIds);
+      expect(found.size).toBe(n);
+      expect(found.get('e17')).toEqual({ run_id: 'm17' });
+      expect(found.has('e-missing')).toBe(false);
+      const runs = await store.getRuns([...Array.from({ length: n }, (_, i) => `m${i}`), 'missing', 'm5']);
+      expect(runs.size).toBe(n);
+      expect(runs.get('m29')).toMatchObject({ run_id: 'm29', state: 'running' });
+      expect(runs.has('missing')).toBe(false);
+    });
+
     it('returns a run events in commit order with applied flags and reasons', async () => {
       await store.commit(w.batch([{ run: 'r1', event: 'started', at: T0 + 50 }]));
       await store.commit(w.batch([{ run: 'other', event: 'queued', at: T0 }]));
