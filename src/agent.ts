@@ -3,7 +3,8 @@
  * the HTTP app. Returns `{ app, start, stop }`; only main.ts touches `process`.
  */
 import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createServer } from 'node:http';
 import { serve } from '@hono/node-server';
 import type { Hono } from 'hono';
 import { expectationsFor, type Config } from './config/schema.js';
@@ -35,6 +36,7 @@ import { createRedisStore, redisOptions } from './store/redis/redis-store.js';
 import { isStale, type Store } from './store/store.js';
 import { VERSION } from './version.js';
 import { createPushgatewayApi, type PushgatewayApi } from './pushgateway/pushgateway-api.js';
+import { createPushgatewayFastPath, type FastPath } from './pushgateway/fast-path.js';
 import { createPingRoutes } from './ping/ping-routes.js';
 import { Counter } from 'prom-client';
 import { SELF_METRICS } from './metrics/names.js';
@@ -279,7 +281,11 @@ export async function createAgent(opts: AgentOptions): Promise<Agent> {
     routes.push(pushgateway.routes);
     exposers.push(pushgateway.exposer);
   }
-  const app = createApp({ logger: logger.child({ component: 'http' }), auth, selfMetrics, exposers, readiness, routes });
+  const httpLogger = logger.child({ component: 'http' });
+  const app = createApp({ logger: httpLogger, auth, selfMetrics, exposers, readiness, routes });
+  // Plain node:http handlers tried before Hono for the hottest write routes (see fast-path.ts).
+  const fastPaths: FastPath[] = [];
+  if (pushgateway) fastPaths.push(createPushgatewayFastPath({ api: pushgateway, auth, logger: httpLogger, selfMetrics, maxBodyBytes: config.limits.max_body_bytes }));
 
   let server: Server | undefined;
   let stopping: Promise<void> | undefined;
@@ -318,7 +324,12 @@ export async function createAgent(opts: AgentOptions): Promise<Agent> {
       }
       retention.start();
       return new Promise<number>((resolve, reject) => {
-        const srv = serve({ fetch: app.fetch, port: config.http.port, hostname: config.http.host }, (info: AddressInfo) => {
+        const withFastPaths = ((options: object, listener: (req: IncomingMessage, res: ServerResponse) => void) =>
+          createServer(options, (req, res) => {
+            for (const fast of fastPaths) if (fast(req, res)) return;
+            listener(req, res);
+          })) as unknown as typeof createServer;
+        const srv = serve({ fetch: app.fetch, port: config.http.port, hostname: config.http.host, createServer: withFastPaths }, (info: AddressInfo) => {
           resolve(info.port);
         }) as Server;
         srv.keepAliveTimeout = 65_000;

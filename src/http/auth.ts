@@ -22,6 +22,8 @@ export interface Auth {
   allows(role: Role, authorization: string | undefined): boolean;
   /** The bare token (no `Bearer `), e.g. from a ping URL's `?token=`; same constant-time compare. */
   allowsToken(role: Role, token: string | undefined): boolean;
+  /** Throws the UnauthorizedError `require` answers with (for handlers outside Hono). */
+  check(role: Role, authorization: string | undefined): void;
 }
 
 export function createAuth(cfg: AuthConfig): Auth {
@@ -51,17 +53,22 @@ export function createAuth(cfg: AuthConfig): Auth {
     return m ? allowsToken(role, (m[1] as string).trim()) : false;
   };
 
+  const check = (role: Role, authorization: string | undefined): void => {
+    if (!allows(role, authorization)) {
+      throw new UnauthorizedError(
+        byRole[role].tokens.length === 0 && role === 'admin'
+          ? 'admin endpoint disabled: set auth.admin_tokens to use it'
+          : `a bearer token with ${role} access is required`,
+      );
+    }
+  };
+
   return {
     allows,
     allowsToken,
+    check,
     require: (role) => async (c, next) => {
-      if (!allows(role, c.req.header('authorization'))) {
-        throw new UnauthorizedError(
-          byRole[role].tokens.length === 0 && role === 'admin'
-            ? 'admin endpoint disabled: set auth.admin_tokens to use it'
-            : `a bearer token with ${role} access is required`,
-        );
-      }
+      check(role, c.req.header('authorization'));
       await next();
     },
   };

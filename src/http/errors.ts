@@ -42,20 +42,28 @@ export const statusOf = (err: unknown): number => {
   return 500;
 };
 
-export function errorResponse(c: Context, err: unknown, logger: Logger): Response {
+/** Status, JSON body and extra headers for an error: shared by Hono's onError and the node:http fast path. */
+export function describeError(err: unknown, request_id: string, where: { method: string; path: string }, logger: Logger): { status: number; body: Record<string, unknown>; headers: Record<string, string> } {
   const status = statusOf(err);
-  const request_id = (c.get('requestId' as never) as string | undefined) ?? '';
   if (status === 500) {
-    logger.error('unhandled error', { err, request_id, path: c.req.path, method: c.req.method });
-    return c.json({ error: 'internal error', code: 'internal', request_id }, 500);
+    logger.error('unhandled error', { err, request_id, path: where.path, method: where.method });
+    return { status, body: { error: 'internal error', code: 'internal', request_id }, headers: {} };
   }
   const e = err as JobpulseError;
   const body: Record<string, unknown> = { error: e.message, code: e.code, request_id };
   if (e instanceof ValidationError || e instanceof ConfigError) body.issues = e.issues;
-  if (status === 401) c.header('WWW-Authenticate', 'Bearer realm="jobpulse"');
-  if (status === 503 || status === 429) c.header('Retry-After', '1');
+  const headers: Record<string, string> = {};
+  if (status === 401) headers['WWW-Authenticate'] = 'Bearer realm="jobpulse"';
+  if (status === 503 || status === 429) headers['Retry-After'] = '1';
   // The rest of an oversized body is never read: closing lets the client see the 413 at once.
-  if (status === 413) c.header('Connection', 'close');
-  logger.info('request refused', { request_id, path: c.req.path, method: c.req.method, status, code: e.code, error: e.message });
+  if (status === 413) headers.Connection = 'close';
+  logger.info('request refused', { request_id, path: where.path, method: where.method, status, code: e.code, error: e.message });
+  return { status, body, headers };
+}
+
+export function errorResponse(c: Context, err: unknown, logger: Logger): Response {
+  const request_id = (c.get('requestId' as never) as string | undefined) ?? '';
+  const { status, body, headers } = describeError(err, request_id, { method: c.req.method, path: c.req.path }, logger);
+  for (const [k, v] of Object.entries(headers)) c.header(k, v);
   return c.json(body, status as 400);
 }

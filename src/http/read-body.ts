@@ -3,11 +3,21 @@ import type { IncomingMessage } from 'node:http';
 import type { Context } from 'hono';
 import { MalformedBodyError, PayloadTooLargeError, UnsupportedMediaTypeError } from '../domain/errors.js';
 
-export async function readBody(c: Context, maxBytes: number): Promise<Uint8Array> {
-  const declared = Number(c.req.header('content-length'));
+const checkDeclared = (header: string | undefined, maxBytes: number): void => {
+  const declared = Number(header);
   if (Number.isFinite(declared) && declared > maxBytes) {
     throw new PayloadTooLargeError(`body is ${declared} bytes, over the ${maxBytes}-byte limit (limits.max_body_bytes)`);
   }
+};
+
+/** The body of a plain node:http request, under the same limit and errors as `readBody`. */
+export function readRequestBody(req: IncomingMessage, maxBytes: number): Promise<Uint8Array> {
+  checkDeclared(req.headers['content-length'], maxBytes);
+  return readIncoming(req, maxBytes);
+}
+
+export async function readBody(c: Context, maxBytes: number): Promise<Uint8Array> {
+  checkDeclared(c.req.header('content-length'), maxBytes);
   // On Node, read the IncomingMessage directly: touching the web Request's body makes
   // @hono/node-server build a full undici Request per push, a third of the CPU of a push.
   const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;

@@ -22,6 +22,7 @@ import type { Clock } from '../runtime/clock.js';
 import type { Logger } from '../runtime/logger.js';
 import type { Auth } from '../http/auth.js';
 import { readBody } from '../http/read-body.js';
+import { statusOf } from '../http/errors.js';
 import type { Config } from '../config/schema.js';
 import type { GroupStore, GroupWrite, StoredGroup } from '../store/store.js';
 import { GroupRegistry, InconsistentPushError, exposedLabels } from './group-registry.js';
@@ -38,8 +39,23 @@ export interface PushgatewayObserver {
   bridgeFailed(): void;
 }
 
+/** One Pushgateway-API request, whichever HTTP layer it came through (Hono or the node:http fast path). */
+export interface PushRequest {
+  /** The URL path as sent (percent-encoded), without the query. */
+  path: string;
+  header(name: string): string | undefined;
+  /** The body under limits.max_body_bytes. */
+  body(): Promise<Uint8Array>;
+}
+
 export interface PushgatewayApi {
   routes: Hono;
+  /** PUT (replaceAll) / POST, and DELETE, without HTTP: they resolve when durable or throw typed errors. */
+  handle: {
+    push(req: PushRequest, replaceAll: boolean): Promise<void>;
+    delete(req: PushRequest): Promise<void>;
+  };
+  observer: PushgatewayObserver | undefined;
   exposer: GroupExposer;
   registry: GroupRegistry;
   /** Loads stored groups (restart). */
@@ -144,9 +160,9 @@ export function createPushgatewayApi(deps: {
     return dead.length;
   }
 
-  async function readFamilies(c: Context): Promise<MetricFamily[]> {
-    let bytes: Uint8Array = await readBody(c, deps.limits.max_body_bytes);
-    const enc = (c.req.header('content-encoding') ?? '').toLowerCase();
+  async function readFamilies(req: PushRequest): Promise<MetricFamily[]> {
+    let bytes: Uint8Array = await req.body();
+    const enc = (req.header('content-encoding') ?? '').toLowerCase();
     if (enc === 'gzip') {
       try {
         bytes = gunzipSync(bytes, { maxOutputLength: deps.limits.max_body_bytes * 8 });
@@ -154,7 +170,7 @@ export function createPushgatewayApi(deps: {
         throw new MalformedBodyError(`could not gunzip the body: ${(err as Error).message}`);
       }
     } else if (enc !== '' && enc !== 'identity') throw new UnsupportedMediaTypeError(`unsupported Content-Encoding ${JSON.stringify(enc)}`);
-    const type = c.req.header('content-type') ?? '';
+    const type = req.header('content-type') ?? '';
     if (/application\/vnd\.google\.protobuf/i.test(type)) {
       if (!/encoding=delimited/i.test(type)) throw new UnsupportedMediaTypeError('protobuf pushes must use encoding=delimited');
       return parseProtobufDelimited(bytes);
@@ -162,15 +178,19 @@ export function createPushgatewayApi(deps: {
     return parseText(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
   }
 
-  const rawPath = (c: Context): string => new URL(c.req.url).pathname;
+  const fromHono = (c: Context): PushRequest => ({
+    path: new URL(c.req.url).pathname,
+    header: (name) => c.req.header(name),
+    body: () => readBody(c, deps.limits.max_body_bytes),
+  });
 
-  async function push(c: Context, replaceAll: boolean): Promise<Response> {
-    const labels = parseGroupingPath(rawPath(c));
+  async function push(req: PushRequest, replaceAll: boolean): Promise<void> {
+    const labels = parseGroupingPath(req.path);
     const key = groupKey(labels);
     let families: MetricFamily[];
     let timestampError: TimestampError | undefined;
     try {
-      families = await readFamilies(c);
+      families = await readFamilies(req);
     } catch (err) {
       if (err instanceof TimestampError) {
         timestampError = err;
@@ -212,26 +232,10 @@ export function createPushgatewayApi(deps: {
         }
       }
     }
-    return c.body(null, 200);
   }
 
-  const routes = new Hono();
-  const counted = (method: string, fn: (c: Context) => Promise<Response>) => async (c: Context) => {
-    try {
-      const res = await fn(c);
-      deps.observer?.push(method, res.status);
-      return res;
-    } catch (err) {
-      deps.observer?.push(method, err instanceof ValidationError ? 400 : 500);
-      throw err;
-    }
-  };
-  routes.put('/metrics/job/*', deps.auth.require('write'), counted('PUT', (c) => push(c, true)));
-  routes.put('/metrics/job@base64/*', deps.auth.require('write'), counted('PUT', (c) => push(c, true)));
-  routes.post('/metrics/job/*', deps.auth.require('write'), counted('POST', (c) => push(c, false)));
-  routes.post('/metrics/job@base64/*', deps.auth.require('write'), counted('POST', (c) => push(c, false)));
-  const del = counted('DELETE', async (c) => {
-    const labels = parseGroupingPath(rawPath(c));
+  async function del(req: PushRequest): Promise<void> {
+    const labels = parseGroupingPath(req.path);
     const key = groupKey(labels);
     await serial(key, async () => {
       if (!registry.get(key)) return;
@@ -239,10 +243,28 @@ export function createPushgatewayApi(deps: {
       registry.delete(key);
       bridged.delete(key);
     });
-    return c.body(null, 202);
-  });
-  routes.delete('/metrics/job/*', deps.auth.require('write'), del);
-  routes.delete('/metrics/job@base64/*', deps.auth.require('write'), del);
+  }
+
+  const routes = new Hono();
+  const counted = (method: string, status: 200 | 202, fn: (req: PushRequest) => Promise<void>) => async (c: Context) => {
+    try {
+      await fn(fromHono(c));
+    } catch (err) {
+      deps.observer?.push(method, statusOf(err));
+      throw err;
+    }
+    deps.observer?.push(method, status);
+    return c.body(null, status);
+  };
+  const put = counted('PUT', 200, (req) => push(req, true));
+  const post = counted('POST', 200, (req) => push(req, false));
+  routes.put('/metrics/job/*', deps.auth.require('write'), put);
+  routes.put('/metrics/job@base64/*', deps.auth.require('write'), put);
+  routes.post('/metrics/job/*', deps.auth.require('write'), post);
+  routes.post('/metrics/job@base64/*', deps.auth.require('write'), post);
+  const del202 = counted('DELETE', 202, del);
+  routes.delete('/metrics/job/*', deps.auth.require('write'), del202);
+  routes.delete('/metrics/job@base64/*', deps.auth.require('write'), del202);
 
   routes.put('/api/v1/admin/wipe', deps.auth.require('admin'), async (c) => {
     await write([{ wipe: true }]);
@@ -283,6 +305,8 @@ export function createPushgatewayApi(deps: {
 
   return {
     routes,
+    handle: { push, delete: del },
+    observer: deps.observer,
     exposer,
     registry,
     async load() {
