@@ -7,7 +7,7 @@
  */
 import protobuf from 'protobufjs';
 import type { FamilyType, MetricFamily, PushedMetric } from './model.js';
-import { ExpositionParseError, TimestampError } from './parse-text.js';
+import { CheckRefusal, ExpositionParseError, TimestampError } from './parse-text.js';
 
 export const PROTOBUF_CONTENT_TYPE = 'application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited';
 
@@ -64,8 +64,11 @@ export function parseProtobufDelimited(bytes: Uint8Array): MetricFamily[] {
       throw new ExpositionParseError(`protobuf parsing error: ${(err as Error).message}`);
     }
     const name = msg.name ?? '';
-    if (!/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(name)) throw new ExpositionParseError(`invalid metric name ${JSON.stringify(name)}`);
-    const type = TYPE_BY_ENUM[msg.type ?? 3];
+    // Names are not checked by the protobuf decoder in Go but by the Pushgateway's consistency
+    // check, which records the refusal on the group: hence CheckRefusal, not a parse error.
+    if (!/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(name)) throw new CheckRefusal(`invalid metric name ${JSON.stringify(name)}`);
+    // An absent type is proto2's enum default, COUNTER (GetType() in Go), not UNTYPED.
+    const type = TYPE_BY_ENUM[msg.type ?? 0];
     if (!type) throw new ExpositionParseError(`metric family "${name}" has unsupported type ${msg.type}`);
     const metrics: PushedMetric[] = [];
     for (const m of msg.metric ?? []) {
@@ -73,8 +76,8 @@ export function parseProtobufDelimited(bytes: Uint8Array): MetricFamily[] {
       const labels: Record<string, string> = {};
       for (const l of m.label ?? []) {
         const ln = l.name ?? '';
-        if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(ln)) throw new ExpositionParseError(`invalid label name ${JSON.stringify(ln)} for metric "${name}"`);
-        if (ln in labels) throw new ExpositionParseError(`duplicate label name "${ln}" for metric "${name}"`);
+        if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(ln)) throw new CheckRefusal(`invalid label name ${JSON.stringify(ln)} for metric "${name}"`);
+        if (ln in labels) throw new CheckRefusal(`duplicate label name "${ln}" for metric "${name}"`);
         labels[ln] = l.value ?? '';
       }
       if (type === 'summary') {

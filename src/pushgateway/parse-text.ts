@@ -191,5 +191,12 @@ export function parseText(input: string): MetricFamily[] {
   return [...families.values()].filter((b) => b.family.metrics.length > 0 || b.typed || b.helped).map((b) => b.family).filter((f) => f.metrics.length > 0);
 }
 
+/**
+ * The body decoded, but the Pushgateway refuses it in its consistency check rather than in
+ * the parser, so the refusal is recorded on the group (push_failure_time_seconds) like any
+ * inconsistent push. Checked by the differential test.
+ */
+export class CheckRefusal extends Error {}
+
 /** A sample carried a timestamp: the Pushgateway refuses these (they would go stale in Prometheus). */
-export class TimestampError extends Error {}
+export class TimestampError extends CheckRefusal {}

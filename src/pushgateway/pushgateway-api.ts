@@ -30,7 +30,7 @@ import { createGroupExposer, goFloat, type GroupExposer } from './group-expositi
 import { deriveEvents } from './lifecycle-bridge.js';
 import { groupKey, PUSH_FAILURE_TIME_HELP, PUSH_TIME_HELP, type Group, type MetricFamily } from './model.js';
 import { encodeFamilies, parseProtobufDelimited } from './parse-protobuf.js';
-import { ExpositionParseError, parseText, TimestampError } from './parse-text.js';
+import { CheckRefusal, ExpositionParseError, parseText } from './parse-text.js';
 import { parseGroupingPath } from './grouping-path.js';
 
 export interface PushgatewayObserver {
@@ -188,12 +188,12 @@ export function createPushgatewayApi(deps: {
     const labels = parseGroupingPath(req.path);
     const key = groupKey(labels);
     let families: MetricFamily[];
-    let timestampError: TimestampError | undefined;
+    let refusal: CheckRefusal | undefined;
     try {
       families = await readFamilies(req);
     } catch (err) {
-      if (err instanceof TimestampError) {
-        timestampError = err;
+      if (err instanceof CheckRefusal) {
+        refusal = err;
         families = [];
       } else if (err instanceof ExpositionParseError) throw new ValidationError([{ path: 'body', message: err.message }], err.message);
       else throw err;
@@ -201,7 +201,7 @@ export function createPushgatewayApi(deps: {
     const group = await serial(key, async () => {
       const now = clock.now();
       try {
-        if (timestampError) throw new InconsistentPushError(timestampError.message);
+        if (refusal) throw new InconsistentPushError(refusal.message);
         const ttl = ttlOf(labels.job as string);
         const { group: next } = registry.prepare({ key, labels, families, replaceAll, now, ...(ttl > 0 ? { expiresAt: now + ttl } : {}) });
         await write([{ put: toStored(next) }]);

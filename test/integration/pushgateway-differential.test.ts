@@ -7,6 +7,7 @@
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeProtobufDelimited, PROTOBUF_CONTENT_TYPE } from '../../src/pushgateway/parse-protobuf.js';
+import { goProtobufFixtures } from '../support/go-protobuf-fixtures.js';
 import { hasBinary } from '../support/require-binary.js';
 import { startPushgateway, type RealPushgateway } from '../support/start-pushgateway.js';
 import { startAgent, type TestAgent } from '../support/start-agent.js';
@@ -83,6 +84,30 @@ describe.skipIf(!has)('differential: jobpulse vs the real Pushgateway', () => {
     expect(statuses.filter(([, x, y]) => x !== y)).toEqual([]);
     const real = pushedPart(await (await fetch(`${pg.url}/metrics`)).text());
     const ours = pushedPart(await (await fetch(`${jp.url}/metrics`)).text());
+    expect(ours).toEqual(real);
+  });
+
+  it('reads the Go-written delimited protobuf fixtures as the real Pushgateway does', async () => {
+    const statuses: [string, number, number][] = [];
+    for (const [name, bytes] of goProtobufFixtures()) {
+      for (const method of ['PUT', 'POST']) {
+        const path = `/metrics/job/gofix-${name}/method/${method}`;
+        const init = { method, body: bytes, headers: { 'content-type': PROTOBUF_CONTENT_TYPE } };
+        const a = await fetch(`${pg.url}${path}`, init);
+        const b = await fetch(`${jp.url}${path}`, init);
+        await a.arrayBuffer();
+        await b.arrayBuffer();
+        statuses.push([`${method} ${name}`, a.status, b.status]);
+      }
+    }
+    expect(statuses.filter(([, x, y]) => x !== y)).toEqual([]);
+    // Some are taken (not all refused), and the two refusable ones are refused by both.
+    expect(statuses.filter(([, x]) => x === 200).length).toBeGreaterThanOrEqual(4);
+    expect(statuses.filter(([n, x]) => /invalid-label-name|utf8-names/.test(n) && x === 400)).toHaveLength(4);
+    const only = (lines: string[]): string[] => lines.filter((l) => l.includes('gofix-'));
+    const real = only(pushedPart(await (await fetch(`${pg.url}/metrics`)).text()));
+    const ours = only(pushedPart(await (await fetch(`${jp.url}/metrics`)).text()));
+    expect(real.length).toBeGreaterThan(0);
     expect(ours).toEqual(real);
   });
 });
