@@ -238,7 +238,8 @@ export function createPushgatewayApi(deps: {
     const labels = parseGroupingPath(req.path);
     const key = groupKey(labels);
     await serial(key, async () => {
-      if (!registry.get(key)) return;
+      // On a shared store another replica may hold a group this one has not seen yet: delete anyway.
+      if (!registry.get(key) && !deps.groups.follow) return;
       await write([{ delete: key }]);
       registry.delete(key);
       bridged.delete(key);

@@ -66,6 +66,13 @@ describe.skipIf(!has)('Pushgateway groups shared through Redis', () => {
     expect((await send(b, 'DELETE', '/metrics/job/backup/instance/db1')).status).toBe(202);
     for (const x of [a, c]) await waitFor(async () => samples(await metricsOf(x), ['backup_bytes']).length === 0, { what: 'group deleted everywhere' });
 
+    // A DELETE through a replica that may not have seen the push yet still deletes it.
+    expect((await send(a, 'PUT', '/metrics/job/quick', 'q 1\n')).status).toBe(200);
+    expect((await send(b, 'DELETE', '/metrics/job/quick')).status).toBe(202);
+    for (const x of [a, b, c]) await waitFor(async () => samples(await metricsOf(x), ['q']).length === 0, { what: 'quick delete everywhere' });
+    const d = await start();
+    expect(samples(await metricsOf(d), ['q'])).toEqual([]);
+
     // A wipe on one replica empties all of them.
     expect((await send(a, 'PUT', '/metrics/job/w1', 'w 1\n')).status).toBe(200);
     expect((await send(c, 'PUT', '/metrics/job/w2', 'w 2\n')).status).toBe(200);
