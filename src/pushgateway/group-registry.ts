@@ -16,7 +16,7 @@
  * `prepare` validates and returns the group as it would be; `commit` makes it visible.
  * Callers make the change durable between the two (see pushgateway-routes.ts).
  */
-import { PUSH_FAILURE_TIME, PUSH_TIME, type Group, type MetricFamily, type PushedMetric } from './model.js';
+import { PUSH_FAILURE_TIME, PUSH_TIME, sortedKeys, type Group, type MetricFamily, type PushedMetric } from './model.js';
 
 export class InconsistentPushError extends Error {
   constructor(detail: string) {
@@ -31,12 +31,12 @@ export function exposedLabels(group: Pick<Group, 'labels'>, m: PushedMetric): Re
   return out;
 }
 
-const sortedPairs = (labels: Record<string, string>): [string, string][] =>
-  Object.keys(labels)
-    .sort()
-    .map((k) => [k, labels[k] as string]);
-
-const sampleId = (name: string, labels: Record<string, string>): string => `${name}\u0000${JSON.stringify(sortedPairs(labels))}`;
+/** A series' identity: name and label pairs in name order (label names cannot contain `=` or `,`; values are JSON-quoted). */
+const sampleId = (name: string, labels: Record<string, string>): string => {
+  let id = `${name}\u0000`;
+  for (const k of sortedKeys(labels)) id += `${k}=${JSON.stringify(labels[k])},`;
+  return id;
+};
 
 /** The group's series identities (cached on the group: families never change after commit). */
 function seriesOf(g: Group): string[] {

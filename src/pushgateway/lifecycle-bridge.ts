@@ -46,10 +46,10 @@ const ROLES: [RegExp, 'start' | 'success' | 'end' | 'duration' | 'progress' | 'r
 type Role = (typeof ROLES)[number][1];
 
 // Every push runs deriveEvents; names and grouping keys repeat, so the regex tests and the
-// key hash are done once per distinct value (bounded: cleared when they grow past CACHE_MAX).
+// job name and key hash are done once per distinct value (bounded: cleared when they grow past CACHE_MAX).
 const CACHE_MAX = 100_000;
 const roleCache = new Map<string, Role | null>();
-const hashCache = new Map<string, string>();
+const keyCache = new Map<string, { job_name: string; hash: string }>();
 
 function roleOf(name: string): Role | null {
   let role = roleCache.get(name);
@@ -67,14 +67,14 @@ function roleOf(name: string): Role | null {
   return role;
 }
 
-function keyHash(key: string): string {
-  let h = hashCache.get(key);
-  if (h === undefined) {
-    h = createHash('sha256').update(key).digest('hex').slice(0, 12);
-    if (hashCache.size >= CACHE_MAX) hashCache.clear();
-    hashCache.set(key, h);
+function keyInfo(group: Group): { job_name: string; hash: string } {
+  let info = keyCache.get(group.key);
+  if (info === undefined) {
+    info = { job_name: jobNameOf(group.labels), hash: createHash('sha256').update(group.key).digest('hex').slice(0, 12) };
+    if (keyCache.size >= CACHE_MAX) keyCache.clear();
+    keyCache.set(group.key, info);
   }
-  return h;
+  return info;
 }
 
 export function jobNameOf(labels: Record<string, string>): string {
@@ -106,8 +106,7 @@ export function deriveEvents(group: Group): EventDraft[] {
   const hasProgress = v.progress !== undefined || v.ratio !== undefined;
   if (start === undefined && end === undefined && !hasProgress) return [];
 
-  const job_name = jobNameOf(group.labels);
-  const hash = keyHash(group.key);
+  const { job_name, hash } = keyInfo(group);
   const finished = end !== undefined && (start === undefined || end >= start);
   const anchor = start ?? end ?? group.push_time;
   const run_id = `pg-${hash}-${anchor}`;

@@ -111,8 +111,8 @@ export function encodeProtobufDelimited(families: { name: string; help?: string;
 
 const ENUM_BY_TYPE: Record<FamilyType, number> = { counter: 0, gauge: 1, summary: 2, untyped: 3, histogram: 4 };
 
-/** Our families as delimited protobuf: the storage encoding of a group (keeps NaN and ±Inf, unlike JSON). */
-export function encodeFamilies(families: Iterable<MetricFamily>): Uint8Array {
+/** Any families through protobufjs (summaries and histograms; also the reference for the hand-written path). */
+export function encodeFamiliesGeneric(families: Iterable<MetricFamily>): Uint8Array {
   const out: { name: string; help?: string; type: number; metric: object[] }[] = [];
   for (const f of families) {
     const metric = f.metrics.map((m) => {
@@ -126,3 +126,86 @@ export function encodeFamilies(families: Iterable<MetricFamily>): Uint8Array {
   }
   return encodeProtobufDelimited(out);
 }
+
+const SIMPLE_FIELD: Partial<Record<FamilyType, number>> = { gauge: 2, counter: 3, untyped: 5 };
+
+const varintSize = (n: number): number => (n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : n < 0x10000000 ? 4 : 5);
+
+/**
+ * Our families as delimited protobuf: the storage encoding of a group (keeps NaN and ±Inf,
+ * unlike JSON). Written on every push, so counters, gauges and untyped families (nearly all
+ * pushes) are encoded by hand into one buffer, byte for byte what protobufjs writes for them
+ * (unit-tested); summaries and histograms go through protobufjs.
+ */
+export function encodeFamilies(families: Iterable<MetricFamily>): Uint8Array {
+  const list = [...families];
+  if (!list.every((f) => SIMPLE_FIELD[f.type] !== undefined)) return encodeFamiliesGeneric(list);
+  // Pass 1: sizes. Strings are measured once and reused in pass 2.
+  const famSizes: number[] = [];
+  const metricSizes: number[] = [];
+  const strLens: number[] = [];
+  const str = (s: string): number => {
+    const n = Buffer.byteLength(s);
+    strLens.push(n);
+    return 1 + varintSize(n) + n;
+  };
+  let total = 0;
+  for (const f of list) {
+    let fs = str(f.name) + (f.help !== undefined ? str(f.help) : 0) + 2; // + type (tag, 1-byte enum)
+    for (const m of f.metrics) {
+      let ms = 11; // value: tag + length 9 + (tag + 8-byte double)
+      for (const k in m.labels) {
+        const pair = str(k) + str(m.labels[k] as string);
+        ms += 1 + varintSize(pair) + pair;
+      }
+      metricSizes.push(ms);
+      fs += 1 + varintSize(ms) + ms;
+    }
+    famSizes.push(fs);
+    total += varintSize(fs) + fs;
+  }
+  // Pass 2: write.
+  const buf = Buffer.allocUnsafe(total);
+  let pos = 0;
+  let si = 0;
+  let mi = 0;
+  const varint = (n: number): void => {
+    while (n >= 0x80) {
+      buf[pos++] = (n & 0x7f) | 0x80;
+      n >>>= 7;
+    }
+    buf[pos++] = n;
+  };
+  const writeStr = (tag: number, s: string): void => {
+    const n = strLens[si++] as number;
+    buf[pos++] = tag;
+    varint(n);
+    pos += buf.write(s, pos, n, 'utf8');
+  };
+  list.forEach((f, fi) => {
+    varint(famSizes[fi] as number);
+    writeStr(0x0a, f.name);
+    if (f.help !== undefined) writeStr(0x12, f.help);
+    buf[pos++] = 0x18;
+    buf[pos++] = ENUM_BY_TYPE[f.type];
+    for (const m of f.metrics) {
+      buf[pos++] = 0x22;
+      varint(metricSizes[mi++] as number);
+      for (const k in m.labels) {
+        const kn = strLens[si] as number;
+        const vn = strLens[si + 1] as number;
+        buf[pos++] = 0x0a;
+        varint(1 + varintSize(kn) + kn + 1 + varintSize(vn) + vn);
+        writeStr(0x0a, k);
+        writeStr(0x12, m.labels[k] as string);
+      }
+      buf[pos++] = ((SIMPLE_FIELD[f.type] as number) << 3) | 2;
+      buf[pos++] = 9;
+      buf[pos++] = 0x09;
+      buf.writeDoubleLE(m.value ?? 0, pos);
+      pos += 8;
+    }
+  });
+  return buf;
+}
+

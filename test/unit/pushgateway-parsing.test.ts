@@ -4,7 +4,7 @@ import { GroupRegistry, InconsistentPushError } from '../../src/pushgateway/grou
 import { parseGroupingPath } from '../../src/pushgateway/grouping-path.js';
 import { deriveEvents, jobNameOf } from '../../src/pushgateway/lifecycle-bridge.js';
 import { groupKey, type Group } from '../../src/pushgateway/model.js';
-import { encodeFamilies, parseProtobufDelimited } from '../../src/pushgateway/parse-protobuf.js';
+import { encodeFamilies, encodeFamiliesGeneric, parseProtobufDelimited } from '../../src/pushgateway/parse-protobuf.js';
 import { parseText, TimestampError } from '../../src/pushgateway/parse-text.js';
 
 describe('grouping path', () => {
@@ -135,5 +135,21 @@ describe('lifecycle bridge', () => {
     expect(deriveEvents(g)[0]?.job_name).toBe('backup/instance=db1');
     expect(jobNameOf({ job: 'j', instance: '' })).toBe('j');
     expect(deriveEvents(group({ x_start_time_seconds: 100, x_progress_ratio: 0.25 }))[1]?.progress).toBe(25);
+  });
+});
+
+describe('storage encoding of a group', () => {
+  const long = 'v'.repeat(200); // length varints over one byte
+  it.each([
+    ['gauge, no labels', 'x 1\n'],
+    ['counter with help and labels', '# HELP c_total Help with ünïcode.\n# TYPE c_total counter\nc_total{a="1",b="été"} 3.5\nc_total{a="2"} -0\n'],
+    ['untyped specials', `u NaN\nu{l="${long}"} +Inf\nu{l="y"} -Inf\nu{l="z"} 1e-300\n`],
+    ['many families', Array.from({ length: 50 }, (_, i) => `# TYPE g${i} gauge\ng${i}{i="${i}"} ${i * 1.5}\n`).join('')],
+    ['summary and histogram (generic path)', '# TYPE s summary\ns{quantile="0.5"} 1\ns_sum 2\ns_count 3\n# TYPE h histogram\nh_bucket{le="1"} 1\nh_bucket{le="+Inf"} 2\nh_sum 3\nh_count 2\n'],
+  ])('%s: the hand-written encoder writes what protobufjs writes, and it decodes back', (_what, text) => {
+    const families = parseText(text);
+    const bytes = encodeFamilies(families);
+    expect(Buffer.from(bytes).equals(Buffer.from(encodeFamiliesGeneric(families)))).toBe(true);
+    expect(parseProtobufDelimited(bytes)).toEqual(families);
   });
 });
