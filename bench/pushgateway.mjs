@@ -1,10 +1,14 @@
 // Pushgateway-API push throughput, jobpulse (every consistency check on, durable before the
 // 2xx, lifecycle bridge on) vs the real prometheus-pushgateway with
 // --push.disable-consistency-check (in memory, persistence off), both holding GROUPS groups.
-// Run alone: `npm run build && node bench/pushgateway.mjs`, or as part of `npm run bench`.
+// A bare node:http server answering the same requests is measured in the same run as the ceiling
+// for any Node server on this machine. Each row also gives the server process's CPU time per
+// request (from /proc, user + system), which moves much less with the machine's load than
+// requests/s, and the 1-minute load average when the row started.
+// Run alone: `npm run build && node bench/pushgateway.mjs`, or `BENCH_ONLY=pushgateway npm run bench`.
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, waitFor } from './support.mjs';
 
@@ -21,15 +25,27 @@ async function startJobpulse() {
   });
   const url = `http://127.0.0.1:${port}`;
   await waitFor(`${url}/readyz`);
-  return { url, stop: async () => { child.kill('SIGTERM'); await new Promise((r) => child.once('exit', r)); rmSync(dir, { recursive: true, force: true }); } };
+  return { url, pid: child.pid, stop: async () => { child.kill('SIGTERM'); await new Promise((r) => child.once('exit', r)); rmSync(dir, { recursive: true, force: true }); } };
 }
+
+async function startBare() {
+  const child = spawn(process.execPath, ['bench/bare-server.mjs'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise((resolve) => child.stdout.once('data', (d) => resolve(Number(String(d).trim()))));
+  return { url: `http://127.0.0.1:${port}`, pid: child.pid, seed: false, stop: async () => { child.kill('SIGTERM'); await new Promise((r) => child.once('exit', r)); } };
+}
+
+/** CPU seconds (user + system) the process used so far, from /proc/<pid>/stat. */
+const cpuSeconds = (pid) => {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
+};
 
 async function startPushgateway(args) {
   const port = await freePort();
   const child = spawn('prometheus-pushgateway', [`--web.listen-address=127.0.0.1:${port}`, '--persistence.file=', '--log.level=warn', ...args], { stdio: ['ignore', 'ignore', 'inherit'] });
   const url = `http://127.0.0.1:${port}`;
   await waitFor(`${url}/-/ready`);
-  return { url, stop: async () => { child.kill('SIGTERM'); await new Promise((r) => child.once('exit', r)); } };
+  return { url, pid: child.pid, stop: async () => { child.kill('SIGTERM'); await new Promise((r) => child.once('exit', r)); } };
 }
 
 async function seed(url, groups) {
@@ -56,7 +72,8 @@ function wrk(url) {
   const p99 = /99%\s+([\d.]+)(us|ms|s)/.exec(out);
   const p99ms = p99 ? Number(p99[1]) * { us: 0.001, ms: 1, s: 1000 }[p99[2]] : NaN;
   const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
-  return { rps, p99ms, non2xx };
+  const requests = Number(/(\d+) requests in/.exec(out)?.[1]);
+  return { rps, p99ms, non2xx, requests };
 }
 
 export async function benchPushgateway() {
@@ -64,15 +81,20 @@ export async function benchPushgateway() {
   const targets = [
     ['jobpulse (checks on, durable, bridge on)', startJobpulse],
     ['prometheus-pushgateway --push.disable-consistency-check', () => startPushgateway(['--push.disable-consistency-check'])],
+    ['bare node:http answering 200 (ceiling for a Node server)', startBare],
   ];
   for (const [name, start] of targets) {
     const t = await start();
     const t0 = performance.now();
-    await seed(t.url, GROUPS);
+    if (t.seed !== false) await seed(t.url, GROUPS);
     const seedS = (performance.now() - t0) / 1000;
+    const load = loadavg()[0].toFixed(1);
+    const cpu0 = cpuSeconds(t.pid);
     const r = wrk(t.url);
+    const cpuUs = ((cpuSeconds(t.pid) - cpu0) * 1e6) / r.requests;
     await t.stop();
-    rows.push([`Pushgateway-API PUT at ${GROUPS / 1000}k groups: ${name}`, `${r.rps.toFixed(0)} pushes/s`, `p99 ${r.p99ms.toFixed(2)} ms${r.non2xx ? `, non-2xx ${r.non2xx}` : ''}; seeding ${GROUPS} groups took ${seedS.toFixed(1)} s`]);
+    const seeding = t.seed !== false ? `; seeding ${GROUPS} groups took ${seedS.toFixed(1)} s` : '';
+    rows.push([`Pushgateway-API PUT at ${GROUPS / 1000}k groups: ${name}`, `${r.rps.toFixed(0)} pushes/s`, `p99 ${r.p99ms.toFixed(2)} ms${r.non2xx ? `, non-2xx ${r.non2xx}` : ''}; server CPU ${cpuUs.toFixed(0)} µs/request; load avg ${load}${seeding}`]);
     process.stderr.write(`${rows.at(-1).join(' | ')}\n`);
   }
   return rows;
