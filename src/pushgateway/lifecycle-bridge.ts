@@ -87,7 +87,8 @@ export function jobNameOf(labels: Record<string, string>): string {
 }
 
 export function deriveEvents(group: Group): EventDraft[] {
-  const v: Partial<Record<Role, number>> = {};
+  // Every role present from the start: one object shape for V8 (it runs on every push).
+  const v: Record<Role, number | undefined> = { start: undefined, success: undefined, end: undefined, duration: undefined, progress: undefined, ratio: undefined, failed: undefined, exit: undefined, records: undefined };
   for (const f of group.families.values()) {
     if (f.type === 'histogram' || f.type === 'summary') continue;
     const value = f.metrics[0]?.value;
