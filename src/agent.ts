@@ -13,7 +13,7 @@ import { createApiRoutes } from './http/api-routes.js';
 import { createAuth, type Auth } from './http/auth.js';
 import { createApp, type Exposer, type ReadinessCheck } from './http/create-app.js';
 import { createPageRoutes } from './http/pages/page-routes.js';
-import { createPushRoutes } from './http/push-routes.js';
+import { createPushRoute } from './http/push-routes.js';
 import { createIngest, type Ingest, type IngestFn } from './ingest/ingest.js';
 import { createBaselines, type Baselines } from './history/baselines.js';
 import { createDetectorFamilies } from './metrics/detector-families.js';
@@ -244,7 +244,6 @@ export async function createAgent(opts: AgentOptions): Promise<Agent> {
     readiness.push({ name: 'kafka', check: async () => kafka.health() });
   }
   const routes = [
-    createPushRoutes({ ingest: ingest.ingest, limits: config.limits, auth, clock }),
     createApiRoutes({ state, store, clock, auth, expectedDuration }),
     // The status page: exact paths only ('/', '/jobs/*', '/runs/*'), so /metrics, /push and /api/* stay as they are.
     createPageRoutes({ state, store, clock, auth, config, readiness, expectedDuration, pushgateway: () => pushgateway }),
@@ -284,7 +283,8 @@ export async function createAgent(opts: AgentOptions): Promise<Agent> {
   const httpLogger = logger.child({ component: 'http' });
   const app = createApp({ logger: httpLogger, auth, selfMetrics, exposers, readiness, routes });
   // Plain node:http handlers tried before Hono for the hottest write routes (see fast-path.ts).
-  const fastPaths: FastPath[] = [];
+  // Hot paths served on node:http in front of Hono: /push and the Pushgateway write routes.
+  const fastPaths: FastPath[] = [createPushRoute({ ingest: ingest.ingest, limits: config.limits, auth, clock, selfMetrics, logger: httpLogger })];
   if (pushgateway) fastPaths.push(createPushgatewayFastPath({ api: pushgateway, auth, logger: httpLogger, selfMetrics, maxBodyBytes: config.limits.max_body_bytes }));
 
   let server: Server | undefined;

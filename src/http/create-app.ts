@@ -15,6 +15,7 @@ import type { SelfMetrics } from '../metrics/self-metrics.js';
 import type { Logger } from '../runtime/logger.js';
 import type { Auth } from './auth.js';
 import { errorResponse } from './errors.js';
+import { createRequestIds } from './raw-route.js';
 
 export interface Exposer {
   /** A section of /metrics; Buffers handed out here must never be modified afterwards. */
@@ -37,11 +38,10 @@ export interface AppDeps {
 
 export function createApp(deps: AppDeps): Hono {
   const app = new Hono();
-  let seq = 0;
-  const prefix = Math.random().toString(36).slice(2, 8);
+  const requestIds = createRequestIds();
 
   app.use('*', async (c, next) => {
-    const requestId = c.req.header('x-request-id') ?? `${prefix}-${(++seq).toString(36)}`;
+    const requestId = requestIds(c.req.header('x-request-id'));
     c.set('requestId' as never, requestId as never);
     const t0 = performance.now();
     await next();

@@ -1,23 +1,47 @@
-/** `POST /push`: one event or an array of them; 200 only once every event is durable. */
-import { Hono } from 'hono';
+/**
+ * `POST /push`: one event or an array of them; 200 only once every event is durable.
+ * Served as a raw node:http route (src/http/raw-route.ts): it is the agent's hottest path.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Config } from '../config/schema.js';
 import type { IngestFn } from '../ingest/ingest.js';
 import { validatePushBody } from '../ingest/validate.js';
+import type { SelfMetrics } from '../metrics/self-metrics.js';
 import type { Clock } from '../runtime/clock.js';
+import type { Logger } from '../runtime/logger.js';
 import type { Auth } from './auth.js';
-import { readJson } from './read-body.js';
+import { parseJson, readRequestBody, requireJsonType } from './read-body.js';
+import { createRequestIds, sendError, sendJson, type RawContext, type RawRoute } from './raw-route.js';
 
-export function createPushRoutes(deps: { ingest: IngestFn; limits: Config['limits']; auth: Auth; clock: Clock }): Hono {
-  const app = new Hono();
-  app.post('/push', deps.auth.require('write'), async (c) => {
-    const body = await readJson(c, deps.limits.max_body_bytes);
+export interface PushDeps {
+  ingest: IngestFn;
+  limits: Config['limits'];
+  auth: Auth;
+  clock: Clock;
+  selfMetrics: SelfMetrics;
+  logger: Logger;
+}
+
+export function createPushRoute(deps: PushDeps): RawRoute {
+  const requestId = createRequestIds();
+  return (req, res) => {
+    const url = req.url ?? '';
+    if (req.method !== 'POST' || !(url === '/push' || url.startsWith('/push?'))) return false;
+    const ctx: RawContext = { requestId: requestId(req.headers['x-request-id']), route: '/push', started: performance.now() };
+    handle(req, res, ctx).catch((err: unknown) => {
+      if (!res.headersSent) sendError(res, ctx, deps, err);
+      // An error after the answer started can only come from the socket: nothing to tell.
+    });
+    return true;
+  };
+
+  async function handle(req: IncomingMessage, res: ServerResponse, ctx: RawContext): Promise<void> {
+    deps.auth.check('write', req.headers.authorization);
+    requireJsonType(req.headers['content-type']);
+    const body = parseJson(await readRequestBody(req, deps.limits.max_body_bytes));
     const drafts = validatePushBody(body, deps.limits, deps.clock.now());
     const results = await deps.ingest(drafts);
-    if (!Array.isArray(body) && results.length === 1) {
-      const r = results[0];
-      return c.json({ accepted: 1, run_id: r?.run_id, results });
-    }
-    return c.json({ accepted: results.length, results });
-  });
-  return app;
+    if (!Array.isArray(body) && results.length === 1) sendJson(res, ctx, deps, 200, { accepted: 1, run_id: results[0]?.run_id, results });
+    else sendJson(res, ctx, deps, 200, { accepted: results.length, results });
+  }
 }

@@ -43,7 +43,7 @@ export async function readBody(c: Context, maxBytes: number): Promise<Uint8Array
 const tooLarge = (maxBytes: number): PayloadTooLargeError =>
   new PayloadTooLargeError(`body is over the ${maxBytes}-byte limit (limits.max_body_bytes)`);
 
-function readIncoming(req: IncomingMessage, maxBytes: number): Promise<Uint8Array> {
+export function readIncoming(req: IncomingMessage, maxBytes: number): Promise<Uint8Array> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -76,12 +76,18 @@ function readIncoming(req: IncomingMessage, maxBytes: number): Promise<Uint8Arra
   });
 }
 
-export async function readJson(c: Context, maxBytes: number): Promise<unknown> {
-  const type = c.req.header('content-type') ?? '';
-  if (!/^application\/(?:[\w.+-]+\+)?json\b/i.test(type)) {
+export function requireJsonType(type: string | undefined): void {
+  if (!/^application\/(?:[\w.+-]+\+)?json\b/i.test(type ?? '')) {
     throw new UnsupportedMediaTypeError(`expected Content-Type: application/json, got ${type ? JSON.stringify(type) : 'none'}`);
   }
-  const bytes = await readBody(c, maxBytes);
+}
+
+export async function readJson(c: Context, maxBytes: number): Promise<unknown> {
+  requireJsonType(c.req.header('content-type'));
+  return parseJson(await readBody(c, maxBytes));
+}
+
+export function parseJson(bytes: Uint8Array): unknown {
   if (bytes.byteLength === 0) throw new MalformedBodyError('empty body: expected a JSON event or an array of events');
   try {
     return JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));

@@ -20,13 +20,13 @@
  * their drafts. A batch only ever holds requests of one fence (or none), so the store can
  * refuse a stale leader's batch (FencedWriteError) without failing anyone else's push.
  */
-import { randomUUID } from 'node:crypto';
 import { applyToJob, type Job } from '../domain/job.js';
 import type { EventDraft, JobEvent } from '../domain/job-event.js';
 import { apply } from '../domain/lifecycle.js';
 import { isTerminal, type Run } from '../domain/run.js';
 import { FencedWriteError, OverloadedError, StoreUnavailableError, TooManyJobsError } from '../domain/errors.js';
 import type { Clock } from '../runtime/clock.js';
+import { uuidv7 } from '../runtime/ids.js';
 import type { Logger } from '../runtime/logger.js';
 import type { JobState } from '../state/job-state.js';
 import { isStale, StoreConflictError, StoreJobLimitError, type CommitBatch, type Fence, type Store } from '../store/store.js';
@@ -91,7 +91,7 @@ export function createIngest(deps: {
   newId?: () => string;
 }): Ingest {
   const { store, state, clock, logger, observer } = deps;
-  const newId = deps.newId ?? randomUUID;
+  const newId = deps.newId ?? (() => uuidv7());
   const queue: Request[] = [];
   let queued = 0;
   let flushing = false;
@@ -205,10 +205,10 @@ export function createIngest(deps: {
           if (!prevRuns.has(event.run_id)) prevRuns.set(event.run_id, prev);
           runs.set(event.run_id, out.run);
           jobs.set(event.job_name, applyToJob(jobOf(event.job_name), prev, out.run, event));
-          records.push({ event, applied: true });
+          records.push({ event, applied: true, keyed: d.event_id !== undefined });
           results.push({ event_id: event.event_id, job_name: event.job_name, run_id: event.run_id, result: 'applied', state: out.run.state });
         } else {
-          records.push({ event, applied: false, reason: out.reason });
+          records.push({ event, applied: false, reason: out.reason, keyed: d.event_id !== undefined });
           results.push({ event_id: event.event_id, job_name: event.job_name, run_id: event.run_id, result: 'recorded', reason: out.reason, ...(prev ? { state: prev.state } : {}) });
         }
         seenEvents.push([event.source, out.applied ? 'applied' : 'recorded']);

@@ -8,10 +8,11 @@
  * - Durability: when `commit` resolves, the batch survives a process crash (and, with
  *   the `power` durability setting, a power loss).
  * - Idempotency: `events` carry unique `event_id`s; `findEvents` tells the writer which
- *   ids are already in the log so it can skip them before applying.
+ *   client-chosen (`keyed`) ids are already in the log so it can skip them before applying.
  * - Ordering: events of one run are returned in the order they were committed.
  * - Restart: `loadState` returns every job, every unfinished run and each job's latest
- *   run; no replay of the event log.
+ *   run; no full replay of the event log (an adapter that writes snapshots behind the log
+ *   may reduce the log's tail it had not caught up with, as SQLite does).
  */
 import type { Job } from '../domain/job.js';
 import type { JobEvent } from '../domain/job-event.js';
@@ -32,7 +33,11 @@ export interface Fence {
 }
 
 export interface CommitBatch {
-  events: { event: JobEvent; applied: boolean; reason?: string }[];
+  /**
+   * `keyed`: the client chose the event_id, so `findEvents` must find it again (retried
+   * deliveries). Ids the agent assigned are unique by construction and need no lookup.
+   */
+  events: { event: JobEvent; applied: boolean; reason?: string; keyed?: boolean }[];
   /** Final snapshot of every run the batch changed. */
   runs: Run[];
   /** Final snapshot of every job the batch changed. */

@@ -2,75 +2,174 @@
  * The embedded default Store on better-sqlite3. Statements are prepared once. The
  * driver is synchronous; methods return promises only to satisfy the Store contract
  * shared with the Redis adapter.
+ *
+ * A commit writes only the events (one row each): that is what makes it durable. Run
+ * and job rows are a materialized view written behind, coalesced per job, in small
+ * time-boxed slices (src/store/sqlite/dirty-snapshots.ts); queries that read the rows
+ * write the slices they need first, so readers never see the lag. After a crash,
+ * `open` reduces the events the rows had not caught up with (src/store/sqlite/replay-tail.ts).
+ * WAL checkpoints run on a worker thread (src/store/sqlite/checkpointer.ts).
  */
 import type { Job } from '../../domain/job.js';
 import type { Run, RunState } from '../../domain/run.js';
-import { runDurationSeconds } from '../../domain/run.js';
-import type { CommitBatch, FinishedRun, RunQuery, Store, StoredEvent } from '../store.js';
+import type { CommitBatch, FinishedRun, RunQuery, Store } from '../store.js';
 import { createSqliteGroupLog } from './group-log.js';
 import { openDatabase, type Db } from './open-database.js';
 import type { Durability } from '../../config/schema.js';
 import { decodeCursor, encodeCursor } from '../run-cursor.js';
+import { startCheckpointer, type Checkpointer } from './checkpointer.js';
+import { DirtySnapshots, type DirtyEntry } from './dirty-snapshots.js';
+import { replayTail } from './replay-tail.js';
+import { eventOfRow, prepareRowWriters, type EventRow } from './rows.js';
 
-interface EventRow {
-  seq: number;
-  applied: number;
-  reason: string | null;
-  data: string;
+/** How often, and for how long at most, the event loop is lent to writing rows behind. */
+const FLUSH_EVERY_MS = 20;
+const FLUSH_BUDGET_MS = 4;
+
+
+export interface SqliteStoreOptions {
+  path: string;
+  durability: Durability;
+  /** Off only in tests that need the rows to lag (crash recovery). */
+  flushBehind?: boolean;
 }
-
 
 /** Above this many ids a lookup is one json_each statement instead of one statement per id. */
 const BULK_LOOKUP = 8;
 
-export function createSqliteStore(opts: { path: string; durability: Durability }): Store {
+export function createSqliteStore(opts: SqliteStoreOptions): Store {
   const db: Db = openDatabase(opts.path, opts.durability);
+  const onDisk = opts.path !== ':memory:';
 
   const insertEvent = db.prepare(
     `INSERT INTO events (event_id, run_id, job_name, event, source, timestamp, received_at, applied, reason, data)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
-  const upsertRun = db.prepare(
-    `INSERT INTO runs (run_id, job_name, parent_run_id, state, created_at, ended_at, duration_seconds, data)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-     ON CONFLICT (run_id) DO UPDATE SET state = excluded.state, parent_run_id = excluded.parent_run_id,
-       ended_at = excluded.ended_at, duration_seconds = excluded.duration_seconds, data = excluded.data`,
-  );
-  const upsertJob = db.prepare(
-    `INSERT INTO jobs (job_name, last_seen_at, data) VALUES (?, ?, ?)
-     ON CONFLICT (job_name) DO UPDATE SET last_seen_at = excluded.last_seen_at, data = excluded.data`,
-  );
+  const { writeRun, writeJob } = prepareRowWriters(db);
+  const markJob = db.prepare('UPDATE jobs SET snap_seq = max(snap_seq, ?) WHERE job_name = ?');
+  const insertKey = db.prepare('INSERT INTO event_keys (event_id, run_id, seq) VALUES (?, ?, ?)');
+  const setReplayFrom = db.prepare(`UPDATE store_meta SET value = ? WHERE key = 'replay_from'`);
+  const selectMaxSeq = db.prepare('SELECT COALESCE(MAX(seq), 0) AS s FROM events');
   const selectJobs = db.prepare('SELECT data FROM jobs');
   const selectUnfinished = db.prepare('SELECT data FROM runs WHERE ended_at IS NULL');
   const selectRun = db.prepare('SELECT data FROM runs WHERE run_id = ?');
-  const selectEventRun = db.prepare('SELECT run_id FROM events WHERE event_id = ?');
+  const selectEventRun = db.prepare('SELECT run_id FROM event_keys WHERE event_id = ?');
   // Many ids (a Kafka batch, a batched push) in one statement: per-id point lookups were 25% of
   // the writer's CPU in bench/kafka.mjs (1,250-event batches of new runs); one json_each join
   // over the same indexes cuts that CPU by about half. Few ids keep the point lookup.
-  const selectEventRuns = db.prepare('SELECT event_id, run_id FROM events WHERE event_id IN (SELECT value FROM json_each(?))');
+  const selectEventRuns = db.prepare('SELECT event_id, run_id FROM event_keys WHERE event_id IN (SELECT value FROM json_each(?))');
   const selectRunsById = db.prepare('SELECT data FROM runs WHERE run_id IN (SELECT value FROM json_each(?))');
-  const selectEvents = db.prepare('SELECT seq, applied, reason, data FROM events WHERE run_id = ? ORDER BY seq');
+  const selectEvents = db.prepare('SELECT * FROM events WHERE run_id = ? ORDER BY seq');
   const selectRecentDurations = db.prepare(
     `SELECT duration_seconds AS d FROM runs WHERE job_name = ? AND state = 'succeeded' AND duration_seconds IS NOT NULL
      ORDER BY ended_at DESC LIMIT ?`,
   );
-  const deleteEvents = db.prepare('DELETE FROM events WHERE received_at < ?');
+  const firstSeqFrom = db.prepare('SELECT seq, received_at FROM events WHERE seq >= ? ORDER BY seq LIMIT 1');
+  const selectMinSeq = db.prepare('SELECT COALESCE(MIN(seq), 0) AS s FROM events');
+  const deleteEventsThrough = db.prepare('DELETE FROM events WHERE seq <= ?');
+  const deleteKeysThrough = db.prepare('DELETE FROM event_keys WHERE seq <= ?');
   const deleteRuns = db.prepare(
     `DELETE FROM runs WHERE ended_at IS NOT NULL AND ended_at < ?
        AND run_id NOT IN (SELECT json_extract(data, '$.latest_run_id') FROM jobs)`,
   );
 
-  const writeBatch = db.transaction((batch: CommitBatch) => {
-    for (const { event: e, applied, reason } of batch.events) {
-      insertEvent.run(e.event_id, e.run_id, e.job_name, e.event, e.source, e.timestamp, e.received_at, applied ? 1 : 0, reason ?? null, JSON.stringify(e));
+  const dirty = new DirtySnapshots();
+  let lastSeq = (selectMaxSeq.get() as { s: number }).s;
+
+  const writeEvents = db.transaction((batch: CommitBatch): Map<string, [number, number]> => {
+    // Seq of the first and the newest event per job: what the job's rows must catch up on.
+    const seqOfJob = new Map<string, [number, number]>();
+    for (const { event: e, applied, reason, keyed } of batch.events) {
+      const { event_id, run_id, job_name, event, source, timestamp, received_at, ...rest } = e;
+      const seq = Number(
+        insertEvent.run(event_id, run_id, job_name, event, source, timestamp, received_at, applied ? 1 : 0, reason ?? null, JSON.stringify(rest)).lastInsertRowid,
+      );
+      if (keyed) insertKey.run(event_id, run_id, seq);
+      const seen = seqOfJob.get(job_name);
+      if (seen) seen[1] = seq;
+      else seqOfJob.set(job_name, [seq, seq]);
+      lastSeq = seq;
     }
-    for (const r of batch.runs) {
-      upsertRun.run(r.run_id, r.job_name, r.parent_run_id ?? null, r.state, r.created_at, r.ended_at ?? null, runDurationSeconds(r) ?? null, JSON.stringify(r));
-    }
-    for (const j of batch.jobs) upsertJob.run(j.job_name, j.last_seen_at, JSON.stringify(j));
+    return seqOfJob;
   });
 
+  const writeRows = (entries: DirtyEntry[]): void => {
+    for (const e of entries) {
+      for (const r of e.runs.values()) {
+        writeRun(r);
+      }
+      if (e.job) writeJob(e.job, e.lastSeq);
+      else markJob.run(e.lastSeq, e.job_name);
+    }
+    setReplayFrom.run((dirty.oldestSeq() ?? lastSeq + 1) - 1);
+  };
+  const writeRowsTx = db.transaction(writeRows);
+
+  /** Writes taken entries; on failure puts them back so nothing is forgotten. */
+  const flushEntries = (entries: DirtyEntry[]): void => {
+    if (entries.length === 0) return;
+    try {
+      writeRowsTx(entries);
+    } catch (err) {
+      dirty.putBack(entries);
+      throw err;
+    }
+  };
+  const flushAll = (): void => flushEntries(dirty.take(() => true));
+  const flushJob = (jobName: string): void => {
+    const e = dirty.takeJob(jobName);
+    if (e) flushEntries([e]);
+  };
+  const flushSlice = (): void => {
+    const until = performance.now() + FLUSH_BUDGET_MS;
+    // Checking the clock every 32 entries keeps the check itself off the profile.
+    flushEntries(dirty.take((n) => (n & 31) !== 0 || performance.now() < until));
+  };
+
+  replayTail(db, lastSeq);
+  let flushTimer: NodeJS.Timeout | undefined;
+  if (opts.flushBehind !== false) {
+    flushTimer = setInterval(() => {
+      if (dirty.size === 0) return;
+      try {
+        flushSlice();
+      } catch {
+        // Kept in memory and retried next tick; the events are durable either way.
+      }
+    }, FLUSH_EVERY_MS);
+    flushTimer.unref();
+  }
+  const checkpointer: Checkpointer | undefined = onDisk ? startCheckpointer(opts.path) : undefined;
+
   const groups = createSqliteGroupLog(db);
+
+  /**
+   * Deletes events received before `before`. The cut-off is found by binary search on
+   * seq (received_at grows with seq; a clock step back only moves the cut by that step),
+   * which spares the log an index on received_at. The newest event is always kept so
+   * seq never restarts (rows' snap_seq compare against it).
+   */
+  const pruneEvents = (before: number): number => {
+    let lo = (selectMinSeq.get() as { s: number }).s;
+    let hi = lastSeq;
+    let cut = lo - 1;
+    while (lo <= hi) {
+      const mid = Math.floor((lo + hi) / 2);
+      const row = firstSeqFrom.get(mid) as { seq: number; received_at: number } | undefined;
+      if (!row || row.received_at >= before) hi = mid - 1;
+      else {
+        cut = row.seq;
+        lo = row.seq + 1;
+      }
+    }
+    cut = Math.min(cut, lastSeq - 1);
+    if (cut < 1) return 0;
+    const n = db.transaction(() => {
+      deleteKeysThrough.run(cut);
+      return deleteEventsThrough.run(cut).changes;
+    })();
+    return n;
+  };
 
   let closed = false;
   return {
@@ -78,6 +177,7 @@ export function createSqliteStore(opts: { path: string; durability: Durability }
     groups,
 
     async loadState() {
+      flushAll();
       const jobs = selectJobs.all().map((r) => JSON.parse((r as { data: string }).data) as Job);
       const runs = new Map<string, Run>();
       for (const r of selectUnfinished.all()) {
@@ -107,14 +207,20 @@ export function createSqliteStore(opts: { path: string; durability: Durability }
 
     async getRuns(ids) {
       const out = new Map<string, Run>();
-      if (ids.length > BULK_LOOKUP) {
-        for (const r of selectRunsById.all(JSON.stringify(ids)) as { data: string }[]) {
+      const rest: string[] = [];
+      for (const id of ids) {
+        const held = dirty.run(id);
+        if (held) out.set(id, held);
+        else rest.push(id);
+      }
+      if (rest.length > BULK_LOOKUP) {
+        for (const r of selectRunsById.all(JSON.stringify(rest)) as { data: string }[]) {
           const run = JSON.parse(r.data) as Run;
           out.set(run.run_id, run);
         }
         return out;
       }
-      for (const id of ids) {
+      for (const id of rest) {
         const row = selectRun.get(id) as { data: string } | undefined;
         if (row) out.set(id, JSON.parse(row.data) as Run);
       }
@@ -122,15 +228,33 @@ export function createSqliteStore(opts: { path: string; durability: Durability }
     },
 
     async commit(batch) {
-      writeBatch(batch);
+      const seqOfJob = batch.events.length > 0 ? writeEvents(batch) : new Map<string, [number, number]>();
+      const runsOfJob = new Map<string, Run[]>();
+      for (const r of batch.runs) {
+        const list = runsOfJob.get(r.job_name);
+        if (list) list.push(r);
+        else runsOfJob.set(r.job_name, [r]);
+      }
+      const jobsByName = new Map(batch.jobs.map((j) => [j.job_name, j]));
+      for (const name of new Set([...jobsByName.keys(), ...runsOfJob.keys()])) {
+        const [first, last] = seqOfJob.get(name) ?? [lastSeq, lastSeq];
+        dirty.add(name, first, last, jobsByName.get(name), runsOfJob.get(name) ?? []);
+      }
+      if (opts.flushBehind === false) return;
+      // A snapshot-only commit (no events) has nothing to replay it from: write it now.
+      if (batch.events.length === 0) flushAll();
     },
 
     async getRun(id) {
+      const held = dirty.run(id);
+      if (held) return held;
       const row = selectRun.get(id) as { data: string } | undefined;
       return row ? (JSON.parse(row.data) as Run) : undefined;
     },
 
     async listRuns(q: RunQuery) {
+      if (q.job_name !== undefined) flushJob(q.job_name);
+      else flushAll();
       const where: string[] = [];
       const args: unknown[] = [];
       if (q.job_name !== undefined) {
@@ -159,14 +283,12 @@ export function createSqliteStore(opts: { path: string; durability: Durability }
     },
 
     async listEvents(runId) {
-      return (selectEvents.all(runId) as EventRow[]).map((r) => {
-        const e: StoredEvent = { ...(JSON.parse(r.data) as StoredEvent), seq: r.seq, applied: r.applied === 1 };
-        if (r.reason !== null) e.reason = r.reason;
-        return e;
-      });
+      return (selectEvents.all(runId) as EventRow[]).map(eventOfRow);
     },
 
     async finishedRuns(q) {
+      if (q.job_name !== undefined) flushJob(q.job_name);
+      else flushAll();
       const sql = `SELECT job_name, state, ended_at, duration_seconds FROM runs
                    WHERE ended_at IS NOT NULL AND ended_at >= ? AND ended_at < ? ${q.job_name !== undefined ? 'AND job_name = ?' : ''}`;
       const args: unknown[] = [q.since, q.until];
@@ -175,11 +297,13 @@ export function createSqliteStore(opts: { path: string; durability: Durability }
     },
 
     async recentDurations(jobName, limit) {
+      flushJob(jobName);
       return (selectRecentDurations.all(jobName, limit) as { d: number }[]).map((r) => r.d);
     },
 
     async prune(q) {
-      const events = deleteEvents.run(q.eventsBefore).changes;
+      flushAll();
+      const events = pruneEvents(q.eventsBefore);
       const runs = deleteRuns.run(q.runsBefore).changes;
       return { events, runs };
     },
@@ -192,6 +316,10 @@ export function createSqliteStore(opts: { path: string; durability: Durability }
     async close() {
       if (closed) return;
       closed = true;
+      if (flushTimer) clearInterval(flushTimer);
+      await checkpointer?.stop();
+      if (opts.flushBehind !== false) flushAll();
+      if (onDisk) db.pragma('wal_checkpoint(TRUNCATE)');
       db.close();
     },
   };

@@ -1,0 +1,55 @@
+/** Row shapes and row writers shared by the SQLite store and its crash recovery. */
+import type { Job } from '../../domain/job.js';
+import { runDurationSeconds, type Run } from '../../domain/run.js';
+import type { StoredEvent } from '../store.js';
+import type { Db } from './open-database.js';
+
+export interface EventRow {
+  seq: number;
+  event_id: string;
+  run_id: string;
+  job_name: string;
+  event: StoredEvent['event'];
+  source: string;
+  timestamp: number;
+  received_at: number;
+  applied: number;
+  reason: string | null;
+  /** The event's other fields (before migration 3: the whole event). */
+  data: string;
+}
+
+export const eventOfRow = (r: EventRow): StoredEvent => {
+  const e: StoredEvent = {
+    ...(JSON.parse(r.data) as Partial<StoredEvent>),
+    event_id: r.event_id,
+    run_id: r.run_id,
+    job_name: r.job_name,
+    event: r.event,
+    source: r.source,
+    timestamp: r.timestamp,
+    received_at: r.received_at,
+    seq: r.seq,
+    applied: r.applied === 1,
+  };
+  if (r.reason !== null) e.reason = r.reason;
+  return e;
+};
+
+export function prepareRowWriters(db: Db): { writeRun(r: Run): void; writeJob(j: Job, snapSeq: number): void } {
+  const upsertRun = db.prepare(
+    `INSERT INTO runs (run_id, job_name, parent_run_id, state, created_at, ended_at, duration_seconds, data)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+     ON CONFLICT (run_id) DO UPDATE SET state = excluded.state, parent_run_id = excluded.parent_run_id,
+       ended_at = excluded.ended_at, duration_seconds = excluded.duration_seconds, data = excluded.data`,
+  );
+  const upsertJob = db.prepare(
+    `INSERT INTO jobs (job_name, last_seen_at, data, snap_seq) VALUES (?, ?, ?, ?)
+     ON CONFLICT (job_name) DO UPDATE SET last_seen_at = excluded.last_seen_at, data = excluded.data, snap_seq = excluded.snap_seq`,
+  );
+  return {
+    writeRun: (r) =>
+      void upsertRun.run(r.run_id, r.job_name, r.parent_run_id ?? null, r.state, r.created_at, r.ended_at ?? null, runDurationSeconds(r) ?? null, JSON.stringify(r)),
+    writeJob: (j, snapSeq) => void upsertJob.run(j.job_name, j.last_seen_at, JSON.stringify(j), snapSeq),
+  };
+}
