@@ -1,9 +1,8 @@
-/** The only module that touches `process`: argv → command. */
+/**
+ * The only module that touches `process`: argv → command. Commands are imported when
+ * chosen: `jobpulse push` from cron should not load the agent (SQLite, Kafka, Redis).
+ */
 import { parseArgs } from './cli/args.js';
-import { serveCommand } from './cli/serve.js';
-import { runCommand } from './cli/run.js';
-import { pushCommand } from './cli/push.js';
-import { jobsCommand } from './cli/jobs.js';
 import { VERSION } from './version.js';
 
 const USAGE = `usage: jobpulse <command> [options]
@@ -30,6 +29,7 @@ export async function main(argv: string[]): Promise<number | undefined> {
   switch (command) {
     case 'serve': {
       const args = parseArgs(rest);
+      const { serveCommand } = await import('./cli/serve.js');
       return serveCommand(args.flags, {
         env: process.env,
         stderr: (s) => process.stderr.write(s),
@@ -39,6 +39,7 @@ export async function main(argv: string[]): Promise<number | undefined> {
     }
     case 'run': {
       const args = parseArgs(rest, ['strip-progress']);
+      const { runCommand } = await import('./cli/run.js');
       return runCommand(args.flags, args.rest, {
         env: process.env,
         stdout: process.stdout,
@@ -50,10 +51,12 @@ export async function main(argv: string[]): Promise<number | undefined> {
     }
     case 'push': {
       const args = parseArgs(rest, ['flush']);
+      const { pushCommand } = await import('./cli/push.js');
       return pushCommand(args.flags, { env: process.env, stdout: (s) => process.stdout.write(s), stderr: (s) => process.stderr.write(s) });
     }
     case 'jobs': {
       const args = parseArgs(rest, ['watch', 'json']);
+      const { jobsCommand } = await import('./cli/jobs.js');
       return jobsCommand(args.flags, {
         env: process.env,
         stdout: (s) => process.stdout.write(s),

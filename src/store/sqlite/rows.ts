@@ -6,32 +6,18 @@ import type { Db } from './open-database.js';
 
 export interface EventRow {
   seq: number;
-  event_id: string;
   run_id: string;
-  job_name: string;
-  event: StoredEvent['event'];
-  source: string;
-  timestamp: number;
   received_at: number;
   applied: number;
   reason: string | null;
-  /** The event's other fields (before migration 3: the whole event). */
+  /** The whole event as JSON. */
   data: string;
 }
 
 export const eventOfRow = (r: EventRow): StoredEvent => {
-  const e: StoredEvent = {
-    ...(JSON.parse(r.data) as Partial<StoredEvent>),
-    event_id: r.event_id,
-    run_id: r.run_id,
-    job_name: r.job_name,
-    event: r.event,
-    source: r.source,
-    timestamp: r.timestamp,
-    received_at: r.received_at,
-    seq: r.seq,
-    applied: r.applied === 1,
-  };
+  const e = JSON.parse(r.data) as StoredEvent;
+  e.seq = r.seq;
+  e.applied = r.applied === 1;
   if (r.reason !== null) e.reason = r.reason;
   return e;
 };

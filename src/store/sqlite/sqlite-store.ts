@@ -42,13 +42,13 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
   const onDisk = opts.path !== ':memory:';
 
   const insertEvent = db.prepare(
-    `INSERT INTO events (event_id, run_id, job_name, event, source, timestamp, received_at, applied, reason, data)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    'INSERT INTO events (seq, run_id, received_at, applied, reason, data) VALUES (?, ?, ?, ?, ?, ?)',
   );
   const { writeRun, writeJob } = prepareRowWriters(db);
   const markJob = db.prepare('UPDATE jobs SET snap_seq = max(snap_seq, ?) WHERE job_name = ?');
   const insertKey = db.prepare('INSERT INTO event_keys (event_id, run_id, seq) VALUES (?, ?, ?)');
   const setReplayFrom = db.prepare(`UPDATE store_meta SET value = ? WHERE key = 'replay_from'`);
+  const selectReplayFrom = db.prepare(`SELECT value FROM store_meta WHERE key = 'replay_from'`);
   const selectMaxSeq = db.prepare('SELECT COALESCE(MAX(seq), 0) AS s FROM events');
   const selectJobs = db.prepare('SELECT data FROM jobs');
   const selectUnfinished = db.prepare('SELECT data FROM runs WHERE ended_at IS NULL');
@@ -74,20 +74,20 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
   );
 
   const dirty = new DirtySnapshots();
-  let lastSeq = (selectMaxSeq.get() as { s: number }).s;
+  // Seqs are assigned here, not by SQLite: a log pruned empty would restart its rowids at
+  // 1, below the snap_seq of rows already written. replay_from never goes back.
+  let lastSeq = Math.max((selectMaxSeq.get() as { s: number }).s, (selectReplayFrom.get() as { value: number }).value);
 
   const writeEvents = db.transaction((batch: CommitBatch): Map<string, [number, number]> => {
     // Seq of the first and the newest event per job: what the job's rows must catch up on.
     const seqOfJob = new Map<string, [number, number]>();
     for (const { event: e, applied, reason, keyed } of batch.events) {
-      const { event_id, run_id, job_name, event, source, timestamp, received_at, ...rest } = e;
-      const seq = Number(
-        insertEvent.run(event_id, run_id, job_name, event, source, timestamp, received_at, applied ? 1 : 0, reason ?? null, JSON.stringify(rest)).lastInsertRowid,
-      );
-      if (keyed) insertKey.run(event_id, run_id, seq);
-      const seen = seqOfJob.get(job_name);
+      const seq = lastSeq + 1;
+      insertEvent.run(seq, e.run_id, e.received_at, applied ? 1 : 0, reason ?? null, JSON.stringify(e));
+      if (keyed) insertKey.run(e.event_id, e.run_id, seq);
+      const seen = seqOfJob.get(e.job_name);
       if (seen) seen[1] = seq;
-      else seqOfJob.set(job_name, [seq, seq]);
+      else seqOfJob.set(e.job_name, [seq, seq]);
       lastSeq = seq;
     }
     return seqOfJob;
@@ -146,8 +146,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
   /**
    * Deletes events received before `before`. The cut-off is found by binary search on
    * seq (received_at grows with seq; a clock step back only moves the cut by that step),
-   * which spares the log an index on received_at. The newest event is always kept so
-   * seq never restarts (rows' snap_seq compare against it).
+   * which spares the log an index on received_at.
    */
   const pruneEvents = (before: number): number => {
     let lo = (selectMinSeq.get() as { s: number }).s;
@@ -162,7 +161,6 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
         lo = row.seq + 1;
       }
     }
-    cut = Math.min(cut, lastSeq - 1);
     if (cut < 1) return 0;
     const n = db.transaction(() => {
       deleteKeysThrough.run(cut);
