@@ -35,10 +35,18 @@ async function startAgent(extraEnv = {}) {
 async function startBare(bodyFile) {
   const child = spawn(process.execPath, ['bench/bare-server.mjs', ...(bodyFile ? [bodyFile] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise((resolve) => child.stdout.once('data', (d) => resolve(Number(String(d).trim()))));
-  return { url: `http://127.0.0.1:${port}`, stop: () => child.kill('SIGTERM') };
+  return { url: `http://127.0.0.1:${port}`, pid: child.pid, stop: () => child.kill('SIGTERM') };
 }
 
-function wrk(url, { jobs, batch }) {
+// CPU seconds (user + system) the server process used: divided by requests it is a cost per
+// request that the load generator and other processes on the machine distort far less than rates.
+const cpuSeconds = (pid) => {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
+};
+
+function wrk(url, { jobs, batch }, pid) {
+  const cpu0 = pid ? cpuSeconds(pid) : 0;
   const out = execFileSync('wrk', ['-t2', `-c${CONNECTIONS}`, `-d${DURATION}`, '--latency', '-s', 'bench/wrk-push.lua', `${url}/push`], {
     env: { ...process.env, JOBS: String(jobs), BATCH: String(batch) },
     encoding: 'utf8',
@@ -48,7 +56,9 @@ function wrk(url, { jobs, batch }) {
   const p99ms = p99 ? Number(p99[1]) * { us: 0.001, ms: 1, s: 1000 }[p99[2]] : NaN;
   const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
   const errors = /Socket errors:.*/.exec(out)?.[0] ?? '';
-  return { rps, p99ms, non2xx, errors };
+  const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
+  const cpuUsPerEvent = pid && requests ? ((cpuSeconds(pid) - cpu0) * 1e6) / (requests * batch) : NaN;
+  return { rps, p99ms, non2xx, errors, cpuUsPerEvent };
 }
 
 const rssMb = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;
@@ -117,23 +127,23 @@ const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(
 
 if (want('push')) {
   const bare = await startBare();
-  const ceiling = wrk(bare.url, { jobs: 1000, batch: 1 });
+  const ceiling = wrk(bare.url, { jobs: 1000, batch: 1 }, bare.pid);
   bare.stop();
-  row('bare node:http ceiling', `${ceiling.rps.toFixed(0)} req/s`, `p99 ${ceiling.p99ms.toFixed(2)} ms`);
+  row('bare node:http ceiling', `${ceiling.rps.toFixed(0)} req/s`, `p99 ${ceiling.p99ms.toFixed(2)} ms, ${ceiling.cpuUsPerEvent.toFixed(0)} µs CPU/request`);
   for (const durability of ['process', 'power']) {
     for (const jobs of [1000, 10000]) {
       const agent = await startAgent({ JOBPULSE_DURABILITY: durability });
-      const single = wrk(agent.url, { jobs, batch: 1 });
+      const single = wrk(agent.url, { jobs, batch: 1 }, agent.pid);
       row(
         `single-event push, ${jobs / 1000}k jobs, durability=${durability}`,
         `${single.rps.toFixed(0)} pushes/s (${((100 * single.rps) / ceiling.rps).toFixed(0)}% of ceiling)`,
-        `p99 ${single.p99ms.toFixed(2)} ms${single.non2xx ? `, non-2xx ${single.non2xx}` : ''} ${single.errors}`,
+        `p99 ${single.p99ms.toFixed(2)} ms, ${single.cpuUsPerEvent.toFixed(0)} µs CPU/push${single.non2xx ? `, non-2xx ${single.non2xx}` : ''} ${single.errors}`,
       );
-      const batched = wrk(agent.url, { jobs, batch: 100 });
+      const batched = wrk(agent.url, { jobs, batch: 100 }, agent.pid);
       row(
         `batched push (100 events), ${jobs / 1000}k jobs, durability=${durability}`,
         `${(batched.rps * 100).toFixed(0)} events/s`,
-        `${batched.rps.toFixed(0)} req/s, p99 ${batched.p99ms.toFixed(2)} ms${batched.non2xx ? `, non-2xx ${batched.non2xx}` : ''}`,
+        `${batched.rps.toFixed(0)} req/s, p99 ${batched.p99ms.toFixed(2)} ms, ${batched.cpuUsPerEvent.toFixed(1)} µs CPU/event${batched.non2xx ? `, non-2xx ${batched.non2xx}` : ''}`,
       );
       await agent.stop();
     }

@@ -46,7 +46,8 @@ export interface IngestResult {
 
 export interface IngestObserver {
   committed(events: number, seconds: number): void;
-  event(source: string, result: IngestResult['result']): void;
+  /** `n` events of one source had this result in a settled batch. */
+  event(source: string, result: IngestResult['result'], n: number): void;
   rejected(source: string, reason: string, events: number): void;
   storeError(): void;
   /** A leased source's batch refused because a newer leader holds the lease. */
@@ -173,7 +174,11 @@ export function createIngest(deps: {
     let newJobs = 0;
     const batchIds = new Map<string, string>();
     // Counted only once the batch is settled, so a reduction retried after a conflict counts once.
-    const seenEvents: [string, IngestResult['result']][] = [];
+    const seenEvents = new Map<string, number>();
+    const count = (source: string, result: IngestResult['result']): void => {
+      const k = `${source}\u0000${result}`;
+      seenEvents.set(k, (seenEvents.get(k) ?? 0) + 1);
+    };
     const rejectedJobs: [string, number][] = [];
 
     for (const req of batch) {
@@ -194,7 +199,7 @@ export function createIngest(deps: {
         const dup = d.event_id !== undefined ? (seen.get(d.event_id) ?? (batchIds.has(d.event_id) ? { run_id: batchIds.get(d.event_id) as string } : undefined)) : undefined;
         if (dup) {
           results.push({ event_id: d.event_id as string, job_name: d.job_name, run_id: dup.run_id, result: 'duplicate' });
-          seenEvents.push([d.source, 'duplicate']);
+          count(d.source, 'duplicate');
           continue;
         }
         const event = stamp(d, now);
@@ -211,7 +216,7 @@ export function createIngest(deps: {
           records.push({ event, applied: false, reason: out.reason, keyed: d.event_id !== undefined });
           results.push({ event_id: event.event_id, job_name: event.job_name, run_id: event.run_id, result: 'recorded', reason: out.reason, ...(prev ? { state: prev.state } : {}) });
         }
-        seenEvents.push([event.source, out.applied ? 'applied' : 'recorded']);
+        count(event.source, out.applied ? 'applied' : 'recorded');
       }
       answers.push(results);
     }
@@ -252,7 +257,11 @@ export function createIngest(deps: {
       publishNewer([...jobs.values()], [...runs.values()]);
       logTransitions(runs, prevRuns);
     }
-    for (const [source, result] of seenEvents) observer?.event(source, result);
+    // One counter update per (source, result) and batch: label lookups per event showed in profiles.
+    for (const [k, n] of seenEvents) {
+      const [source, result] = k.split('\u0000') as [string, IngestResult['result']];
+      observer?.event(source, result, n);
+    }
     for (const [source, n] of rejectedJobs) observer?.rejected(source, 'too_many_jobs', n);
     observer?.committed(records.length, (performance.now() - started) / 1000);
     batch.forEach((req, i) => {

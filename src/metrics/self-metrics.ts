@@ -88,8 +88,8 @@ export function createSelfMetrics(deps: {
         commitDuration.observe(seconds);
         commitEvents.observe(n);
       },
-      event(source, result) {
-        events.inc({ source, result });
+      event(source, result, n) {
+        events.inc({ source, result }, n);
       },
       rejected(source, reason, n) {
         rejected.inc({ source, reason }, n);
