@@ -43,7 +43,7 @@ export async function readBody(c: Context, maxBytes: number): Promise<Uint8Array
 const tooLarge = (maxBytes: number): PayloadTooLargeError =>
   new PayloadTooLargeError(`body is over the ${maxBytes}-byte limit (limits.max_body_bytes)`);
 
-export function readIncoming(req: IncomingMessage, maxBytes: number): Promise<Uint8Array> {
+function readIncoming(req: IncomingMessage, maxBytes: number): Promise<Uint8Array> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
