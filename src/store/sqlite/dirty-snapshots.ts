@@ -21,6 +21,8 @@ export interface DirtyEntry {
   /** Seq of the first and the newest event this entry reflects that no row reflects yet. */
   firstSeq: number;
   lastSeq: number;
+  /** performance.now() when the entry became dirty. */
+  since: number;
 }
 
 export class DirtySnapshots {
@@ -34,7 +36,7 @@ export class DirtySnapshots {
   add(jobName: string, firstSeq: number, lastSeq: number, job: Job | undefined, runs: Iterable<Run>): void {
     let e = this.byJob.get(jobName);
     if (!e) {
-      e = { job_name: jobName, runs: new Map(), firstSeq, lastSeq };
+      e = { job_name: jobName, runs: new Map(), firstSeq, lastSeq, since: performance.now() };
       this.byJob.set(jobName, e);
     }
     if (lastSeq > e.lastSeq) e.lastSeq = lastSeq;
@@ -60,10 +62,10 @@ export class DirtySnapshots {
   }
 
   /** Removes and returns entries, oldest first, while `more()` says so. */
-  take(more: (taken: number) => boolean): DirtyEntry[] {
+  take(more: (taken: number, entry: DirtyEntry) => boolean): DirtyEntry[] {
     const out: DirtyEntry[] = [];
     for (const e of this.byJob.values()) {
-      if (!more(out.length)) break;
+      if (!more(out.length, e)) break;
       out.push(e);
     }
     for (const e of out) this.remove(e);

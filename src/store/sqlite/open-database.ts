@@ -14,6 +14,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Durability } from '../../config/schema.js';
 import { MIGRATIONS } from './migrations/index.js';
+import { runHash } from './run-hash.js';
 
 export type Db = Database.Database;
 
@@ -25,6 +26,7 @@ export function openDatabase(path: string, durability: Durability): Db {
   db.pragma('busy_timeout = 5000');
   db.pragma('foreign_keys = ON');
   // Checkpoints are left to SQLite's automatic 1000-page threshold; WAL growth is bounded by it.
+  db.function('run_hash', { deterministic: true }, (id: unknown) => runHash(String(id)));
   migrate(db);
   return db;
 }

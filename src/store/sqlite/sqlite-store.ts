@@ -21,10 +21,17 @@ import { startCheckpointer, type Checkpointer } from './checkpointer.js';
 import { DirtySnapshots, type DirtyEntry } from './dirty-snapshots.js';
 import { replayTail } from './replay-tail.js';
 import { eventOfRow, prepareRowWriters, type EventRow } from './rows.js';
+import { runHash } from './run-hash.js';
 
 /** How often, and for how long at most, the event loop is lent to writing rows behind. */
 const FLUSH_EVERY_MS = 20;
 const FLUSH_BUDGET_MS = 4;
+/**
+ * Rows are written once their job has been dirty this long, so a busy job's events
+ * coalesce into one row write per interval; it also bounds the log tail a crash leaves
+ * to reduce at the next start (about this long, plus any backlog).
+ */
+const FLUSH_AFTER_MS = 1000;
 
 
 export interface SqliteStoreOptions {
@@ -42,7 +49,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
   const onDisk = opts.path !== ':memory:';
 
   const insertEvent = db.prepare(
-    'INSERT INTO events (seq, run_id, received_at, applied, reason, data) VALUES (?, ?, ?, ?, ?, ?)',
+    'INSERT INTO events (seq, run_h, run_id, received_at, applied, reason, data) VALUES (?, ?, ?, ?, ?, ?, ?)',
   );
   const { writeRun, writeJob } = prepareRowWriters(db);
   const markJob = db.prepare('UPDATE jobs SET snap_seq = max(snap_seq, ?) WHERE job_name = ?');
@@ -59,7 +66,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
   // over the same indexes cuts that CPU by about half. Few ids keep the point lookup.
   const selectEventRuns = db.prepare('SELECT event_id, run_id FROM event_keys WHERE event_id IN (SELECT value FROM json_each(?))');
   const selectRunsById = db.prepare('SELECT data FROM runs WHERE run_id IN (SELECT value FROM json_each(?))');
-  const selectEvents = db.prepare('SELECT * FROM events WHERE run_id = ? ORDER BY seq');
+  const selectEvents = db.prepare('SELECT * FROM events WHERE run_h = ? AND run_id = ? ORDER BY seq');
   const selectRecentDurations = db.prepare(
     `SELECT duration_seconds AS d FROM runs WHERE job_name = ? AND state = 'succeeded' AND duration_seconds IS NOT NULL
      ORDER BY ended_at DESC LIMIT ?`,
@@ -83,7 +90,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
     const seqOfJob = new Map<string, [number, number]>();
     for (const { event: e, applied, reason, keyed } of batch.events) {
       const seq = lastSeq + 1;
-      insertEvent.run(seq, e.run_id, e.received_at, applied ? 1 : 0, reason ?? null, JSON.stringify(e));
+      insertEvent.run(seq, runHash(e.run_id), e.run_id, e.received_at, applied ? 1 : 0, reason ?? null, JSON.stringify(e));
       if (keyed) insertKey.run(e.event_id, e.run_id, seq);
       const seen = seqOfJob.get(e.job_name);
       if (seen) seen[1] = seq;
@@ -121,9 +128,11 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
     if (e) flushEntries([e]);
   };
   const flushSlice = (): void => {
-    const until = performance.now() + FLUSH_BUDGET_MS;
+    const now = performance.now();
+    const until = now + FLUSH_BUDGET_MS;
+    const ripe = now - FLUSH_AFTER_MS;
     // Checking the clock every 32 entries keeps the check itself off the profile.
-    flushEntries(dirty.take((n) => (n & 31) !== 0 || performance.now() < until));
+    flushEntries(dirty.take((n, e) => e.since <= ripe && ((n & 31) !== 0 || performance.now() < until)));
   };
 
   replayTail(db, lastSeq);
@@ -281,7 +290,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
     },
 
     async listEvents(runId) {
-      return (selectEvents.all(runId) as EventRow[]).map(eventOfRow);
+      return (selectEvents.all(runHash(runId), runId) as EventRow[]).map(eventOfRow);
     },
 
     async finishedRuns(q) {

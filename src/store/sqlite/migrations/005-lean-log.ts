@@ -4,7 +4,10 @@
  *   only idempotency keys a client chose are indexed, in event_keys. Ids the agent
  *   assigned are time-ordered UUIDs and unique by construction.
  * - events_by_received goes: retention finds its cut-off by seq (received_at grows with seq).
- * - Columns nothing filters on go; one insert binds 6 values instead of 10.
+ * - Columns nothing filters on go; one insert binds 7 values instead of 10.
+ * - events_by_run is keyed by run_h, an integer hash of run_id (src/store/sqlite/run-hash.ts,
+ *   registered as the SQL function run_hash): a 36-character key made that index cost more
+ *   than the insert itself.
  * - jobs.snap_seq: the seq of the newest event a job's row (and its runs' rows) reflects;
  *   store_meta.replay_from: every event after it may be missing from the rows. At open,
  *   the events after replay_from whose seq is above their job's snap_seq are reduced again.
@@ -22,16 +25,17 @@ INSERT INTO event_keys (event_id, run_id, seq) SELECT event_id, run_id, seq FROM
 -- (rows written before this migration already hold the whole event there).
 CREATE TABLE events_v3 (
   seq         INTEGER PRIMARY KEY,
+  run_h       INTEGER NOT NULL,
   run_id      TEXT NOT NULL,
   received_at INTEGER NOT NULL,
   applied     INTEGER NOT NULL,
   reason      TEXT,
   data        TEXT NOT NULL
 );
-INSERT INTO events_v3 SELECT seq, run_id, received_at, applied, reason, data FROM events;
+INSERT INTO events_v3 SELECT seq, run_hash(run_id), run_id, received_at, applied, reason, data FROM events;
 DROP TABLE events;
 ALTER TABLE events_v3 RENAME TO events;
-CREATE INDEX events_by_run ON events (run_id, seq);
+CREATE INDEX events_by_run ON events (run_h, seq);
 
 ALTER TABLE jobs ADD COLUMN snap_seq INTEGER NOT NULL DEFAULT 0;
 
