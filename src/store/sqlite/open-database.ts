@@ -26,12 +26,13 @@ export function openDatabase(path: string, durability: Durability): Db {
   db.pragma('busy_timeout = 5000');
   db.pragma('foreign_keys = ON');
   // Checkpoints are left to SQLite's automatic 1000-page threshold; WAL growth is bounded by it.
-  db.function('run_hash', { deterministic: true }, (id: unknown) => runHash(String(id)));
   migrate(db);
   return db;
 }
 
 export function migrate(db: Db): number {
+  // Migration 5 keys the event log by this hash; SQL has no way to compute it.
+  db.function('run_hash', { deterministic: true }, (id: unknown) => runHash(String(id)));
   const current = db.pragma('user_version', { simple: true }) as number;
   for (const m of MIGRATIONS) {
     if (m.version <= current) continue;
