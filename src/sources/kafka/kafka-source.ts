@@ -69,6 +69,12 @@ export function createKafkaSource(deps: KafkaSourceDeps): Source {
   for (const metric of [messages, lag, connectedGauge, deadLetters]) deps.selfMetrics.register(metric);
   connectedGauge.set(0);
 
+  const decodeBase = {
+    limits,
+    maxMessageBytes: cfg.max_message_bytes,
+    jobNameField: cfg.job_name.field,
+    ...(cfg.job_name.default !== undefined ? { jobNameDefault: cfg.job_name.default } : {}),
+  };
   const kafka = new Kafka(kafkajsOptions(deps.config, { readFile: (f) => readFileSync(f, 'utf8'), logger }));
   if (cfg.sasl.mechanism === 'plain' && !cfg.ssl.enabled)
     logger.warn('kafka SASL PLAIN without TLS: the password crosses the network in clear (set kafka.ssl.enabled)', { brokers: cfg.brokers });
@@ -181,18 +187,13 @@ export function createKafkaSource(deps: KafkaSourceDeps): Source {
   async function handleBatch(p: EachBatchPayload): Promise<void> {
     const { batch } = p;
     if (!p.isRunning() || p.isStale() || batch.messages.length === 0) return;
-    const now = clock.now();
+    // One options object per batch, not per message.
+    const opts = { ...decodeBase, now: clock.now() };
     const drafts: EventDraft[] = [];
     for (const m of batch.messages) {
       const decoded = decodeMessage(
         { topic: batch.topic, partition: batch.partition, offset: m.offset, key: m.key, value: m.value, timestamp: Number(m.timestamp) },
-        {
-          limits,
-          maxMessageBytes: cfg.max_message_bytes,
-          jobNameField: cfg.job_name.field,
-          ...(cfg.job_name.default !== undefined ? { jobNameDefault: cfg.job_name.default } : {}),
-          now,
-        },
+        opts,
       );
       if (decoded.ok) drafts.push(decoded.draft);
       else await reportPoison(batch.topic, batch.partition, m, decoded.reason, decoded.detail);
