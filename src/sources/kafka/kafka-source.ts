@@ -246,7 +246,12 @@ export function createKafkaSource(deps: KafkaSourceDeps): Source {
       if (!joined || stopped || assigned.length === 0) return;
       if (!admin) {
         const a = kafka.admin({ retry: { retries: 1, initialRetryTime: 100, maxRetryTime: 1000 } });
-        await a.connect();
+        try {
+          await a.connect();
+        } catch (err) {
+          await a.disconnect().catch(() => undefined);
+          throw err;
+        }
         admin = a;
       }
       const [highs, groups] = await Promise.all([
