@@ -1,9 +1,13 @@
 // node bench/kafka.mjs (after npm run build) — messages/s from a Kafka topic to the durable
-// store (SQLite, durability process) through the Kafka source, against the rate at which
-// `kcat -C` alone drains the same topic (the ceiling). The broker is librdkafka's mock
-// cluster (3 brokers, 4 partitions) run by kcat on loopback. BENCH_MESSAGES operators'
-// status messages ("Completed", one run each, BENCH_JOBS job names) are produced first.
-// Prints a markdown table; copy it into the README's Kafka section.
+// store (SQLite, durability process) through the Kafka source, against three ceilings measured
+// in the same run: `kcat -C` alone draining the same topic (librdkafka, the issue's yardstick),
+// kafkajs alone (same fetch settings, decode and discard: the best our client allows), and the
+// agent's ingest() alone fed the same events without Kafka (what the store path allows).
+// The broker is librdkafka's mock cluster (3 brokers, 4 partitions) run by kcat on loopback.
+// BENCH_MESSAGES operators' status messages ("Completed", one new run each, BENCH_JOBS job
+// names) are produced first. Wall seconds depend on the machine's load (printed in the header);
+// the Node CPU seconds column much less. BENCH_SKIP_KAFKAJS / BENCH_SKIP_INGEST drop a ceiling
+// (e.g. under `node --cpu-prof`). Prints a markdown table; copy it into the README's Kafka section.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
