@@ -49,12 +49,15 @@ const gaugeIf = (name: string, label: string, v: number | undefined, toSeconds =
 
 const J = JOB_METRICS;
 
+/** The states job_status sets: a missed run is history only and never a job's latest run, so its line would always be 0. */
+const STATUS_STATES = RUN_STATES.filter((s) => s !== 'missed');
+
 export const CORE_JOB_FAMILIES: JobFamily[] = [
   {
     metric: J.status,
     lines: ({ run, label }) => {
       let s = '';
-      for (const st of RUN_STATES) s += `job_status{${label},state="${st}"} ${run?.state === st ? 1 : 0}\n`;
+      for (const st of STATUS_STATES) s += `job_status{${label},state="${st}"} ${run?.state === st ? 1 : 0}\n`;
       return s;
     },
   },
