@@ -33,30 +33,64 @@ interface Building {
   family: MetricFamily;
   typed: boolean;
   helped: boolean;
-  /** Histogram/summary metrics by their label set without le/quantile. */
-  byLabels: Map<string, PushedMetric>;
+  /** Histogram/summary metrics by their label set without le/quantile (created on first use). */
+  byLabels: Map<string, PushedMetric> | undefined;
 }
 
 const labelSig = (labels: Record<string, string>): string => JSON.stringify(Object.keys(labels).sort().map((k) => [k, labels[k]]));
+
+/** What String#trim() === '' says, without allocating: only whitespace. */
+function isBlank(line: string): boolean {
+  for (let i = 0; i < line.length; i++) {
+    const c = line.charCodeAt(i);
+    // space, \t, \n, \v, \f, \r; anything else (including Unicode spaces) goes the slow way.
+    if (c !== 32 && (c < 9 || c > 13)) return c > 127 ? line.trim() === '' : false;
+  }
+  return true;
+}
+
+/** The fields of line[from..] separated by runs of blanks, as `.trim().split(/[ \t]+/)` would give them. */
+function blankSeparated(line: string, from: number): string[] {
+  const rest = line.slice(from);
+  // Rare: other whitespace than space and tab; keep the exact old behaviour for it.
+  if (/[^\x20\t\S]/.test(rest)) {
+    const f = rest.trim().split(/[ \t]+/);
+    return f[0] === '' ? [] : f;
+  }
+  const out: string[] = [];
+  let i = 0;
+  const n = rest.length;
+  while (i < n) {
+    while (i < n && (rest.charCodeAt(i) === 32 || rest.charCodeAt(i) === 9)) i++;
+    if (i >= n) break;
+    const start = i;
+    while (i < n && rest.charCodeAt(i) !== 32 && rest.charCodeAt(i) !== 9) i++;
+    out.push(rest.slice(start, i));
+  }
+  return out;
+}
 
 export function parseText(input: string): MetricFamily[] {
   const families = new Map<string, Building>();
   const get = (name: string): Building => {
     let b = families.get(name);
     if (!b) {
-      b = { family: { name, type: 'untyped', metrics: [] }, typed: false, helped: false, byLabels: new Map() };
+      b = { family: { name, type: 'untyped', metrics: [] }, typed: false, helped: false, byLabels: undefined };
       families.set(name, b);
     }
     return b;
   };
+  // One closure for the whole body (this runs for every push): it reads the current line number.
+  let lineNo = 0;
+  const fail = (msg: string): never => {
+    throw new ExpositionParseError(`text format parsing error in line ${lineNo}: ${msg}`);
+  };
   const lines = input.split('\n');
   for (let i = 0; i < lines.length; i++) {
-    const lineNo = i + 1;
-    const fail = (msg: string): never => {
-      throw new ExpositionParseError(`text format parsing error in line ${lineNo}: ${msg}`);
-    };
-    const line = (lines[i] as string).replace(/\r$/, '');
-    if (line.trim() === '') continue;
+    lineNo = i + 1;
+    let line = lines[i] as string;
+    if (line.endsWith('\r')) line = line.slice(0, -1);
+    if (isBlank(line)) continue;
     if (line.startsWith('#')) {
       const m = /^#[ \t]+(HELP|TYPE)[ \t]+(\S+)(?:[ \t]+(.*))?$/.exec(line);
       if (!m) continue; // any other comment
@@ -136,8 +170,9 @@ export function parseText(input: string): MetricFamily[] {
       }
     }
     if (line[pos] !== ' ' && line[pos] !== '\t') fail(`expected a value after metric "${sampleName}"`);
-    const fields = line.slice(pos).trim().split(/[ \t]+/);
-    if (fields.length === 0 || fields[0] === '') fail(`expected a value after metric "${sampleName}"`);
+    // "value [timestamp]" between blanks, scanned by hand (no slice/trim/split per sample).
+    const fields = blankSeparated(line, pos);
+    if (fields.length === 0) fail(`expected a value after metric "${sampleName}"`);
     if (fields.length > 2) fail(`unexpected text after the value of metric "${sampleName}"`);
     const value = parseFloatStrict(fields[0] as string);
     if (value === undefined) fail(`expected float as value, got ${JSON.stringify(fields[0])}`);
@@ -176,6 +211,7 @@ export function parseText(input: string): MetricFamily[] {
       delete own[key];
     }
     const sig = labelSig(own);
+    b.byLabels ??= new Map();
     let m = b.byLabels.get(sig);
     if (!m) {
       m = b.family.type === 'histogram' ? { labels: own, buckets: [] } : { labels: own, quantiles: [] };

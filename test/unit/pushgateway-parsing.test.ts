@@ -47,6 +47,22 @@ describe('text format parser', () => {
     ['# TYPE h histogram\nh_bucket 1', /without "le"/],
   ])('refuses %j', (text, why) => expect(() => parseText(text)).toThrow(why));
 
+  it.each([
+    // [body, value] — blanks around and between fields, other whitespace, blank lines
+    ['a \t 1 \t', 1],
+    ['a\t2', 2],
+    ['a 3\r', 3],
+    ['a 4\u000b', 4], // vertical tab: trimmed like String#trim does
+    ['\n  \t\n\u00a0\na 5\n\n', 5],
+  ])('reads the value of %j', (text, value) => expect(parseText(text)).toEqual([{ name: 'a', type: 'untyped', metrics: [{ labels: {}, value }] }]));
+
+  it.each([
+    ['a ', /expected a value/],
+    ['a 1 2 3', /unexpected text after the value/],
+    ['a 1\u000b2', /expected float/],
+    ['a 1 x', /expected integer as timestamp/],
+  ])('refuses the sample %j', (text, why) => expect(() => parseText(text)).toThrow(why));
+
   it('signals timestamps separately (the Pushgateway answers them as inconsistent)', () => {
     expect(() => parseText('a 1 1234')).toThrow(TimestampError);
   });
