@@ -11,6 +11,7 @@
  * - `owners`: full sample identity (name + label set after grouping labels are applied)
  *   → the group that exposes it; two groups may not expose the same series, and one
  *   push may not contain the same series twice.
+ * - suffix collisions (`x_count` next to a summary `x`, ...) through `types` too.
  * A check costs O(samples in the push).
  *
  * `prepare` validates and returns the group as it would be; `commit` makes it visible.
@@ -101,6 +102,30 @@ export class GroupRegistry {
         if (t.groups - ownShare > 0) throw new InconsistentPushError(`metric "${f.name}" pushed as ${f.type.toUpperCase()} is not a ${t.type.toUpperCase()} as in other groups`);
       }
     }
+    // Suffix collisions, as client_golang's checkSuffixCollisions refuses them in the Pushgateway:
+    // `x_count`/`x_sum` next to a summary or histogram `x`, `x_bucket` next to a histogram `x`,
+    // in either order, against the other groups and within this group's new version.
+    const typeOf = (name: string): MetricFamily['type'] | undefined => {
+      const own = families.get(name);
+      if (own) return own.type;
+      const t = this.types.get(name);
+      return t && t.groups - (previous?.families.has(name) ? 1 : 0) > 0 ? t.type : undefined;
+    };
+    for (const f of families.values()) {
+      const suffix = f.name.endsWith('_count') ? '_count' : f.name.endsWith('_sum') ? '_sum' : f.name.endsWith('_bucket') ? '_bucket' : '';
+      if (suffix !== '') {
+        const base = f.name.slice(0, -suffix.length);
+        const bt = typeOf(base);
+        if (bt === 'histogram' || (bt === 'summary' && suffix !== '_bucket'))
+          throw new InconsistentPushError(`collected metric named "${f.name}" collides with previously collected ${bt} named "${base}"`);
+      }
+      if (f.type === 'summary' || f.type === 'histogram') {
+        for (const s of f.type === 'histogram' ? ['_count', '_sum', '_bucket'] : ['_count', '_sum']) {
+          if (typeOf(f.name + s) !== undefined) throw new InconsistentPushError(`collected ${f.type} named "${f.name}" collides with previously collected metric named "${f.name}${s}"`);
+        }
+      }
+    }
+
     // Each sample's identity is computed once here and kept on the group for index/unindex.
     const series: string[] = [];
     const seen = new Set<string>();

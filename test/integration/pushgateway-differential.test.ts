@@ -49,6 +49,18 @@ const SCRIPT: Step[] = [
   ['PUT', '/metrics/job/pb', pb, { 'content-type': PROTOBUF_CONTENT_TYPE }],
   ['PUT', '/metrics/job/gz', gzipSync('gz_value{l="with \\"quote\\" and \\\\ and \\n"} 3\n'), { 'content-encoding': 'gzip' }],
   ['POST', '/metrics/job/j11', '# TYPE h histogram\nh_bucket{le="0.5"} 0\nh_bucket{le="+Inf"} 1\nh_sum 0.7\nh_count 1\n'],
+  // Suffix collisions with summaries and histograms, across groups, in both orders, and within a push.
+  ['PUT', '/metrics/job/sc1', '# TYPE sx summary\nsx{quantile="0.5"} 1\nsx_sum 1\nsx_count 1\n'],
+  ['PUT', '/metrics/job/sc2', 'sx_count 5\n'],
+  ['PUT', '/metrics/job/sc2b', 'sx_sum 5\n'],
+  ['PUT', '/metrics/job/sc3', 'sx_bucket 5\n'],
+  ['PUT', '/metrics/job/sc4', 'hy_sum 1\n'],
+  ['PUT', '/metrics/job/sc5', '# TYPE hy histogram\nhy_bucket{le="+Inf"} 1\nhy_sum 1\nhy_count 1\n'],
+  ['PUT', '/metrics/job/sc4', 'other 1\n'],
+  ['PUT', '/metrics/job/sc5', '# TYPE hy histogram\nhy_bucket{le="+Inf"} 1\nhy_sum 1\nhy_count 1\n'],
+  ['PUT', '/metrics/job/sc6', 'hy_bucket 1\n'],
+  ['POST', '/metrics/job/sc5', 'hy_count 2\n'],
+  ['PUT', '/metrics/job/sc7', 'zz_count 1\n# TYPE zz summary\nzz{quantile="0.5"} 1\n'],
 ];
 
 const SELF = /^(# (HELP|TYPE) )?(go_|process_|pushgateway_|promhttp_|jobpulse_|job_)/;

@@ -100,6 +100,21 @@ describe('incremental consistency checks', () => {
     return group;
   };
 
+  it('refuses suffix collisions with summaries and histograms in either order, frees the name when the holder changes', () => {
+    const r = new GroupRegistry();
+    const summary = { name: 's', type: 'summary' as const, metrics: [{ labels: {}, quantiles: [[0.5, 1]] as [number, number][], sum: 1, count: 1 }] };
+    const histogram = { name: 'h', type: 'histogram' as const, metrics: [{ labels: {}, buckets: [[Infinity, 1]] as [number, number][], sum: 1, count: 1 }] };
+    push(r, { job: 'a' }, [summary as never]);
+    expect(() => push(r, { job: 'b' }, [fam('s_count', 'gauge')])).toThrow(/collides with previously collected summary named "s"/);
+    expect(() => push(r, { job: 'b' }, [fam('s_sum', 'gauge')])).toThrow(InconsistentPushError);
+    push(r, { job: 'b' }, [fam('s_bucket', 'gauge')]); // allowed next to a summary, as in client_golang
+    push(r, { job: 'c' }, [fam('h_bucket', 'gauge')]);
+    expect(() => push(r, { job: 'd' }, [histogram as never])).toThrow(/histogram named "h" collides with previously collected metric named "h_bucket"/);
+    push(r, { job: 'c' }, [fam('other', 'gauge')]); // the holder of h_bucket replaces its group
+    push(r, { job: 'd' }, [histogram as never]);
+    expect(() => push(r, { job: 'd' }, [fam('h_count', 'gauge')], false)).toThrow(InconsistentPushError); // POST into the histogram's own group
+  });
+
   it('refuses a second type for a name while another group has it, allows it once that group is gone', () => {
     const r = new GroupRegistry();
     push(r, { job: 'a' }, [fam('m', 'counter')]);
