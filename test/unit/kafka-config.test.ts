@@ -7,7 +7,9 @@ describe('kafka config', () => {
   it('is off by default, with the operators’ topic and group', () => {
     const k = parseConfig({}).kafka;
     expect(k).toMatchObject({ brokers: [], topic: 'transformation-job-status', group_id: 'transformation-engine-job-monitor', from_beginning: false });
-    expect(k.sasl.mechanism).toBe('none');
+    expect(k.sasl).toEqual({ mechanism: 'none', username: '', password: '' });
+    expect(k.ssl).toEqual({ enabled: false, reject_unauthorized: true });
+    expect(k.lag_interval).toBe(15_000);
     expect(k.dead_letter_topic).toBeUndefined();
   });
 
