@@ -295,9 +295,10 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
             if (!res) continue;
             const runIds = new Set<string>();
             const jobNames = new Set<string>();
+            let next = last;
             for (const [, entries] of res) {
               for (const [id, fields] of entries) {
-                last = id;
+                next = id;
                 const f: Record<string, string> = {};
                 for (let i = 0; i + 1 < fields.length; i += 2) f[fields[i] as string] = fields[i + 1] as string;
                 if (f.origin === origin) continue;
@@ -305,9 +306,14 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
                 for (const j of JSON.parse(f.jobs ?? '[]') as string[]) jobNames.add(j);
               }
             }
-            if (runIds.size === 0 && jobNames.size === 0) continue;
+            if (runIds.size === 0 && jobNames.size === 0) {
+              last = next;
+              continue;
+            }
             const [runs, jobs] = await Promise.all([readRuns([...runIds]), readJobs([...jobNames])]);
             onChange({ jobs: [...jobs.values()], runs: [...runs.values()] });
+            // Moved only once handed over: if the re-read fails (Redis flapping) the entries are read again.
+            last = next;
           } catch (err) {
             if (closed) break;
             opts.onFollowError?.(err);
