@@ -203,7 +203,8 @@ export function createIngest(deps: {
           continue;
         }
         const event = stamp(d, now);
-        batchIds.set(event.event_id, event.run_id);
+        // Only ids a client chose can come twice; ids assigned here are unique.
+        if (d.event_id !== undefined) batchIds.set(event.event_id, event.run_id);
         const prev = runOf(event.run_id);
         const out = apply(prev, event);
         if (out.applied) {
