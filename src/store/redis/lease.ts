@@ -6,6 +6,9 @@
  *   (one Lua script, so the token and the lease are granted together).
  * - Renew every `ttlMs / 3` with compare-and-pexpire: only the holder whose value
  *   (`owner|token`) is still there extends it, so a holder that lost it cannot revive it.
+ * - A replica whose acquire fails learns the lease's remaining time (PTTL) and tries
+ *   again right when it expires, so a dead holder is replaced within `ttlMs` of its last
+ *   renewal rather than up to a campaign interval later.
  * - Fencing: a write made on behalf of the lease goes through `fencedSet`, which Redis
  *   accepts only while the token is still the newest one granted. A holder paused past
  *   its lease (GC, SIGSTOP) wakes up with an old token and its write is refused, even
@@ -23,7 +26,7 @@ if redis.call('SET', KEYS[1], 'granting', 'NX', 'PX', ARGV[2]) then
   redis.call('SET', KEYS[1], ARGV[1] .. '|' .. t, 'PX', ARGV[2])
   return t
 end
-return 0`;
+return -math.max(redis.call('PTTL', KEYS[1]), 0)`;
 const RENEW = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 0`;
@@ -86,6 +89,9 @@ export function createLease(opts: LeaseOptions): Lease {
   /** Monotonic time before which Redis surely still holds the lease for us (timed from before each request). */
   let validUntil = 0;
   let timer: NodeJS.Timeout | undefined;
+  let atExpiry: NodeJS.Timeout | undefined;
+  /** Remaining ms of someone else's lease, as the last failed acquire saw it. */
+  let othersRemaining: number | undefined;
   let stopped: Promise<void> | undefined;
 
   const value = (): string => `${owner}|${current}`;
@@ -103,7 +109,11 @@ export function createLease(opts: LeaseOptions): Lease {
       if (lease.held()) return true;
       const started = performance.now();
       const t = Number(await redis.jpLeaseAcquire(leaseKey, fenceKey, owner, opts.ttlMs));
-      if (t === 0) return false;
+      if (t <= 0) {
+        othersRemaining = -t;
+        return false;
+      }
+      othersRemaining = undefined;
       current = t;
       // Counted from before the request: Redis' timer started no earlier than that.
       validUntil = started + opts.ttlMs;
@@ -124,22 +134,31 @@ export function createLease(opts: LeaseOptions): Lease {
     },
     start() {
       if (timer || stopped) return;
+      const interval = Math.max(10, Math.floor(opts.ttlMs / 3));
       const tick = async (): Promise<void> => {
         try {
           if (current !== undefined && performance.now() >= validUntil) lose();
           if (current !== undefined) await lease.renew();
-          else await lease.tryAcquire();
+          else if (!(await lease.tryAcquire()) && othersRemaining !== undefined && othersRemaining > 0 && othersRemaining < interval && !atExpiry && timer) {
+            // The holder's lease runs out before the next tick: be there when it does.
+            atExpiry = setTimeout(() => {
+              atExpiry = undefined;
+              if (timer) void tick();
+            }, othersRemaining + 2);
+          }
         } catch {
           // Redis unreachable: keep the lease only until it would have expired anyway.
           if (current !== undefined && performance.now() >= validUntil) lose();
         }
       };
+      timer = setInterval(() => void tick(), interval);
       void tick();
-      timer = setInterval(() => void tick(), Math.max(10, Math.floor(opts.ttlMs / 3)));
     },
     pause() {
       if (timer) clearInterval(timer);
+      if (atExpiry) clearTimeout(atExpiry);
       timer = undefined;
+      atExpiry = undefined;
     },
     stop() {
       stopped ??= (async () => {
