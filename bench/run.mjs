@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { freePort, waitReady } from './support.mjs';
 
 const DURATION = process.env.BENCH_DURATION ?? '8s';
+const WARMUP = process.env.BENCH_WARMUP ?? '2s';
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
 const only = process.env.BENCH_ONLY?.split(',');
 const want = (name) => !only || only.includes(name);
@@ -45,9 +46,9 @@ const cpuSeconds = (pid) => {
   return (Number(f[11]) + Number(f[12])) / 100;
 };
 
-function wrk(url, { jobs, batch }, pid) {
+function wrk(url, { jobs, batch }, pid, duration = DURATION) {
   const cpu0 = pid ? cpuSeconds(pid) : 0;
-  const out = execFileSync('wrk', ['-t2', `-c${CONNECTIONS}`, `-d${DURATION}`, '--latency', '-s', 'bench/wrk-push.lua', `${url}/push`], {
+  const out = execFileSync('wrk', ['-t2', `-c${CONNECTIONS}`, `-d${duration}`, '--latency', '-s', 'bench/wrk-push.lua', `${url}/push`], {
     env: { ...process.env, JOBS: String(jobs), BATCH: String(batch) },
     encoding: 'utf8',
   });
@@ -133,6 +134,9 @@ if (want('push')) {
   for (const durability of ['process', 'power']) {
     for (const jobs of [1000, 10000]) {
       const agent = await startAgent({ JOBPULSE_DURABILITY: durability });
+      // A short run first: JIT warm-up and the first event of every job (a new run each) are
+      // start-up costs, not the steady state the rows report.
+      wrk(agent.url, { jobs, batch: 1 }, undefined, WARMUP);
       const single = wrk(agent.url, { jobs, batch: 1 }, agent.pid);
       row(
         `single-event push, ${jobs / 1000}k jobs, durability=${durability}`,
