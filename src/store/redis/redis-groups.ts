@@ -15,6 +15,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { GroupChange, GroupStore, GroupWrite, StoredGroup } from '../store.js';
+import { followStream } from './follow-stream.js';
 
 interface Encoded {
   labels: Record<string, string>;
@@ -86,51 +87,32 @@ export function createRedisGroups(opts: { redis: Redis; prefix: string; maxLen: 
 
     follow(onChange: (c: GroupChange) => void) {
       if (follower) throw new Error('already following');
-      const sub = redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null, commandTimeout: undefined, lazyConnect: false });
-      sub.on('error', () => undefined);
-      follower = sub;
-      let last = from;
-      void (async () => {
-        while (!closed) {
-          try {
-            const res = await sub.xread('COUNT', 1000, 'BLOCK', 1000, 'STREAMS', stream, last);
-            if (!res) continue;
-            const keys = new Set<string>();
-            let reset = false;
-            let next = last;
-            for (const [, entries] of res) {
-              for (const [id, fields] of entries) {
-                next = id;
-                for (let i = 0; i + 1 < fields.length; i += 2) {
-                  if (fields[i] === 'wipe' && fields[i + 1] === '1') reset = true;
-                  if (fields[i] === 'keys') for (const k of JSON.parse(fields[i + 1] as string) as string[]) keys.add(k);
-                }
-              }
-            }
-            // `last` moves only once the entries are handed over: a failed re-read retries them.
-            if (reset) {
-              onChange({ reset: true, upserts: await readAll(), removed: [] });
-              last = next;
-              continue;
-            }
-            if (keys.size === 0) {
-              last = next;
-              continue;
-            }
-            const ks = [...keys];
-            const vals = await redis.hmget(hash, ...ks);
-            const upserts: StoredGroup[] = [];
-            const removed: string[] = [];
-            vals.forEach((v, i) => (v === null ? removed.push(ks[i] as string) : upserts.push(decode(ks[i] as string, v))));
-            onChange({ upserts, removed });
-            last = next;
-          } catch (err) {
-            if (closed) break;
-            opts.onFollowError?.(err);
-            await new Promise((r) => setTimeout(r, 250));
+      follower = followStream({
+        redis,
+        stream,
+        from,
+        closed: () => closed,
+        ...(opts.onFollowError ? { onError: opts.onFollowError } : {}),
+        async handle(entries) {
+          const keys = new Set<string>();
+          let reset = false;
+          for (const e of entries) {
+            if (e.wipe === '1') reset = true;
+            if (e.keys !== undefined) for (const k of JSON.parse(e.keys) as string[]) keys.add(k);
           }
-        }
-      })();
+          if (reset) {
+            onChange({ reset: true, upserts: await readAll(), removed: [] });
+            return;
+          }
+          if (keys.size === 0) return;
+          const ks = [...keys];
+          const vals = await redis.hmget(hash, ...ks);
+          const upserts: StoredGroup[] = [];
+          const removed: string[] = [];
+          vals.forEach((v, i) => (v === null ? removed.push(ks[i] as string) : upserts.push(decode(ks[i] as string, v))));
+          onChange({ upserts, removed });
+        },
+      });
     },
 
     close() {

@@ -33,6 +33,7 @@ import {
 } from '../store.js';
 import { COMMIT_SCRIPT, DELETE_RUN_SCRIPT } from './commit-script.js';
 import { createRedisGroups } from './redis-groups.js';
+import { followStream } from './follow-stream.js';
 import { decodeCursor, encodeCursor } from '../run-cursor.js';
 
 export interface RedisStoreOptions {
@@ -284,43 +285,25 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
 
     follow(onChange: (change: RemoteChange) => void) {
       if (follower) throw new Error('already following');
-      const sub = redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null, commandTimeout: undefined, lazyConnect: false });
-      sub.on('error', () => undefined);
-      follower = sub;
-      let last = followFrom;
-      void (async () => {
-        while (!closed) {
-          try {
-            const res = await sub.xread('COUNT', 1000, 'BLOCK', 1000, 'STREAMS', `${p}changes`, last);
-            if (!res) continue;
-            const runIds = new Set<string>();
-            const jobNames = new Set<string>();
-            let next = last;
-            for (const [, entries] of res) {
-              for (const [id, fields] of entries) {
-                next = id;
-                const f: Record<string, string> = {};
-                for (let i = 0; i + 1 < fields.length; i += 2) f[fields[i] as string] = fields[i + 1] as string;
-                if (f.origin === origin) continue;
-                for (const r of JSON.parse(f.runs ?? '[]') as string[]) runIds.add(r);
-                for (const j of JSON.parse(f.jobs ?? '[]') as string[]) jobNames.add(j);
-              }
-            }
-            if (runIds.size === 0 && jobNames.size === 0) {
-              last = next;
-              continue;
-            }
-            const [runs, jobs] = await Promise.all([readRuns([...runIds]), readJobs([...jobNames])]);
-            onChange({ jobs: [...jobs.values()], runs: [...runs.values()] });
-            // Moved only once handed over: if the re-read fails (Redis flapping) the entries are read again.
-            last = next;
-          } catch (err) {
-            if (closed) break;
-            opts.onFollowError?.(err);
-            await new Promise((r) => setTimeout(r, 250));
+      follower = followStream({
+        redis,
+        stream: `${p}changes`,
+        from: followFrom,
+        closed: () => closed,
+        ...(opts.onFollowError ? { onError: opts.onFollowError } : {}),
+        async handle(entries) {
+          const runIds = new Set<string>();
+          const jobNames = new Set<string>();
+          for (const e of entries) {
+            if (e.origin === origin) continue;
+            for (const r of JSON.parse(e.runs ?? '[]') as string[]) runIds.add(r);
+            for (const j of JSON.parse(e.jobs ?? '[]') as string[]) jobNames.add(j);
           }
-        }
-      })();
+          if (runIds.size === 0 && jobNames.size === 0) return;
+          const [runs, jobs] = await Promise.all([readRuns([...runIds]), readJobs([...jobNames])]);
+          onChange({ jobs: [...jobs.values()], runs: [...runs.values()] });
+        },
+      });
     },
 
     async close() {
