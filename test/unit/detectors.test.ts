@@ -3,6 +3,7 @@ import { parseConfig, expectationsFor, type JobExpectations } from '../../src/co
 import type { EventType, JobEvent } from '../../src/domain/job-event.js';
 import { apply } from '../../src/domain/lifecycle.js';
 import type { Run } from '../../src/domain/run.js';
+import { eventBuilder } from '../support/job-events.js';
 import { computeBaseline } from '../../src/history/baselines.js';
 import {
   detect,
@@ -37,17 +38,7 @@ const run = (o: Partial<Run> = {}): Run => ({
   ...o,
 });
 
-let seq = 0;
-const ev = (event: EventType, extra: Partial<JobEvent> = {}): JobEvent => ({
-  event_id: `e${++seq}`,
-  job_name: 'etl',
-  run_id: 'r1',
-  event,
-  source: 'push',
-  timestamp: T0,
-  received_at: T0,
-  ...extra,
-});
+const ev = eventBuilder(() => T0);
 
 describe('stuck detector (stuck_after 10m)', () => {
   it.each<[string, Partial<Run>, number, boolean]>([

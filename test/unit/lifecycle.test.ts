@@ -1,20 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import type { EventType, JobEvent } from '../../src/domain/job-event.js';
+import type { EventType } from '../../src/domain/job-event.js';
 import { apply, TRANSITIONS } from '../../src/domain/lifecycle.js';
 import { RUN_STATES, type Run, type RunState } from '../../src/domain/run.js';
+import { eventBuilder } from '../support/job-events.js';
 
 const T0 = Date.UTC(2026, 0, 1);
-let seq = 0;
-const ev = (event: EventType, extra: Partial<JobEvent> = {}): JobEvent => ({
-  event_id: `e${++seq}`,
-  job_name: 'etl',
-  run_id: 'r1',
-  event,
-  source: 'push',
-  timestamp: T0 + seq * 1000,
-  received_at: T0 + seq * 1000,
-  ...extra,
-});
+const ev = eventBuilder((n) => T0 + n * 1000);
 const runIn = (state: RunState | 'new'): Run | undefined => {
   if (state === 'new') return undefined;
   const r = apply(undefined, ev('queued'));
