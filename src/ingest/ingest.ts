@@ -16,6 +16,11 @@
  * reduced; the store then refuses the commit with StoreConflictError and fresh snapshots,
  * the writer installs them and reduces the whole batch again (optimistic concurrency).
  *
+ * Pipelining (stores with `pipeline` > 1, i.e. SQLite's writer thread): while one batch
+ * commits, the next is reduced on top of it. Its snapshots sit in an overlay that lookups
+ * read before the published state, and it is committed in the same epoch; if the earlier
+ * commit fails, the store refuses the later one too, and the writer starts a new epoch.
+ *
  * Leased singleton sources (Spark poller, detectors on Redis) pass the lease's fence with
  * their drafts. A batch only ever holds requests of one fence (or none), so the store can
  * refuse a stale leader's batch (FencedWriteError) without failing anyone else's push.
@@ -71,6 +76,17 @@ export interface Ingest {
   drain(): Promise<void>;
 }
 
+/** A batch sent to the store and not answered yet: what later batches reduce on top of. */
+interface Overlay {
+  runs: Map<string, Run>;
+  jobs: Map<string, Job>;
+  /** Client-chosen event ids of the batch → their run. */
+  keys: Map<string, string>;
+  newJobs: number;
+  /** Overlays of an epoch that saw a failure are doomed: the store refuses them. */
+  epoch: number;
+}
+
 interface Request {
   drafts: EventDraft[];
   fence?: Fence;
@@ -95,7 +111,12 @@ export function createIngest(deps: {
   const newId = deps.newId ?? (() => uuidv7());
   const queue: Request[] = [];
   let queued = 0;
-  let flushing = false;
+  const depth = Math.max(1, store.pipeline ?? 1);
+  /** A batch is between being taken from the queue and being sent to the store. */
+  let reducing = false;
+  const inflight = new Set<Promise<void>>();
+  const overlays: Overlay[] = [];
+  let epoch = 0;
   let scheduled = false;
   let lastCommitFailed = false;
   /** Jobs the shared store counted across replicas when it last refused a commit for limits.max_jobs. */
@@ -104,21 +125,22 @@ export function createIngest(deps: {
   let drained: (() => void) | undefined;
 
   const schedule = (): void => {
-    if (scheduled || flushing) return;
+    if (scheduled || reducing || inflight.size >= depth) return;
     scheduled = true;
     // setImmediate lets every request already read off the sockets join this batch.
     setImmediate(() => {
       scheduled = false;
-      void flush();
+      flush();
     });
   };
 
-  async function flush(): Promise<void> {
-    if (flushing || queue.length === 0) {
-      if (queue.length === 0) drained?.();
+  function flush(): void {
+    if (reducing || inflight.size >= depth) return;
+    if (queue.length === 0) {
+      if (inflight.size === 0) drained?.();
       return;
     }
-    flushing = true;
+    reducing = true;
     const batch: Request[] = [];
     let n = 0;
     const fence = queue[0]?.fence;
@@ -128,14 +150,48 @@ export function createIngest(deps: {
       n += r.drafts.length;
     }
     queued -= n;
-    try {
-      await process(batch);
-    } finally {
-      flushing = false;
-      if (queue.length > 0) schedule();
-      else drained?.();
-    }
+    const done = process(batch)
+      .catch((err: unknown) => failBatch(batch, err))
+      .finally(() => {
+        inflight.delete(done);
+        reducing = false;
+        if (queue.length > 0) schedule();
+        else if (inflight.size === 0) drained?.();
+      });
+    inflight.add(done);
   }
+
+  /** Called once the batch is in the store's hands: the next one may be reduced now. */
+  const sent = (): void => {
+    reducing = false;
+    if (queue.length > 0) schedule();
+  };
+
+  // Lookups skip doomed overlays: a batch reduced now is committed in the new epoch and
+  // must not carry the effects of batches the store is about to refuse.
+  const overlayRun = (id: string): Run | undefined => {
+    for (let i = overlays.length - 1; i >= 0; i--) {
+      const o = overlays[i] as Overlay;
+      const r = o.epoch === epoch ? o.runs.get(id) : undefined;
+      if (r) return r;
+    }
+    return undefined;
+  };
+  const overlayJob = (name: string): Job | undefined => {
+    for (let i = overlays.length - 1; i >= 0; i--) {
+      const o = overlays[i] as Overlay;
+      const j = o.epoch === epoch ? o.jobs.get(name) : undefined;
+      if (j) return j;
+    }
+    return undefined;
+  };
+  const overlayKey = (id: string): string | undefined => {
+    for (const o of overlays) {
+      const r = o.epoch === epoch ? o.keys.get(id) : undefined;
+      if (r !== undefined) return r;
+    }
+    return undefined;
+  };
 
   async function process(batch: Request[], attempt = 0): Promise<void> {
     const started = performance.now();
@@ -149,7 +205,7 @@ export function createIngest(deps: {
     const clientIds: string[] = [];
     for (const req of batch)
       for (const d of req.drafts) {
-        if (d.run_id !== undefined && !state.getRun(d.run_id)) missing.add(d.run_id);
+        if (d.run_id !== undefined && !state.getRun(d.run_id) && !overlayRun(d.run_id)) missing.add(d.run_id);
         if (d.event_id !== undefined) clientIds.push(d.event_id);
       }
     let fromStore: Map<string, Run>;
@@ -158,11 +214,14 @@ export function createIngest(deps: {
       fromStore = missing.size > 0 ? await store.getRuns([...missing]) : new Map();
       seen = clientIds.length > 0 ? await store.findEvents(clientIds) : new Map();
     } catch (err) {
+      sent();
       return failBatch(batch, err);
     }
 
-    const runOf = (id: string): Run | undefined => runs.get(id) ?? state.getRun(id) ?? fromStore.get(id);
-    const jobOf = (name: string): Job | undefined => jobs.get(name) ?? state.getJob(name);
+    const runOf = (id: string): Run | undefined => runs.get(id) ?? overlayRun(id) ?? state.getRun(id) ?? fromStore.get(id);
+    const jobOf = (name: string): Job | undefined => jobs.get(name) ?? overlayJob(name) ?? state.getJob(name);
+    let pendingNewJobs = 0;
+    for (const o of overlays) if (o.epoch === epoch) pendingNewJobs += o.newJobs;
     const activeRunOf = (name: string): Run | undefined => {
       const job = jobOf(name);
       const latest = job ? runOf(job.latest_run_id) : undefined;
@@ -184,7 +243,7 @@ export function createIngest(deps: {
     for (const req of batch) {
       const unknown = new Set<string>();
       for (const d of req.drafts) if (!jobOf(d.job_name)) unknown.add(d.job_name);
-      if (unknown.size > 0 && Math.max(state.jobCount, sharedJobCount) + newJobs + unknown.size > deps.maxJobs) {
+      if (unknown.size > 0 && Math.max(state.jobCount, sharedJobCount) + pendingNewJobs + newJobs + unknown.size > deps.maxJobs) {
         rejectedJobs.push([req.drafts[0]?.source ?? 'unknown', req.drafts.length]);
         answers.push(
           new TooManyJobsError(
@@ -196,7 +255,8 @@ export function createIngest(deps: {
       newJobs += unknown.size;
       const results: IngestResult[] = [];
       for (const d of req.drafts) {
-        const dup = d.event_id !== undefined ? (seen.get(d.event_id) ?? (batchIds.has(d.event_id) ? { run_id: batchIds.get(d.event_id) as string } : undefined)) : undefined;
+        const earlier = d.event_id !== undefined ? (batchIds.get(d.event_id) ?? overlayKey(d.event_id)) : undefined;
+        const dup = d.event_id !== undefined ? (seen.get(d.event_id) ?? (earlier !== undefined ? { run_id: earlier } : undefined)) : undefined;
         if (dup) {
           results.push({ event_id: d.event_id as string, job_name: d.job_name, run_id: dup.run_id, result: 'duplicate' });
           count(d.source, 'duplicate');
@@ -235,14 +295,30 @@ export function createIngest(deps: {
     }
 
     if (records.length > 0) {
+      const batchEpoch = epoch;
+      const overlay: Overlay = { runs, jobs, keys: batchIds, newJobs, epoch: batchEpoch };
+      overlays.push(overlay);
       try {
         const fence = batch[0]?.fence;
-        await store.commit({ events: records, runs: [...runs.values()], jobs: [...jobs.values()], maxJobs: deps.maxJobs, ...(fence ? { fence } : {}) });
+        const committing = store.commit({
+          events: records,
+          runs: [...runs.values()],
+          jobs: [...jobs.values()],
+          maxJobs: deps.maxJobs,
+          ...(fence ? { fence } : {}),
+          ...(depth > 1 ? { epoch: batchEpoch } : {}),
+        });
+        sent();
+        await committing;
       } catch (err) {
+        overlays.splice(overlays.indexOf(overlay), 1);
+        // Batches reduced on top of this one fail with it; the next one starts afresh.
+        if (batchEpoch === epoch) epoch += 1;
         if (err instanceof FencedWriteError) return fenceBatch(batch, err, records.length);
         if (err instanceof StoreJobLimitError && attempt < MAX_CONFLICT_RETRIES) {
           // Other replicas created jobs this one has not seen yet: refuse by the shared count.
           sharedJobCount = Math.max(sharedJobCount, err.jobCount);
+          reducing = true;
           return process(batch, attempt + 1);
         }
         if (err instanceof StoreConflictError && attempt < MAX_CONFLICT_RETRIES) {
@@ -250,14 +326,16 @@ export function createIngest(deps: {
           publishNewer(err.fresh.jobs, err.fresh.runs);
           // Jittered, growing backoff so two replicas hammering one run stop colliding in lockstep.
           await new Promise((r) => setTimeout(r, Math.random() * Math.min(50, 2 ** attempt)));
+          reducing = true;
           return process(batch, attempt + 1);
         }
         return failBatch(batch, err);
       }
       lastCommitFailed = false;
       publishNewer([...jobs.values()], [...runs.values()]);
+      overlays.splice(overlays.indexOf(overlay), 1);
       logTransitions(runs, prevRuns);
-    }
+    } else sent();
     // One counter update per (source, result) and batch: label lookups per event showed in profiles.
     for (const [k, n] of seenEvents) {
       const [source, result] = k.split('\u0000') as [string, IngestResult['result']];
@@ -321,7 +399,7 @@ export function createIngest(deps: {
     drain() {
       draining ??= new Promise<void>((resolve) => {
         drained = resolve;
-        if (queue.length === 0 && !flushing) resolve();
+        if (queue.length === 0 && inflight.size === 0) resolve();
         else schedule();
       });
       return draining;

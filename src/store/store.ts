@@ -54,6 +54,12 @@ export interface CommitBatch {
    * (the writer's own count is exact there).
    */
   maxJobs?: number;
+  /**
+   * Set by a writer that pipelines (`Store.pipeline`): the batch was reduced on top of
+   * earlier batches of the same epoch that are not answered yet, so it must fail if any
+   * of them failed. The writer moves to a new epoch once it has seen a failure.
+   */
+  epoch?: number;
 }
 
 export interface RunQuery {
@@ -109,6 +115,12 @@ export interface GroupChange {
 
 export interface Store {
   readonly kind: string;
+  /**
+   * How many commits the writer may have outstanding at once. Above 1 the store must
+   * apply commits in the order they were called and honour `CommitBatch.epoch`; stores
+   * that can refuse a commit for a conflict (shared stores) leave it at 1.
+   */
+  readonly pipeline?: number;
   /** Absent on adapters that do not persist Pushgateway groups: the Pushgateway API is then off. */
   readonly groups?: GroupStore;
   loadState(): Promise<{ jobs: Job[]; runs: Run[] }>;
@@ -120,8 +132,8 @@ export interface Store {
   listRuns(q: RunQuery): Promise<{ runs: Run[]; next_cursor?: string }>;
   listEvents(runId: string): Promise<StoredEvent[]>;
   finishedRuns(q: { job_name?: string; since: number; until: number }): Promise<FinishedRun[]>;
-  /** Durations (seconds) of the newest `limit` succeeded runs of a job, newest first. */
-  recentDurations(jobName: string, limit: number): Promise<number[]>;
+  /** End time and duration (seconds) of the newest `limit` succeeded runs of a job, newest first. */
+  recentSuccesses(jobName: string, limit: number): Promise<Success[]>;
   prune(q: { eventsBefore: number; runsBefore: number }): Promise<{ events: number; runs: number }>;
   /** Throws when the store cannot be written (readiness). */
   ping(): Promise<void>;
@@ -173,6 +185,12 @@ export const setRevision = (o: object, rev: number): void => {
   (o as Revisioned)[REVISION] = rev;
 };
 /** True when `incoming` is older than what is `held` (never for adapters without revisions). */
+/** A succeeded run as learned baselines see it. */
+export interface Success {
+  ended_at: number;
+  duration_seconds: number;
+}
+
 export const isStale = (incoming: object, held: object | undefined): boolean =>
   held !== undefined && revisionOf(held) > revisionOf(incoming);
 

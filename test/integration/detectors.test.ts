@@ -188,16 +188,23 @@ describe('detectors over HTTP with a real agent and store', () => {
     dir.cleanup();
   });
 
-  it('learned baseline feeds job_expected_duration_seconds; too-short successes are flagged', async () => {
+  it('learned baseline feeds job_expected_duration_seconds, survives a restart; too-short successes are flagged', async () => {
+    const dir = tempDir();
     const clock = new ManualClock(T0);
-    a = await startAgent({ clock, config: { detectors: { baseline_min_samples: 3, too_short_factor: 0.1 }, jobs: { overrides: { guarded: { min_duration: '30s' } } } } });
-    for (const [i, secs] of [100, 200, 300, 400].entries()) {
+    const config = { detectors: { baseline_runs: 3, baseline_min_samples: 3, too_short_factor: 0.1 }, jobs: { overrides: { guarded: { min_duration: '30s' } } } };
+    a = await startAgent({ clock, config, dir: dir.path });
+    for (const [i, secs] of [500, 100, 200, 400].entries()) {
       await a.push({ job_name: 'etl', run_id: `r${i}`, event: 'started' });
       clock.advance(secs * 1000);
       await a.push({ job_name: 'etl', run_id: `r${i}`, event: 'succeeded' });
     }
-    await a.agent.baselines.settled();
+    // The window holds the newest 3 successes (100, 200, 400 s): the 500 s run has left it.
     let m = (await a.get('/metrics')).text;
+    expect(m).toContain('job_expected_duration_seconds{job_name="etl"} 400');
+    await a.agent.stop();
+    a = await startAgent({ clock, config, dir: dir.path });
+    await a.agent.baselines.settled();
+    m = (await a.get('/metrics')).text;
     expect(m).toContain('job_expected_duration_seconds{job_name="etl"} 400');
     await a.push({ job_name: 'etl', run_id: 'fast', event: 'started' });
     clock.advance(2000);
@@ -211,5 +218,6 @@ describe('detectors over HTTP with a real agent and store', () => {
     expect(m).toContain('job_too_short{job_name="guarded"} 1');
     expect(m).toContain('job_min_duration_seconds{job_name="guarded"} 30');
     expect((await events(a, 'fast')).find((e) => e.event === 'too_short')?.error_message).toContain('learned p50');
+    dir.cleanup();
   });
 });

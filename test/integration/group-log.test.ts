@@ -6,9 +6,11 @@
  */
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createSqliteGroupLog } from '../../src/store/sqlite/group-log.js';
+import { createSqliteGroupLog, prepareGroupLogStatements } from '../../src/store/sqlite/group-log.js';
 import { MIGRATIONS } from '../../src/store/sqlite/migrations/index.js';
 import { migrate, openDatabase } from '../../src/store/sqlite/open-database.js';
+import type { Db } from '../../src/store/sqlite/open-database.js';
+import { StatementSet, startWriterThread } from '../../src/store/sqlite/writer-thread.js';
 import type { StoredGroup } from '../../src/store/store.js';
 import { tempDir } from '../support/temp-dir.js';
 
@@ -23,6 +25,15 @@ const group = (key: string, n: number): StoredGroup => ({
 
 const byKey = (groups: StoredGroup[]): Map<string, StoredGroup> => new Map(groups.map((g) => [g.group_key, { ...g, families: new Uint8Array(g.families) }]));
 
+/** The group log as the store runs it: reads on `db`, writes on a writer thread of the same file. */
+const openLog = (db: Db, path: string, opts?: { slack?: number }) => {
+  const w = new StatementSet();
+  const st = prepareGroupLogStatements(w);
+  const writer = startWriterThread({ path, durability: 'process', statements: w });
+  const log = createSqliteGroupLog(db, writer, st, opts);
+  return { log, close: async () => (await writer.close(), db.close()) };
+};
+
 describe('SQLite Pushgateway group log', () => {
   const dirs: { cleanup: () => void }[] = [];
   afterEach(() => dirs.splice(0).forEach((d) => d.cleanup()));
@@ -33,7 +44,7 @@ describe('SQLite Pushgateway group log', () => {
     const path = `${dir.path}/g.db`;
     const db = openDatabase(path, 'process');
     const slack = 8;
-    const log = createSqliteGroupLog(db, { slack });
+    const { log, close } = openLog(db, path, { slack });
     await log.load();
     const model = new Map<string, StoredGroup>();
     let maxRows = 0;
@@ -63,26 +74,26 @@ describe('SQLite Pushgateway group log', () => {
     // Bounded: two generations, one with re-appended rows (3 × live + 2 × (slack + batch)).
     expect(maxRows).toBeLessThanOrEqual(3 * 40 + 2 * (slack + 2));
     expect(maxRows).toBeGreaterThan(40); // compaction is not running on every write
-    db.close();
+    await close();
 
-    const again = openDatabase(path, 'process');
-    const loaded = byKey(await createSqliteGroupLog(again).load());
-    again.close();
+    const again = openLog(openDatabase(path, 'process'), path);
+    const loaded = byKey(await again.log.load());
+    await again.close();
     expect(loaded).toEqual(byKey([...model.values()]));
   });
 
   it('a failed transaction leaves the log and its index consistent', async () => {
     const dir = tempDir();
     dirs.push(dir);
-    const db = openDatabase(`${dir.path}/g.db`, 'process');
-    const log = createSqliteGroupLog(db, { slack: 1 });
+    const path = `${dir.path}/g.db`;
+    const { log, close } = openLog(openDatabase(path, 'process'), path, { slack: 1 });
     await log.write([{ put: group('a', 1) }]);
     // The second put of this batch violates NOT NULL: the whole batch must roll back.
     const bad = { ...group('b', 2), group_key: null as unknown as string };
     await expect(log.write([{ put: group('c', 3) }, { put: bad }])).rejects.toThrow();
     expect(log.stats().live).toBe(1);
     expect([...byKey(await log.load()).keys()]).toEqual(['a']);
-    db.close();
+    await close();
   });
 
   it('migrates groups stored one row per group (schema version 2)', async () => {
@@ -96,8 +107,9 @@ describe('SQLite Pushgateway group log', () => {
       .prepare('INSERT INTO pushgateway_groups (group_key, labels, families, push_time, push_failure_time, expires_at) VALUES (?, ?, ?, ?, ?, ?)')
       .run('["job","old"]', JSON.stringify({ job: 'old' }), Buffer.from([9, 9]), 5, 6, null);
     expect(migrate(raw)).toBe(MIGRATIONS.at(-1)?.version);
-    const groups = await createSqliteGroupLog(raw).load();
-    raw.close();
+    const { log, close } = openLog(raw, path);
+    const groups = await log.load();
+    await close();
     expect(groups).toEqual([{ group_key: '["job","old"]', labels: { job: 'old' }, families: new Uint8Array([9, 9]), push_time: 5, push_failure_time: 6 }]);
   });
 });

@@ -64,7 +64,7 @@ describe('SQLite write-behind recovery', () => {
     const crashed = openStore(false);
     await writeHistory(crashed, w, 0);
     // A read that needs job-3's rows writes just that job's rows (a partial flush)...
-    await crashed.recentDurations('job-3', 5);
+    await crashed.recentSuccesses('job-3', 5);
     // ...then more events arrive for every job, and the process dies.
     await writeHistory(crashed, w, 10);
 

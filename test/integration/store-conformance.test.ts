@@ -191,13 +191,16 @@ describe.each(ADAPTERS)('Store conformance: $name', (adapter) => {
       expect((await store.finishedRuns({ job_name: 'b', since: T0, until: T0 + 30_000 })).map((r) => r.duration_seconds)).toEqual([3]);
     });
 
-    it('recentDurations gives the newest succeeded durations first', async () => {
+    it('recentSuccesses gives the newest succeeded runs first', async () => {
       await store.commit(finished(w, 'r1', 'a', T0, 1000));
       await store.commit(finished(w, 'r2', 'a', T0 + 10_000, 2000));
       await store.commit(finished(w, 'r3', 'a', T0 + 20_000, 5000, 'failed'));
       await store.commit(finished(w, 'r4', 'a', T0 + 30_000, 4000));
-      expect(await store.recentDurations('a', 2)).toEqual([4, 2]);
-      expect(await store.recentDurations('none', 5)).toEqual([]);
+      expect(await store.recentSuccesses('a', 2)).toEqual([
+        { ended_at: T0 + 34_000, duration_seconds: 4 },
+        { ended_at: T0 + 12_000, duration_seconds: 2 },
+      ]);
+      expect(await store.recentSuccesses('none', 5)).toEqual([]);
     });
 
     it('prune removes old events and finished runs but keeps each job latest run and unfinished runs', async () => {

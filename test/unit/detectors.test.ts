@@ -4,7 +4,7 @@ import type { EventType, JobEvent } from '../../src/domain/job-event.js';
 import { apply } from '../../src/domain/lifecycle.js';
 import type { Run } from '../../src/domain/run.js';
 import { eventBuilder } from '../support/job-events.js';
-import { computeBaseline } from '../../src/history/baselines.js';
+import { computeBaseline, SuccessWindow } from '../../src/history/baselines.js';
 import {
   detect,
   detectCrashedChild,
@@ -172,6 +172,31 @@ describe('baselines', () => {
   ])('%j (min %d) → %j', (d, min, want) => {
     const b = computeBaseline(d, min);
     expect(b ? { p50: b.p50, p95: b.p95 } : undefined).toEqual(want);
+  });
+
+  // [successes as [ended_at, seconds], window size, the durations the baseline sees]
+  it.each<[string, [number, number][], number, number[]]>([
+    ['keeps the newest N', [[1, 10], [2, 20], [3, 30], [4, 40]], 3, [20, 30, 40]],
+    ['orders by end time, not arrival', [[3, 30], [1, 10], [2, 20]], 3, [10, 20, 30]],
+    ['a success older than a full window is not one of the newest', [[2, 20], [3, 30], [1, 10]], 2, [20, 30]],
+    ['a redelivered success counts once', [[1, 10], [2, 20], [2, 20]], 5, [10, 20]],
+    ['two runs ending together both count', [[1, 10], [2, 20], [2, 25]], 5, [10, 20, 25]],
+  ])('window: %s', (_why, successes, size, want) => {
+    const w = new SuccessWindow(size);
+    for (const [at, d] of successes) w.add(at, d);
+    const b = w.baseline(1);
+    expect(b?.samples).toBe(want.length);
+    expect(b).toEqual(computeBaseline(want, 1));
+  });
+
+  it('window: recomputes only after a change', () => {
+    const w = new SuccessWindow(10);
+    for (let i = 1; i <= 5; i++) w.add(i, i * 10);
+    const first = w.baseline(5);
+    expect(w.baseline(5)).toBe(first);
+    w.add(6, 60);
+    expect(w.baseline(5)).not.toBe(first);
+    expect(w.baseline(5)?.samples).toBe(6);
   });
 });
 

@@ -178,10 +178,10 @@ export function createPageRoutes(deps: PageDeps): Hono {
     const [page, recent, durations, week] = await Promise.all([
       store.listRuns({ job_name: name, states, limit: RUNS_PER_PAGE, cursor: c.req.query('cursor') }),
       store.listRuns({ job_name: name, limit: CHART_RUNS }),
-      store.recentDurations(name, BASELINE_RUNS),
+      store.recentSuccesses(name, BASELINE_RUNS),
       store.finishedRuns({ job_name: name, since: now - 7 * DAY_MS, until: now + 1 }),
     ]);
-    const sorted = [...durations].sort((a, b) => a - b);
+    const sorted = durations.map((d) => d.duration_seconds).sort((a, b) => a - b);
     const p95 = quantile(sorted, 0.95);
     const chart: ChartRun[] = [];
     for (const r of [...recent.runs].reverse()) {

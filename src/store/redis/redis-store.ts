@@ -234,10 +234,10 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
       return out;
     },
 
-    async recentDurations(jobName, limit) {
+    async recentSuccesses(jobName, limit) {
       const ids = await redis.zrevrange(`${p}succeeded:${jobName}`, 0, limit - 1);
       const runs = await readRuns(ids);
-      return ids.map((id) => runs.get(id)).flatMap((r) => (r ? [runDurationSeconds(r) ?? 0] : []));
+      return ids.map((id) => runs.get(id)).flatMap((r) => (r?.ended_at !== undefined ? [{ ended_at: r.ended_at, duration_seconds: runDurationSeconds(r) ?? 0 }] : []));
     },
 
     async prune(q) {

@@ -16,9 +16,12 @@
  *   below that boundary is deleted in one range (whole pages freed, no scattered updates).
  *   The log therefore holds at most about 3 × live groups + 2 × slack rows (two generations,
  *   one of them with re-appended rows), and each write pays at most one re-append amortised.
- * `live` (key → seq of its row) is kept in memory; it is rebuilt by load.
+ * `live` (key → seq of its row) is kept in memory; it is rebuilt by load. Seqs are assigned
+ * here, and the writes run on the writer thread (src/store/sqlite/writer-thread.ts), one
+ * `write` at a time: each one's ops are built on the `live` index the previous one left.
  */
 import type { Db } from './open-database.js';
+import type { Op, StatementSet, WriterThread } from './writer-thread.js';
 import type { GroupStore, GroupWrite, StoredGroup } from '../store.js';
 
 interface LogRow {
@@ -36,18 +39,31 @@ export interface GroupLogStore extends GroupStore {
   stats(): { rows: number; live: number };
 }
 
-export function createSqliteGroupLog(db: Db, opts: { slack?: number } = {}): GroupLogStore {
+export interface GroupLogStatements {
+  append: number;
+  tombstone: number;
+  copyRow: number;
+  deleteBelow: number;
+  wipeAll: number;
+}
+
+export function prepareGroupLogStatements(w: StatementSet): GroupLogStatements {
+  return {
+    append: w.add(
+      'INSERT INTO pushgateway_group_log (seq, group_key, labels, families, push_time, push_failure_time, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    ),
+    tombstone: w.add('INSERT INTO pushgateway_group_log (seq, group_key) VALUES (?, ?)'),
+    copyRow: w.add(
+      `INSERT INTO pushgateway_group_log (seq, group_key, labels, families, push_time, push_failure_time, expires_at)
+       SELECT ?, group_key, labels, families, push_time, push_failure_time, expires_at FROM pushgateway_group_log WHERE seq = ?`,
+    ),
+    deleteBelow: w.add('DELETE FROM pushgateway_group_log WHERE seq < ?'),
+    wipeAll: w.add('DELETE FROM pushgateway_group_log'),
+  };
+}
+
+export function createSqliteGroupLog(db: Db, writer: WriterThread, st: GroupLogStatements, opts: { slack?: number } = {}): GroupLogStore {
   const slack = opts.slack ?? 1024;
-  const append = db.prepare(
-    'INSERT INTO pushgateway_group_log (group_key, labels, families, push_time, push_failure_time, expires_at) VALUES (?, ?, ?, ?, ?, ?)',
-  );
-  const tombstone = db.prepare('INSERT INTO pushgateway_group_log (group_key) VALUES (?)');
-  const copyRow = db.prepare(
-    `INSERT INTO pushgateway_group_log (group_key, labels, families, push_time, push_failure_time, expires_at)
-     SELECT group_key, labels, families, push_time, push_failure_time, expires_at FROM pushgateway_group_log WHERE seq = ?`,
-  );
-  const deleteBelow = db.prepare('DELETE FROM pushgateway_group_log WHERE seq < ?');
-  const wipeAll = db.prepare('DELETE FROM pushgateway_group_log');
   const selectAll = db.prepare('SELECT seq, group_key, labels, families, push_time, push_failure_time, expires_at FROM pushgateway_group_log ORDER BY seq');
 
   const live = new Map<string, number>();
@@ -57,43 +73,46 @@ export function createSqliteGroupLog(db: Db, opts: { slack?: number } = {}): Gro
   let appendedSinceCompaction = 0;
   let lastSeq = 0;
 
-  const appended = (seq: number | bigint): number => {
-    lastSeq = Number(seq);
-    rows += 1;
-    appendedSinceCompaction += 1;
-    return lastSeq;
-  };
-
-  function compact(): void {
-    const cutoff = boundary;
-    for (const [key, seq] of live) {
-      if (seq < cutoff) live.set(key, appended(copyRow.run(seq).lastInsertRowid));
-    }
-    rows -= deleteBelow.run(cutoff).changes;
-    boundary = lastSeq + 1;
-    appendedSinceCompaction = 0;
-  }
-
-  const writeTx = db.transaction((ops: GroupWrite[]) => {
+  /** Builds one write's ops and moves the in-memory index to where they leave the log. */
+  function opsOf(ops: GroupWrite[]): { ops: Op[]; compactAt: number } {
+    const out: Op[] = [];
     for (const op of ops) {
       if ('put' in op) {
         const g = op.put;
-        const seq = appended(
-          append.run(g.group_key, JSON.stringify(g.labels), Buffer.from(g.families.buffer, g.families.byteOffset, g.families.byteLength), g.push_time, g.push_failure_time, g.expires_at ?? null).lastInsertRowid,
-        );
+        const seq = ++lastSeq;
+        out.push([st.append, seq, g.group_key, JSON.stringify(g.labels), g.families, g.push_time, g.push_failure_time, g.expires_at ?? null]);
         live.set(g.group_key, seq);
       } else if ('delete' in op) {
         if (!live.has(op.delete)) continue;
-        appended(tombstone.run(op.delete).lastInsertRowid);
+        out.push([st.tombstone, ++lastSeq, op.delete]);
         live.delete(op.delete);
       } else {
-        wipeAll.run();
+        out.push([st.wipeAll]);
         live.clear();
         rows = 0;
+        appendedSinceCompaction = 0;
+        continue;
       }
+      rows += 1;
+      appendedSinceCompaction += 1;
     }
-    if (appendedSinceCompaction > live.size + slack) compact();
-  });
+    let compactAt = -1;
+    if (appendedSinceCompaction > live.size + slack) {
+      const cutoff = boundary;
+      for (const [key, seq] of live) {
+        if (seq >= cutoff) continue;
+        const copy = ++lastSeq;
+        out.push([st.copyRow, copy, seq]);
+        live.set(key, copy);
+        rows += 1;
+      }
+      compactAt = out.length;
+      out.push([st.deleteBelow, cutoff]);
+      boundary = lastSeq + 1;
+      appendedSinceCompaction = 0;
+    }
+    return { ops: out, compactAt };
+  }
 
   let loaded = false;
   async function load(): Promise<StoredGroup[]> {
@@ -128,17 +147,27 @@ export function createSqliteGroupLog(db: Db, opts: { slack?: number } = {}): Gro
     }
   }
 
+  let chain: Promise<void> = Promise.resolve();
+  async function write(ops: GroupWrite[]): Promise<void> {
+    if (!loaded) await load();
+    const built = opsOf(ops);
+    if (built.ops.length === 0) return;
+    try {
+      const changes = await writer.run(built.ops, { changes: built.compactAt >= 0 });
+      if (built.compactAt >= 0) rows -= changes?.[built.compactAt] ?? 0;
+    } catch (err) {
+      // The transaction rolled back: the in-memory index moved ahead of the file.
+      await load();
+      throw err;
+    }
+  }
+
   return {
     load,
-    async write(ops) {
-      if (!loaded) await load();
-      try {
-        writeTx(ops);
-      } catch (err) {
-        // The transaction rolled back: the in-memory index may have moved ahead of the file.
-        await load();
-        throw err;
-      }
+    write(ops) {
+      const p = chain.then(() => write(ops));
+      chain = p.catch(() => undefined);
+      return p;
     },
     stats: () => ({ rows, live: live.size }),
   };

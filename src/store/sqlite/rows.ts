@@ -22,20 +22,33 @@ export const eventOfRow = (r: EventRow): StoredEvent => {
   return e;
 };
 
-export function prepareRowWriters(db: Db): { writeRun(r: Run): void; writeJob(j: Job, snapSeq: number): void } {
-  const upsertRun = db.prepare(
-    `INSERT INTO runs (run_id, job_name, parent_run_id, state, created_at, ended_at, duration_seconds, data)
+export const UPSERT_RUN_SQL = `INSERT INTO runs (run_id, job_name, parent_run_id, state, created_at, ended_at, duration_seconds, data)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?)
      ON CONFLICT (run_id) DO UPDATE SET state = excluded.state, parent_run_id = excluded.parent_run_id,
-       ended_at = excluded.ended_at, duration_seconds = excluded.duration_seconds, data = excluded.data`,
-  );
-  const upsertJob = db.prepare(
-    `INSERT INTO jobs (job_name, last_seen_at, data, snap_seq) VALUES (?, ?, ?, ?)
-     ON CONFLICT (job_name) DO UPDATE SET last_seen_at = excluded.last_seen_at, data = excluded.data, snap_seq = excluded.snap_seq`,
-  );
+       ended_at = excluded.ended_at, duration_seconds = excluded.duration_seconds, data = excluded.data`;
+export const UPSERT_JOB_SQL = `INSERT INTO jobs (job_name, last_seen_at, data, snap_seq) VALUES (?, ?, ?, ?)
+     ON CONFLICT (job_name) DO UPDATE SET last_seen_at = excluded.last_seen_at, data = excluded.data, snap_seq = excluded.snap_seq`;
+
+/** Parameters of UPSERT_RUN_SQL. */
+export const runRow = (r: Run): unknown[] => [
+  r.run_id,
+  r.job_name,
+  r.parent_run_id ?? null,
+  r.state,
+  r.created_at,
+  r.ended_at ?? null,
+  runDurationSeconds(r) ?? null,
+  JSON.stringify(r),
+];
+/** Parameters of UPSERT_JOB_SQL. */
+export const jobRow = (j: Job, snapSeq: number): unknown[] => [j.job_name, j.last_seen_at, JSON.stringify(j), snapSeq];
+
+/** Row writers on a connection of the caller's thread (crash recovery at open). */
+export function prepareRowWriters(db: Db): { writeRun(r: Run): void; writeJob(j: Job, snapSeq: number): void } {
+  const upsertRun = db.prepare(UPSERT_RUN_SQL);
+  const upsertJob = db.prepare(UPSERT_JOB_SQL);
   return {
-    writeRun: (r) =>
-      void upsertRun.run(r.run_id, r.job_name, r.parent_run_id ?? null, r.state, r.created_at, r.ended_at ?? null, runDurationSeconds(r) ?? null, JSON.stringify(r)),
-    writeJob: (j, snapSeq) => void upsertJob.run(j.job_name, j.last_seen_at, JSON.stringify(j), snapSeq),
+    writeRun: (r) => void upsertRun.run(...runRow(r)),
+    writeJob: (j, snapSeq) => void upsertJob.run(...jobRow(j, snapSeq)),
   };
 }

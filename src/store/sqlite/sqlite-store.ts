@@ -8,19 +8,22 @@
  * time-boxed slices (src/store/sqlite/dirty-snapshots.ts); queries that read the rows
  * write the slices they need first, so readers never see the lag. After a crash,
  * `open` reduces the events the rows had not caught up with (src/store/sqlite/replay-tail.ts).
- * WAL checkpoints run on a worker thread (src/store/sqlite/checkpointer.ts).
+ * Writes run on the writer thread (src/store/sqlite/writer-thread.ts): this module builds
+ * the statements' parameters and awaits the commit; reads use this thread's connection.
+ * WAL checkpoints run on a third thread (src/store/sqlite/checkpointer.ts).
  */
 import type { Job } from '../../domain/job.js';
 import type { Run, RunState } from '../../domain/run.js';
-import type { CommitBatch, FinishedRun, RunQuery, Store } from '../store.js';
-import { createSqliteGroupLog } from './group-log.js';
+import type { FinishedRun, RunQuery, Store, Success } from '../store.js';
+import { createSqliteGroupLog, prepareGroupLogStatements } from './group-log.js';
 import { openDatabase, type Db } from './open-database.js';
 import type { Durability } from '../../config/schema.js';
 import { decodeCursor, encodeCursor } from '../run-cursor.js';
 import { startCheckpointer, type Checkpointer } from './checkpointer.js';
 import { DirtySnapshots, type DirtyEntry } from './dirty-snapshots.js';
 import { replayTail } from './replay-tail.js';
-import { eventOfRow, prepareRowWriters, type EventRow } from './rows.js';
+import { eventOfRow, jobRow, runRow, UPSERT_JOB_SQL, UPSERT_RUN_SQL, type EventRow } from './rows.js';
+import { StatementSet, startWriterThread, type Op } from './writer-thread.js';
 import { runHash } from './run-hash.js';
 
 /** How often, and for how long at most, the event loop is lent to writing rows behind. */
@@ -45,16 +48,25 @@ export interface SqliteStoreOptions {
 const BULK_LOOKUP = 8;
 
 export function createSqliteStore(opts: SqliteStoreOptions): Store {
+  if (opts.path === ':memory:') throw new Error('the SQLite store needs a file: its writer thread opens a connection of its own');
   const db: Db = openDatabase(opts.path, opts.durability);
-  const onDisk = opts.path !== ':memory:';
 
-  const insertEvent = db.prepare(
-    'INSERT INTO events (seq, run_h, run_id, received_at, applied, reason, data) VALUES (?, ?, ?, ?, ?, ?, ?)',
+  // Statements the writer thread runs; ops name them by index.
+  const W = new StatementSet();
+  const insertEvent = W.add('INSERT INTO events (seq, run_h, run_id, received_at, applied, reason, data) VALUES (?, ?, ?, ?, ?, ?, ?)');
+  const insertKey = W.add('INSERT INTO event_keys (event_id, run_id, seq) VALUES (?, ?, ?)');
+  const upsertRun = W.add(UPSERT_RUN_SQL);
+  const upsertJob = W.add(UPSERT_JOB_SQL);
+  const markJob = W.add('UPDATE jobs SET snap_seq = max(snap_seq, ?) WHERE job_name = ?');
+  const setReplayFrom = W.add(`UPDATE store_meta SET value = ? WHERE key = 'replay_from'`);
+  const deleteEventsThrough = W.add('DELETE FROM events WHERE seq <= ?');
+  const deleteKeysThrough = W.add('DELETE FROM event_keys WHERE seq <= ?');
+  const deleteRuns = W.add(
+    `DELETE FROM runs WHERE ended_at IS NOT NULL AND ended_at < ?
+       AND run_id NOT IN (SELECT json_extract(data, '$.latest_run_id') FROM jobs)`,
   );
-  const { writeRun, writeJob } = prepareRowWriters(db);
-  const markJob = db.prepare('UPDATE jobs SET snap_seq = max(snap_seq, ?) WHERE job_name = ?');
-  const insertKey = db.prepare('INSERT INTO event_keys (event_id, run_id, seq) VALUES (?, ?, ?)');
-  const setReplayFrom = db.prepare(`UPDATE store_meta SET value = ? WHERE key = 'replay_from'`);
+  const groupStatements = prepareGroupLogStatements(W);
+
   const selectReplayFrom = db.prepare(`SELECT value FROM store_meta WHERE key = 'replay_from'`);
   const selectMaxSeq = db.prepare('SELECT COALESCE(MAX(seq), 0) AS s FROM events');
   const selectJobs = db.prepare('SELECT data FROM jobs');
@@ -67,97 +79,92 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
   const selectEventRuns = db.prepare('SELECT event_id, run_id FROM event_keys WHERE event_id IN (SELECT value FROM json_each(?))');
   const selectRunsById = db.prepare('SELECT data FROM runs WHERE run_id IN (SELECT value FROM json_each(?))');
   const selectEvents = db.prepare('SELECT * FROM events WHERE run_h = ? AND run_id = ? ORDER BY seq');
-  const selectRecentDurations = db.prepare(
-    `SELECT duration_seconds AS d FROM runs WHERE job_name = ? AND state = 'succeeded' AND duration_seconds IS NOT NULL
+  const selectRecentSuccesses = db.prepare(
+    `SELECT ended_at, duration_seconds FROM runs WHERE job_name = ? AND state = 'succeeded' AND duration_seconds IS NOT NULL
      ORDER BY ended_at DESC LIMIT ?`,
   );
   const firstSeqFrom = db.prepare('SELECT seq, received_at FROM events WHERE seq >= ? ORDER BY seq LIMIT 1');
   const selectMinSeq = db.prepare('SELECT COALESCE(MIN(seq), 0) AS s FROM events');
-  const deleteEventsThrough = db.prepare('DELETE FROM events WHERE seq <= ?');
-  const deleteKeysThrough = db.prepare('DELETE FROM event_keys WHERE seq <= ?');
-  const deleteRuns = db.prepare(
-    `DELETE FROM runs WHERE ended_at IS NOT NULL AND ended_at < ?
-       AND run_id NOT IN (SELECT json_extract(data, '$.latest_run_id') FROM jobs)`,
-  );
 
   const dirty = new DirtySnapshots();
   // Seqs are assigned here, not by SQLite: a log pruned empty would restart its rowids at
   // 1, below the snap_seq of rows already written. replay_from never goes back.
   let lastSeq = Math.max((selectMaxSeq.get() as { s: number }).s, (selectReplayFrom.get() as { value: number }).value);
 
-  const writeEvents = db.transaction((batch: CommitBatch): Map<string, [number, number]> => {
-    // Seq of the first and the newest event per job: what the job's rows must catch up on.
-    const seqOfJob = new Map<string, [number, number]>();
-    for (const { event: e, applied, reason, keyed } of batch.events) {
-      const seq = lastSeq + 1;
-      insertEvent.run(seq, runHash(e.run_id), e.run_id, e.received_at, applied ? 1 : 0, reason ?? null, JSON.stringify(e));
-      if (keyed) insertKey.run(e.event_id, e.run_id, seq);
-      const seen = seqOfJob.get(e.job_name);
-      if (seen) seen[1] = seq;
-      else seqOfJob.set(e.job_name, [seq, seq]);
-      lastSeq = seq;
-    }
-    return seqOfJob;
-  });
-
-  const writeRows = (entries: DirtyEntry[]): void => {
-    for (const e of entries) {
-      for (const r of e.runs.values()) {
-        writeRun(r);
-      }
-      if (e.job) writeJob(e.job, e.lastSeq);
-      else markJob.run(e.lastSeq, e.job_name);
-    }
-    setReplayFrom.run((dirty.oldestSeq() ?? lastSeq + 1) - 1);
-  };
-  const writeRowsTx = db.transaction(writeRows);
+  /** Row flushes sent to the writer and not answered yet, with the oldest seq each reflects. */
+  const inflight = new Map<Promise<void>, number>();
 
   /** Writes taken entries; on failure puts them back so nothing is forgotten. */
-  const flushEntries = (entries: DirtyEntry[]): void => {
-    if (entries.length === 0) return;
-    try {
-      writeRowsTx(entries);
-    } catch (err) {
-      dirty.putBack(entries);
-      throw err;
+  const flushEntries = (entries: DirtyEntry[]): Promise<void> => {
+    if (entries.length === 0) return Promise.resolve();
+    const ops: Op[] = [];
+    let oldest = Infinity;
+    for (const e of entries) {
+      for (const r of e.runs.values()) ops.push([upsertRun, ...runRow(r)]);
+      ops.push(e.job ? [upsertJob, ...jobRow(e.job, e.lastSeq)] : [markJob, e.lastSeq, e.job_name]);
+      if (e.firstSeq < oldest) oldest = e.firstSeq;
     }
+    // Everything after replay_from may be missing from the rows: what is still dirty and
+    // what other flushes have not committed yet (one of them may yet fail and be put back).
+    let from = dirty.oldestSeq() ?? lastSeq + 1;
+    for (const s of inflight.values()) if (s < from) from = s;
+    ops.push([setReplayFrom, from - 1]);
+    const p = writer.run(ops).then(
+      () => void inflight.delete(p),
+      (err: unknown) => {
+        inflight.delete(p);
+        dirty.putBack(entries);
+        throw err;
+      },
+    );
+    inflight.set(p, oldest);
+    return p;
   };
-  const flushAll = (): void => flushEntries(dirty.take(() => true));
-  const flushJob = (jobName: string): void => {
+  /** Waits for row flushes already sent, so a read after it sees their rows. */
+  const flushesSent = async (): Promise<void> => {
+    if (inflight.size > 0) await Promise.allSettled([...inflight.keys()]);
+  };
+  const flushAll = async (): Promise<void> => {
+    await flushesSent();
+    await flushEntries(dirty.take(() => true));
+  };
+  const flushJob = async (jobName: string): Promise<void> => {
+    await flushesSent();
     const e = dirty.takeJob(jobName);
-    if (e) flushEntries([e]);
+    if (e) await flushEntries([e]);
   };
   const flushSlice = (): void => {
     const now = performance.now();
     const until = now + FLUSH_BUDGET_MS;
     const ripe = now - FLUSH_AFTER_MS;
     // Checking the clock every 32 entries keeps the check itself off the profile.
-    flushEntries(dirty.take((n, e) => e.since <= ripe && ((n & 31) !== 0 || performance.now() < until)));
+    flushEntries(dirty.take((n, e) => e.since <= ripe && ((n & 31) !== 0 || performance.now() < until))).catch(() => {
+      // Kept in memory and retried next tick; the events are durable either way.
+    });
   };
 
   replayTail(db, lastSeq);
+  // After the tail is replayed: from here on this thread's connection only reads.
+  const writer = startWriterThread({ path: opts.path, durability: opts.durability, statements: W });
   let flushTimer: NodeJS.Timeout | undefined;
   if (opts.flushBehind !== false) {
     flushTimer = setInterval(() => {
-      if (dirty.size === 0) return;
-      try {
-        flushSlice();
-      } catch {
-        // Kept in memory and retried next tick; the events are durable either way.
-      }
+      // One slice at a time, so event commits never queue behind a pile of row writes.
+      if (dirty.size === 0 || inflight.size > 0) return;
+      flushSlice();
     }, FLUSH_EVERY_MS);
     flushTimer.unref();
   }
-  const checkpointer: Checkpointer | undefined = onDisk ? startCheckpointer(opts.path) : undefined;
+  const checkpointer: Checkpointer = startCheckpointer(opts.path);
 
-  const groups = createSqliteGroupLog(db);
+  const groups = createSqliteGroupLog(db, writer, groupStatements);
 
   /**
    * Deletes events received before `before`. The cut-off is found by binary search on
    * seq (received_at grows with seq; a clock step back only moves the cut by that step),
    * which spares the log an index on received_at.
    */
-  const pruneEvents = (before: number): number => {
+  const pruneEvents = async (before: number): Promise<number> => {
     let lo = (selectMinSeq.get() as { s: number }).s;
     let hi = lastSeq;
     let cut = lo - 1;
@@ -171,20 +178,19 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
       }
     }
     if (cut < 1) return 0;
-    const n = db.transaction(() => {
-      deleteKeysThrough.run(cut);
-      return deleteEventsThrough.run(cut).changes;
-    })();
-    return n;
+    const changes = await writer.run([[deleteKeysThrough, cut], [deleteEventsThrough, cut]], { changes: true });
+    return changes?.[1] ?? 0;
   };
 
   let closed = false;
   return {
     kind: 'sqlite',
+    // The writer thread applies commits in order: the next batch is reduced while one commits.
+    pipeline: 2,
     groups,
 
     async loadState() {
-      flushAll();
+      await flushAll();
       const jobs = selectJobs.all().map((r) => JSON.parse((r as { data: string }).data) as Job);
       const runs = new Map<string, Run>();
       for (const r of selectUnfinished.all()) {
@@ -213,6 +219,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
     },
 
     async getRuns(ids) {
+      await flushesSent();
       const out = new Map<string, Run>();
       const rest: string[] = [];
       for (const id of ids) {
@@ -235,7 +242,23 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
     },
 
     async commit(batch) {
-      const seqOfJob = batch.events.length > 0 ? writeEvents(batch) : new Map<string, [number, number]>();
+      // Seq of the first and the newest event per job: what the job's rows must catch up on.
+      const seqOfJob = new Map<string, [number, number]>();
+      if (batch.events.length > 0) {
+        const ops: Op[] = [];
+        let seq = lastSeq;
+        for (const { event: e, applied, reason, keyed } of batch.events) {
+          seq += 1;
+          ops.push([insertEvent, seq, runHash(e.run_id), e.run_id, e.received_at, applied ? 1 : 0, reason ?? null, JSON.stringify(e)]);
+          if (keyed) ops.push([insertKey, e.event_id, e.run_id, seq]);
+          const seen = seqOfJob.get(e.job_name);
+          if (seen) seen[1] = seq;
+          else seqOfJob.set(e.job_name, [seq, seq]);
+        }
+        // Taken before the commit is answered: a failed commit leaves a gap, never a reused seq.
+        lastSeq = seq;
+        await writer.run(ops, batch.epoch !== undefined ? { epoch: batch.epoch } : {});
+      }
       const runsOfJob = new Map<string, Run[]>();
       for (const r of batch.runs) {
         const list = runsOfJob.get(r.job_name);
@@ -249,10 +272,11 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
       }
       if (opts.flushBehind === false) return;
       // A snapshot-only commit (no events) has nothing to replay it from: write it now.
-      if (batch.events.length === 0) flushAll();
+      if (batch.events.length === 0) await flushAll();
     },
 
     async getRun(id) {
+      await flushesSent();
       const held = dirty.run(id);
       if (held) return held;
       const row = selectRun.get(id) as { data: string } | undefined;
@@ -260,8 +284,8 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
     },
 
     async listRuns(q: RunQuery) {
-      if (q.job_name !== undefined) flushJob(q.job_name);
-      else flushAll();
+      if (q.job_name !== undefined) await flushJob(q.job_name);
+      else await flushAll();
       const where: string[] = [];
       const args: unknown[] = [];
       if (q.job_name !== undefined) {
@@ -294,8 +318,8 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
     },
 
     async finishedRuns(q) {
-      if (q.job_name !== undefined) flushJob(q.job_name);
-      else flushAll();
+      if (q.job_name !== undefined) await flushJob(q.job_name);
+      else await flushAll();
       const sql = `SELECT job_name, state, ended_at, duration_seconds FROM runs
                    WHERE ended_at IS NOT NULL AND ended_at >= ? AND ended_at < ? ${q.job_name !== undefined ? 'AND job_name = ?' : ''}`;
       const args: unknown[] = [q.since, q.until];
@@ -303,20 +327,22 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
       return db.prepare(sql).all(...args) as FinishedRun[];
     },
 
-    async recentDurations(jobName, limit) {
-      flushJob(jobName);
-      return (selectRecentDurations.all(jobName, limit) as { d: number }[]).map((r) => r.d);
+    async recentSuccesses(jobName, limit) {
+      await flushJob(jobName);
+      return selectRecentSuccesses.all(jobName, limit) as Success[];
     },
 
     async prune(q) {
-      flushAll();
-      const events = pruneEvents(q.eventsBefore);
-      const runs = deleteRuns.run(q.runsBefore).changes;
+      await flushAll();
+      const events = await pruneEvents(q.eventsBefore);
+      const runs = (await writer.run([[deleteRuns, q.runsBefore]], { changes: true }))?.[0] ?? 0;
       return { events, runs };
     },
 
     async ping() {
       if (closed) throw new Error('store is closed');
+      const failure = writer.failure();
+      if (failure) throw failure;
       db.prepare('SELECT 1').get();
     },
 
@@ -324,10 +350,15 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
       if (closed) return;
       closed = true;
       if (flushTimer) clearInterval(flushTimer);
-      await checkpointer?.stop();
-      if (opts.flushBehind !== false) flushAll();
-      if (onDisk) db.pragma('wal_checkpoint(TRUNCATE)');
-      db.close();
+      try {
+        if (opts.flushBehind !== false) await flushAll();
+        else await flushesSent();
+      } finally {
+        await writer.close();
+        await checkpointer.stop();
+        db.pragma('wal_checkpoint(TRUNCATE)');
+        db.close();
+      }
     },
   };
 }
