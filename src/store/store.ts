@@ -132,7 +132,7 @@ export interface Store {
   listRuns(q: RunQuery): Promise<{ runs: Run[]; next_cursor?: string }>;
   listEvents(runId: string): Promise<StoredEvent[]>;
   finishedRuns(q: { job_name?: string; since: number; until: number }): Promise<FinishedRun[]>;
-  /** End time and duration (seconds) of the newest `limit` succeeded runs of a job, newest first. */
+  /** End time and duration (seconds) of the newest `limit` succeeded runs of a job, newest first (SQLite orders by creation, Redis by end). */
   recentSuccesses(jobName: string, limit: number): Promise<Success[]>;
   prune(q: { eventsBefore: number; runsBefore: number }): Promise<{ events: number; runs: number }>;
   /** Throws when the store cannot be written (readiness). */

@@ -56,6 +56,9 @@ export function startCheckpointer(path: string, intervalMs = 200): Checkpointer 
   worker.unref();
   let status: CheckpointStatus | undefined;
   let stopped: Promise<void> | undefined;
+  // A thread that already ended (its file vanished before it opened it) emits no second 'exit'.
+  let exited = false;
+  worker.once('exit', () => (exited = true));
   worker.on('message', (m: CheckpointStatus & { stopped?: boolean }) => {
     if (!m.stopped) status = m;
   });
@@ -68,6 +71,7 @@ export function startCheckpointer(path: string, intervalMs = 200): Checkpointer 
     last: () => status,
     stop() {
       stopped ??= new Promise<void>((resolve) => {
+        if (exited) return resolve();
         const done = (): void => resolve();
         worker.once('exit', done);
         worker.on('message', (m: { stopped?: boolean }) => {

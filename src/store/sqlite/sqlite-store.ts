@@ -81,7 +81,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
   const selectEvents = db.prepare('SELECT * FROM events WHERE run_h = ? AND run_id = ? ORDER BY seq');
   const selectRecentSuccesses = db.prepare(
     `SELECT ended_at, duration_seconds FROM runs WHERE job_name = ? AND state = 'succeeded' AND duration_seconds IS NOT NULL
-     ORDER BY ended_at DESC LIMIT ?`,
+     ORDER BY created_at DESC LIMIT ?`,
   );
   const firstSeqFrom = db.prepare('SELECT seq, received_at FROM events WHERE seq >= ? ORDER BY seq LIMIT 1');
   const selectMinSeq = db.prepare('SELECT COALESCE(MIN(seq), 0) AS s FROM events');

@@ -7,6 +7,7 @@ import m002 from './002-pushgateway-groups.js';
 import m003 from './003-pushgateway-group-log.js';
 import m004 from './004-succeeded-runs-index.js';
 import m005 from './005-lean-log.js';
+import m006 from './006-drop-succeeded-index.js';
 
 export const MIGRATIONS: readonly { version: number; name: string; sql: string }[] = [
   { version: 1, name: 'initial', sql: m001 },
@@ -14,4 +15,5 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
   { version: 3, name: 'pushgateway-group-log', sql: m003 },
   { version: 4, name: 'succeeded-runs-index', sql: m004 },
   { version: 5, name: 'lean-log', sql: m005 },
+  { version: 6, name: 'drop-succeeded-index', sql: m006 },
 ];
