@@ -52,7 +52,7 @@ export interface Checkpointer {
 
 export function startCheckpointer(path: string, intervalMs = 200): Checkpointer {
   const driver = createRequire(import.meta.url).resolve('better-sqlite3');
-  const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { path, driver, intervalMs } });
+  const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { path, driver, intervalMs }, resourceLimits: { maxYoungGenerationSizeMb: 1 } });
   worker.unref();
   let status: CheckpointStatus | undefined;
   let stopped: Promise<void> | undefined;

@@ -109,6 +109,9 @@ export function startWriterThread(opts: { path: string; durability: Durability; 
   const driver = createRequire(import.meta.url).resolve('better-sqlite3');
   const worker = new Worker(WORKER_SOURCE, {
     eval: true,
+    // Its garbage is short-lived message arrays: a small young generation keeps the thread's
+    // heap (and the agent's RSS) small without costing it throughput.
+    resourceLimits: { maxYoungGenerationSizeMb: 4 },
     workerData: { path: opts.path, driver, synchronous: opts.durability === 'power' ? 'FULL' : 'NORMAL', statements: opts.statements.sql },
   });
   const pending = new Map<number, { resolve: (c: number[] | undefined) => void; reject: (e: Error) => void }>();
