@@ -134,13 +134,29 @@ export function createIngest(deps: {
     });
   };
 
+  /**
+   * Takes `reducing` and returns its release. Only the batch that holds it may clear it: an
+   * earlier batch finishing while this one still waits for its lookups must not let a third
+   * start reducing without this one's overlay.
+   */
+  const hold = (): (() => void) => {
+    reducing = true;
+    let holds = true;
+    return () => {
+      if (!holds) return;
+      holds = false;
+      reducing = false;
+      if (queue.length > 0) schedule();
+    };
+  };
+
   function flush(): void {
     if (reducing || inflight.size >= depth) return;
     if (queue.length === 0) {
       if (inflight.size === 0) drained?.();
       return;
     }
-    reducing = true;
+    const sent = hold();
     const batch: Request[] = [];
     let n = 0;
     const fence = queue[0]?.fence;
@@ -150,22 +166,26 @@ export function createIngest(deps: {
       n += r.drafts.length;
     }
     queued -= n;
-    const done = process(batch)
+    const done = process(batch, sent)
       .catch((err: unknown) => failBatch(batch, err))
       .finally(() => {
+        sent();
         inflight.delete(done);
-        reducing = false;
         if (queue.length > 0) schedule();
         else if (inflight.size === 0) drained?.();
       });
     inflight.add(done);
   }
 
-  /** Called once the batch is in the store's hands: the next one may be reduced now. */
-  const sent = (): void => {
-    reducing = false;
-    if (queue.length > 0) schedule();
-  };
+  /** Reduces a batch again after a refused commit, holding `reducing` (depth 1: nobody else holds it). */
+  async function retry(batch: Request[], attempt: number): Promise<void> {
+    const sent = hold();
+    try {
+      await process(batch, sent, attempt);
+    } finally {
+      sent();
+    }
+  }
 
   // Lookups skip doomed overlays: a batch reduced now is committed in the new epoch and
   // must not carry the effects of batches the store is about to refuse.
@@ -193,7 +213,8 @@ export function createIngest(deps: {
     return undefined;
   };
 
-  async function process(batch: Request[], attempt = 0): Promise<void> {
+  /** `sent` is called once the batch is in the store's hands (or given up): the next may be reduced. */
+  async function process(batch: Request[], sent: () => void, attempt = 0): Promise<void> {
     const started = performance.now();
     const now = clock.now();
     const runs = new Map<string, Run>();
@@ -318,16 +339,15 @@ export function createIngest(deps: {
         if (err instanceof StoreJobLimitError && attempt < MAX_CONFLICT_RETRIES) {
           // Other replicas created jobs this one has not seen yet: refuse by the shared count.
           sharedJobCount = Math.max(sharedJobCount, err.jobCount);
-          reducing = true;
-          return process(batch, attempt + 1);
+          // Retries happen on shared stores only, which do not pipeline: nothing else is reducing.
+          return retry(batch, attempt + 1);
         }
         if (err instanceof StoreConflictError && attempt < MAX_CONFLICT_RETRIES) {
           logger.debug('commit conflict; reducing the batch again on fresh snapshots', { keys: err.keys.slice(0, 5), attempt });
           publishNewer(err.fresh.jobs, err.fresh.runs);
           // Jittered, growing backoff so two replicas hammering one run stop colliding in lockstep.
           await new Promise((r) => setTimeout(r, Math.random() * Math.min(50, 2 ** attempt)));
-          reducing = true;
-          return process(batch, attempt + 1);
+          return retry(batch, attempt + 1);
         }
         return failBatch(batch, err);
       }

@@ -25,7 +25,7 @@ describe('pipelined ingest on SQLite', () => {
     store = undefined;
   });
 
-  const open = () => {
+  const open = (wrap: (s: Store) => Store = (s) => s) => {
     const dir = tempDir();
     cleanup = dir.cleanup;
     const path = `${dir.path}/p.db`;
@@ -37,7 +37,7 @@ describe('pipelined ingest on SQLite', () => {
     admin.close();
     const state = new JobState();
     const ingest = createIngest({
-      store,
+      store: wrap(store),
       state,
       clock: new ManualClock(Date.UTC(2026, 10, 23)),
       logger: createLogger({ level: 'silent' }),
@@ -79,5 +79,25 @@ describe('pipelined ingest on SQLite', () => {
     expect(state.getRun('y')).toMatchObject({ state: 'succeeded', event_count: 5, progress: 100 });
     expect(state.getJob('etl')?.runs_total.succeeded).toBe(1);
     expect((await store.listEvents('y')).map((e) => e.event)).toEqual(['started', 'progress', 'progress', 'progress', 'succeeded']);
+  });
+
+  it('a batch still waiting for its lookups keeps the next from reducing, even when the one before it finishes', async () => {
+    // The real store, with run lookups slowed down: batch 2 names a run that is not in memory,
+    // so it waits on the store while batch 1's commit completes.
+    const { ingest, state, store } = open((real) => Object.assign(Object.create(real) as Store, {
+      getRuns: async (ids: string[]) => {
+        await new Promise((r) => setTimeout(r, 50));
+        return real.getRuns(ids);
+      },
+    }));
+    const results = await Promise.all([
+      ingest.ingest([draft('x', 'started')]),
+      ingest.ingest([draft('x', 'progress', { progress: 50 }), draft('ghost', 'heartbeat')]),
+      ingest.ingest([draft('x', 'progress', { progress: 60 })]),
+    ]);
+    expect(results.flat().map((r) => r.result)).toEqual(['applied', 'applied', 'applied', 'applied']);
+    // Batch 3 was reduced and committed after batch 2: the log keeps the order they arrived in.
+    expect((await store.listEvents('x')).map((e) => e.progress ?? e.event)).toEqual(['started', 50, 60]);
+    expect(state.getRun('x')).toMatchObject({ event_count: 3, progress: 60 });
   });
 });
