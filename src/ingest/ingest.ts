@@ -187,31 +187,21 @@ export function createIngest(deps: {
     }
   }
 
-  // Lookups skip doomed overlays: a batch reduced now is committed in the new epoch and
-  // must not carry the effects of batches the store is about to refuse.
-  const overlayRun = (id: string): Run | undefined => {
+  /**
+   * The newest overlay's value for a key. Doomed overlays are skipped: a batch reduced now is
+   * committed in the new epoch and must not carry the effects of batches the store will refuse.
+   */
+  const fromOverlays = <T>(pick: (o: Overlay) => Map<string, T>, id: string): T | undefined => {
     for (let i = overlays.length - 1; i >= 0; i--) {
       const o = overlays[i] as Overlay;
-      const r = o.epoch === epoch ? o.runs.get(id) : undefined;
-      if (r) return r;
+      const v = o.epoch === epoch ? pick(o).get(id) : undefined;
+      if (v !== undefined) return v;
     }
     return undefined;
   };
-  const overlayJob = (name: string): Job | undefined => {
-    for (let i = overlays.length - 1; i >= 0; i--) {
-      const o = overlays[i] as Overlay;
-      const j = o.epoch === epoch ? o.jobs.get(name) : undefined;
-      if (j) return j;
-    }
-    return undefined;
-  };
-  const overlayKey = (id: string): string | undefined => {
-    for (const o of overlays) {
-      const r = o.epoch === epoch ? o.keys.get(id) : undefined;
-      if (r !== undefined) return r;
-    }
-    return undefined;
-  };
+  const overlayRun = (id: string): Run | undefined => fromOverlays((o) => o.runs, id);
+  const overlayJob = (name: string): Job | undefined => fromOverlays((o) => o.jobs, name);
+  const overlayKey = (id: string): string | undefined => fromOverlays((o) => o.keys, id);
 
   /** `sent` is called once the batch is in the store's hands (or given up): the next may be reduced. */
   async function process(batch: Request[], sent: () => void, attempt = 0): Promise<void> {
