@@ -191,6 +191,25 @@ describe.each(ADAPTERS)('Store conformance: $name', (adapter) => {
       expect((await store.finishedRuns({ job_name: 'b', since: T0, until: T0 + 30_000 })).map((r) => r.duration_seconds)).toEqual([3]);
     });
 
+    it('concurrent reads each see everything committed before them', async () => {
+      await store.commit(finished(w, 'r1', 'a', T0, 1000));
+      await store.commit(finished(w, 'r2', 'b', T0, 2000));
+      const q = { since: T0, until: T0 + 10_000 };
+      const [one, two, mine, theirs, runs] = await Promise.all([
+        store.finishedRuns(q),
+        store.finishedRuns(q),
+        store.finishedRuns({ ...q, job_name: 'a' }),
+        store.finishedRuns({ ...q, job_name: 'a' }),
+        store.listRuns({ limit: 10 }),
+      ]);
+      expect(one).toHaveLength(2);
+      expect(two).toHaveLength(2);
+      expect(mine).toHaveLength(1);
+      expect(theirs).toHaveLength(1);
+      expect(runs.runs.map((r) => r.run_id).sort()).toEqual(['r1', 'r2']);
+      expect((await store.getRun('r1'))?.state).toBe('succeeded');
+    });
+
     it('recentSuccesses gives the newest succeeded runs first', async () => {
       await store.commit(finished(w, 'r1', 'a', T0, 1000));
       await store.commit(finished(w, 'r2', 'a', T0 + 10_000, 2000));

@@ -6,6 +6,10 @@
  * upserts with five indexes per event), so rows are written behind, coalesced per job:
  * a job that gets 100 heartbeats between two flushes is written once.
  *
+ * A taken entry's runs stay readable through `run()` until `settle` (its rows committed) or
+ * `putBack` (they were not): between the two the rows are being written, and a reader must
+ * not fall through to rows that do not have them yet.
+ *
  * Entries are kept per job (a job and the runs it changed are flushed together, so a
  * job row's `snap_seq` speaks for its runs too) in the order they first became dirty,
  * which is also the order of their first unflushed event: the oldest entry's `firstSeq`
@@ -61,36 +65,48 @@ export class DirtySnapshots {
     return undefined;
   }
 
-  /** Removes and returns entries, oldest first, while `more()` says so. */
+  /** Removes and returns entries, oldest first, while `more()` says so; their runs stay readable until `settle`. */
   take(more: (taken: number, entry: DirtyEntry) => boolean): DirtyEntry[] {
     const out: DirtyEntry[] = [];
     for (const e of this.byJob.values()) {
       if (!more(out.length, e)) break;
       out.push(e);
     }
-    for (const e of out) this.remove(e);
+    for (const e of out) this.byJob.delete(e.job_name);
     return out;
   }
 
   /**
    * Returns entries whose write failed, ahead of everything dirtied since (they are the
-   * oldest), merging any newer changes of the same job into them.
+   * oldest), merging any newer changes of the same job into them. Their runs never left
+   * `run()`; a newer snapshot of a run stays the one it returns.
    */
   putBack(entries: DirtyEntry[]): void {
     const newer = [...this.byJob.values()];
     this.byJob.clear();
-    this.runs.clear();
-    for (const e of [...entries, ...newer]) this.add(e.job_name, e.firstSeq, e.lastSeq, e.job, e.runs.values());
+    for (const e of [...entries, ...newer]) {
+      let x = this.byJob.get(e.job_name);
+      if (!x) {
+        x = { job_name: e.job_name, runs: new Map(), firstSeq: e.firstSeq, lastSeq: e.lastSeq, since: e.since };
+        this.byJob.set(e.job_name, x);
+      }
+      if (e.lastSeq > x.lastSeq) x.lastSeq = e.lastSeq;
+      if (e.job) x.job = e.job;
+      for (const [id, r] of e.runs) {
+        x.runs.set(id, r);
+        if (!this.runs.has(id)) this.runs.set(id, r);
+      }
+    }
+  }
+
+  /** The taken entries' rows are committed: their runs are read from the rows from now on. */
+  settle(entries: DirtyEntry[]): void {
+    for (const e of entries) for (const [id, r] of e.runs) if (this.runs.get(id) === r) this.runs.delete(id);
   }
 
   takeJob(jobName: string): DirtyEntry | undefined {
     const e = this.byJob.get(jobName);
-    if (e) this.remove(e);
+    if (e) this.byJob.delete(jobName);
     return e;
-  }
-
-  private remove(e: DirtyEntry): void {
-    this.byJob.delete(e.job_name);
-    for (const id of e.runs.keys()) if (this.runs.get(id) === e.runs.get(id)) this.runs.delete(id);
   }
 }

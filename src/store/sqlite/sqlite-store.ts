@@ -91,56 +91,56 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
   // 1, below the snap_seq of rows already written. replay_from never goes back.
   let lastSeq = Math.max((selectMaxSeq.get() as { s: number }).s, (selectReplayFrom.get() as { value: number }).value);
 
-  /** Row flushes sent to the writer and not answered yet, with the oldest seq each reflects. */
-  const inflight = new Map<Promise<void>, number>();
-
-  /** Writes taken entries; on failure puts them back so nothing is forgotten. */
-  const flushEntries = (entries: DirtyEntry[]): Promise<void> => {
-    if (entries.length === 0) return Promise.resolve();
-    const ops: Op[] = [];
-    let oldest = Infinity;
-    for (const e of entries) {
-      for (const r of e.runs.values()) ops.push([upsertRun, ...runRow(r)]);
-      ops.push(e.job ? [upsertJob, ...jobRow(e.job, e.lastSeq)] : [markJob, e.lastSeq, e.job_name]);
-      if (e.firstSeq < oldest) oldest = e.firstSeq;
-    }
-    // Everything after replay_from may be missing from the rows: what is still dirty and
-    // what other flushes have not committed yet (one of them may yet fail and be put back).
-    let from = dirty.oldestSeq() ?? lastSeq + 1;
-    for (const s of inflight.values()) if (s < from) from = s;
-    ops.push([setReplayFrom, from - 1]);
-    const p = writer.run(ops).then(
-      () => void inflight.delete(p),
-      (err: unknown) => {
-        inflight.delete(p);
+  /**
+   * Row writes run one at a time, and each takes its entries only when its turn comes: a
+   * failed write is put back before the next one looks, so a job's rows are never written
+   * out of order (an older snapshot put back after a newer one was written).
+   */
+  let rowWrites: Promise<void> = Promise.resolve();
+  let slicePending = false;
+  const flushRows = (select: () => DirtyEntry[]): Promise<void> => {
+    const p = rowWrites.then(async () => {
+      const entries = select();
+      if (entries.length === 0) return;
+      const ops: Op[] = [];
+      for (const e of entries) {
+        for (const r of e.runs.values()) ops.push([upsertRun, ...runRow(r)]);
+        ops.push(e.job ? [upsertJob, ...jobRow(e.job, e.lastSeq)] : [markJob, e.lastSeq, e.job_name]);
+      }
+      // Everything after replay_from may be missing from the rows: what is still dirty.
+      ops.push([setReplayFrom, (dirty.oldestSeq() ?? lastSeq + 1) - 1]);
+      try {
+        await writer.run(ops);
+      } catch (err) {
         dirty.putBack(entries);
         throw err;
-      },
-    );
-    inflight.set(p, oldest);
+      }
+      dirty.settle(entries);
+    });
+    rowWrites = p.catch(() => undefined);
     return p;
   };
-  /** Waits for row flushes already sent, so a read after it sees their rows. */
-  const flushesSent = async (): Promise<void> => {
-    if (inflight.size > 0) await Promise.allSettled([...inflight.keys()]);
-  };
-  const flushAll = async (): Promise<void> => {
-    await flushesSent();
-    await flushEntries(dirty.take(() => true));
-  };
-  const flushJob = async (jobName: string): Promise<void> => {
-    await flushesSent();
-    const e = dirty.takeJob(jobName);
-    if (e) await flushEntries([e]);
-  };
-  const flushSlice = (): void => {
-    const now = performance.now();
-    const until = now + FLUSH_BUDGET_MS;
-    const ripe = now - FLUSH_AFTER_MS;
-    // Checking the clock every 32 entries keeps the check itself off the profile.
-    flushEntries(dirty.take((n, e) => e.since <= ripe && ((n & 31) !== 0 || performance.now() < until))).catch(() => {
-      // Kept in memory and retried next tick; the events are durable either way.
+  // A read that needs rows waits for the writes queued before its own, so it also sees rows
+  // another reader's write took out of the dirty set.
+  const flushAll = (): Promise<void> => flushRows(() => dirty.take(() => true));
+  const flushJob = (jobName: string): Promise<void> =>
+    flushRows(() => {
+      const e = dirty.takeJob(jobName);
+      return e ? [e] : [];
     });
+  const flushSlice = (): void => {
+    slicePending = true;
+    flushRows(() => {
+      const now = performance.now();
+      const until = now + FLUSH_BUDGET_MS;
+      const ripe = now - FLUSH_AFTER_MS;
+      // Checking the clock every 32 entries keeps the check itself off the profile.
+      return dirty.take((n, e) => e.since <= ripe && ((n & 31) !== 0 || performance.now() < until));
+    })
+      .catch(() => {
+        // Kept in memory and retried next tick; the events are durable either way.
+      })
+      .finally(() => (slicePending = false));
   };
 
   replayTail(db, lastSeq);
@@ -150,7 +150,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
   if (opts.flushBehind !== false) {
     flushTimer = setInterval(() => {
       // One slice at a time, so event commits never queue behind a pile of row writes.
-      if (dirty.size === 0 || inflight.size > 0) return;
+      if (dirty.size === 0 || slicePending) return;
       flushSlice();
     }, FLUSH_EVERY_MS);
     flushTimer.unref();
@@ -219,7 +219,6 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
     },
 
     async getRuns(ids) {
-      await flushesSent();
       const out = new Map<string, Run>();
       const rest: string[] = [];
       for (const id of ids) {
@@ -276,7 +275,6 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
     },
 
     async getRun(id) {
-      await flushesSent();
       const held = dirty.run(id);
       if (held) return held;
       const row = selectRun.get(id) as { data: string } | undefined;
@@ -352,7 +350,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
       if (flushTimer) clearInterval(flushTimer);
       try {
         if (opts.flushBehind !== false) await flushAll();
-        else await flushesSent();
+        else await rowWrites;
       } finally {
         await writer.close();
         await checkpointer.stop();
