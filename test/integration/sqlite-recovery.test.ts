@@ -99,4 +99,21 @@ describe('SQLite write-behind recovery', () => {
     expect(job).toEqual(w.jobs.get('job-1'));
     expect(job?.runs_total.failed).toBe(1);
   });
+
+  it('a row write sent while an event commit is in flight does not let replay skip that commit', async () => {
+    dir = tempDir();
+    const w = new StoreWriter();
+    const crashed = openStore(false);
+    await crashed.commit(w.batch([{ run: 'o', job: 'other', event: 'started', at: T0 }]));
+    // The event commit for job "a" and a read that writes job "other"'s rows go to the writer
+    // together; the rows' replay_from must stay below job "a"'s events.
+    await Promise.all([
+      crashed.commit(w.batch([{ run: 'x', job: 'a', event: 'started', at: T0 + 1 }, { run: 'x', job: 'a', event: 'succeeded', at: T0 + 2 }])),
+      crashed.listRuns({ job_name: 'other', limit: 10 }),
+    ]);
+    // Abandoned: job "a"'s rows were never written.
+    const reopened = openStore(true);
+    expect(await reopened.getRun('x')).toEqual(w.runs.get('x'));
+    expect(byName((await reopened.loadState()).jobs).a).toEqual(w.jobs.get('a'));
+  });
 });

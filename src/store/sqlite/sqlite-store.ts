@@ -97,6 +97,12 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
    * out of order (an older snapshot put back after a newer one was written).
    */
   let rowWrites: Promise<void> = Promise.resolve();
+  /**
+   * First seq of each event commit sent to the writer whose snapshots are not in `dirty`
+   * yet: a row write must not move replay_from past them, or a crash right after both
+   * commits would leave those events in the log and in no row, and skipped at replay.
+   */
+  const unreflected = new Set<number>();
   let slicePending = false;
   const flushRows = (select: () => DirtyEntry[]): Promise<void> => {
     const p = rowWrites.then(async () => {
@@ -107,8 +113,11 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
         for (const r of e.runs.values()) ops.push([upsertRun, ...runRow(r)]);
         ops.push(e.job ? [upsertJob, ...jobRow(e.job, e.lastSeq)] : [markJob, e.lastSeq, e.job_name]);
       }
-      // Everything after replay_from may be missing from the rows: what is still dirty.
-      ops.push([setReplayFrom, (dirty.oldestSeq() ?? lastSeq + 1) - 1]);
+      // Everything after replay_from may be missing from the rows: what is still dirty, and
+      // events committed (or being committed) whose snapshots have not reached `dirty`.
+      let from = dirty.oldestSeq() ?? lastSeq + 1;
+      for (const f of unreflected) if (f < from) from = f;
+      ops.push([setReplayFrom, from - 1]);
       try {
         await writer.run(ops);
       } catch (err) {
@@ -243,6 +252,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
     async commit(batch) {
       // Seq of the first and the newest event per job: what the job's rows must catch up on.
       const seqOfJob = new Map<string, [number, number]>();
+      let first: number | undefined;
       if (batch.events.length > 0) {
         const ops: Op[] = [];
         let seq = lastSeq;
@@ -255,8 +265,15 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
           else seqOfJob.set(e.job_name, [seq, seq]);
         }
         // Taken before the commit is answered: a failed commit leaves a gap, never a reused seq.
+        first = lastSeq + 1;
         lastSeq = seq;
-        await writer.run(ops, batch.epoch !== undefined ? { epoch: batch.epoch } : {});
+        unreflected.add(first);
+        try {
+          await writer.run(ops, batch.epoch !== undefined ? { epoch: batch.epoch } : {});
+        } catch (err) {
+          unreflected.delete(first);
+          throw err;
+        }
       }
       const runsOfJob = new Map<string, Run[]>();
       for (const r of batch.runs) {
@@ -266,9 +283,10 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
       }
       const jobsByName = new Map(batch.jobs.map((j) => [j.job_name, j]));
       for (const name of new Set([...jobsByName.keys(), ...runsOfJob.keys()])) {
-        const [first, last] = seqOfJob.get(name) ?? [lastSeq, lastSeq];
-        dirty.add(name, first, last, jobsByName.get(name), runsOfJob.get(name) ?? []);
+        const [from, to] = seqOfJob.get(name) ?? [lastSeq, lastSeq];
+        dirty.add(name, from, to, jobsByName.get(name), runsOfJob.get(name) ?? []);
       }
+      if (first !== undefined) unreflected.delete(first);
       if (opts.flushBehind === false) return;
       // A snapshot-only commit (no events) has nothing to replay it from: write it now.
       if (batch.events.length === 0) await flushAll();
