@@ -55,10 +55,6 @@ export class DirtySnapshots {
     return this.runs.get(runId);
   }
 
-  has(jobName: string): boolean {
-    return this.byJob.has(jobName);
-  }
-
   /** Lowest seq not reflected in the rows, or undefined when everything is flushed. */
   oldestSeq(): number | undefined {
     for (const e of this.byJob.values()) return e.firstSeq;

@@ -26,7 +26,7 @@ import { eventOfRow, jobRow, runRow, UPSERT_JOB_SQL, UPSERT_RUN_SQL, type EventR
 import { StatementSet, startWriterThread, type Op } from './writer-thread.js';
 import { runHash } from './run-hash.js';
 
-/** How often, and for how long at most, the event loop is lent to writing rows behind. */
+/** How often, and for how long at most, the event loop builds rows to write behind (the writer thread writes them). */
 const FLUSH_EVERY_MS = 20;
 const FLUSH_BUDGET_MS = 4;
 /**
