@@ -48,12 +48,12 @@ export class SuccessWindow {
   constructor(private readonly size: number) {}
 
   /** Adds a success in end-time order. A success already held (same end and duration) is ignored. */
-  add(endedAt: number, duration: number): boolean {
+  add(endedAt: number, duration: number): void {
     let i = this.ended.length;
     while (i > 0 && (this.ended[i - 1] as number) > endedAt) i--;
     // Equal end times: a redelivered snapshot of a run already counted (Redis change feed).
-    for (let j = i - 1; j >= 0 && this.ended[j] === endedAt; j--) if (this.durations[j] === duration) return false;
-    if (i === 0 && this.ended.length >= this.size) return false;
+    for (let j = i - 1; j >= 0 && this.ended[j] === endedAt; j--) if (this.durations[j] === duration) return;
+    if (i === 0 && this.ended.length >= this.size) return;
     this.ended.splice(i, 0, endedAt);
     this.durations.splice(i, 0, duration);
     if (this.ended.length > this.size) {
@@ -61,7 +61,6 @@ export class SuccessWindow {
       this.durations.shift();
     }
     this.stale = true;
-    return true;
   }
 
   baseline(minSamples: number): Baseline | undefined {
