@@ -61,6 +61,9 @@ export function jobView(job: Job, latest: Run | undefined, now: number, expected
 }
 
 export function eventView(e: StoredEvent) {
-  const { timestamp, received_at, ...rest } = e;
-  return { ...rest, timestamp: iso(timestamp), received_at: iso(received_at) };
+  // Copied, then overwritten: a spread with added properties is slow on Node 20.
+  const view = Object.assign({}, e) as unknown as Omit<StoredEvent, 'timestamp' | 'received_at'> & { timestamp?: string; received_at?: string };
+  view.timestamp = iso(e.timestamp);
+  view.received_at = iso(e.received_at);
+  return view;
 }

@@ -301,8 +301,15 @@ export function createIngest(deps: {
         const joins = active && (d.event === 'queued' ? false : NEW_RUN_EVENTS.has(d.event) ? active.state !== 'running' : true);
         runId = joins && active ? active.run_id : newId();
       }
-      // A plain spread with overrides stays on V8's fast clone path; rest-destructuring does not.
-      return { ...d, event_id: d.event_id ?? newId(), run_id: runId, timestamp: d.timestamp ?? at, received_at: at };
+      // Object.assign onto an empty literal, then plain stores: V8's object spread fell off its
+      // fast path on drafts (many hidden classes, one per set of optional fields) and cost
+      // ~4 µs per event, Object.assign ~70 ns (bench/micro/clone.mjs).
+      const e = Object.assign({}, d) as JobEvent;
+      e.event_id = d.event_id ?? newId();
+      e.run_id = runId;
+      e.timestamp = d.timestamp ?? at;
+      e.received_at = at;
+      return e;
     }
 
     if (records.length > 0) {

@@ -111,13 +111,15 @@ export function deriveEvents(group: Group): EventDraft[] {
   const finished = end !== undefined && (start === undefined || end >= start);
   const anchor = start ?? end ?? group.push_time;
   const run_id = `pg-${hash}-${anchor}`;
-  const base = { job_name, run_id, source: 'pushgateway' } as const;
+  // Literals, not `{ ...base, event }`: on Node 20 a spread with added properties costs µs.
+  const draft = (event: EventDraft['event'], event_id: string, timestamp: number): EventDraft => ({ job_name, run_id, source: 'pushgateway', event, event_id, timestamp });
   const drafts: EventDraft[] = [];
-  if (start !== undefined) drafts.push({ ...base, event: 'started', event_id: `${run_id}:started`, timestamp: start });
+  if (start !== undefined) drafts.push(draft('started', `${run_id}:started`, start));
   if (!finished) {
     if (hasProgress) {
       const p = Math.max(0, Math.min(100, v.progress ?? (v.ratio as number) * 100));
-      const d: EventDraft = { ...base, event: 'progress', event_id: `${run_id}:progress:${p}`, progress: p, timestamp: group.push_time };
+      const d = draft('progress', `${run_id}:progress:${p}`, group.push_time);
+      d.progress = p;
       if (v.records !== undefined) d.records_processed = v.records;
       drafts.push(d);
     }
@@ -125,7 +127,7 @@ export function deriveEvents(group: Group): EventDraft[] {
   }
   // A success time older than the end time (and no explicit flag) means the last run did not succeed.
   const lastFailed = failed || (success !== undefined && v.end !== undefined && success < (ms(v.end) as number));
-  const d: EventDraft = { ...base, event: lastFailed ? 'failed' : 'succeeded', event_id: `${run_id}:end`, timestamp: end as number };
+  const d = draft(lastFailed ? 'failed' : 'succeeded', `${run_id}:end`, end as number);
   if (v.exit !== undefined) d.exit_code = v.exit;
   if (v.records !== undefined) d.records_processed = v.records;
   drafts.push(d);

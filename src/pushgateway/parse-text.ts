@@ -200,7 +200,7 @@ export function parseText(input: string): MetricFamily[] {
   }
 
   function addComplex(b: Building, part: 'bucket' | 'sum' | 'count' | 'quantile', labels: Record<string, string>, value: number, fail: (m: string) => never): void {
-    const own = { ...labels };
+    let own = labels;
     let bound: number | undefined;
     if (part === 'bucket' || part === 'quantile') {
       const key = part === 'bucket' ? 'le' : 'quantile';
@@ -208,7 +208,9 @@ export function parseText(input: string): MetricFamily[] {
       if (raw === undefined) fail(`${part === 'bucket' ? 'bucket' : 'quantile'} sample of "${b.family.name}" without "${key}" label`);
       bound = parseFloatStrict(raw as string);
       if (bound === undefined) fail(`invalid ${key} label value ${JSON.stringify(raw)}`);
-      delete own[key];
+      // A copy without the bound's label (delete would turn the object into a slow dictionary).
+      own = {};
+      for (const k in labels) if (k !== key) own[k] = labels[k] as string;
     }
     const sig = labelSig(own);
     b.byLabels ??= new Map();

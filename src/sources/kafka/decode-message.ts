@@ -128,7 +128,8 @@ export function decodeMessage(msg: RawMessage, opts: DecodeOptions): Decoded {
     }
     event.event_id = offsetEventId(msg.topic, msg.partition, msg.offset);
   } else if ('event' in body || 'job_name' in body) {
-    event = { ...body };
+    // Object.assign, not a spread: a spread copy that gains properties is slow on Node 20.
+    event = Object.assign({}, body);
     if (event.run_id === undefined && key !== undefined) event.run_id = key;
     if (event.timestamp === undefined && brokerTime !== undefined) event.timestamp = brokerTime;
     event.event_id ??= offsetEventId(msg.topic, msg.partition, msg.offset);
