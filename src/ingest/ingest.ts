@@ -95,6 +95,8 @@ interface Request {
 }
 
 const NEW_RUN_EVENTS = new Set(['queued', 'started', 'submitted']);
+/** Below twice this many queued events a batch is not split for pipelining: per-commit costs would dominate. */
+const MIN_SPLIT = 128;
 
 export function createIngest(deps: {
   store: Store;
@@ -160,7 +162,11 @@ export function createIngest(deps: {
     const batch: Request[] = [];
     let n = 0;
     const fence = queue[0]?.fence;
-    while (queue.length > 0 && (n === 0 || (n + (queue[0] as Request).drafts.length <= deps.maxBatch && sameFence((queue[0] as Request).fence, fence)))) {
+    // With nothing in flight, a pipelining store gets the queue in halves: the second half is
+    // reduced while the first commits. Taking everything would leave one thread idle while the
+    // other works whenever every client waits in this one batch (measured: ~40% idle each).
+    const limit = depth > 1 && inflight.size === 0 && queued >= 2 * MIN_SPLIT ? Math.min(deps.maxBatch, Math.ceil(queued / 2)) : deps.maxBatch;
+    while (queue.length > 0 && (n === 0 || (n + (queue[0] as Request).drafts.length <= limit && sameFence((queue[0] as Request).fence, fence)))) {
       const r = queue.shift() as Request;
       batch.push(r);
       n += r.drafts.length;

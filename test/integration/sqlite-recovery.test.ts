@@ -76,6 +76,31 @@ describe('SQLite write-behind recovery', () => {
     }
   });
 
+  it("lists every event of a run once after recovery, recorded ones too, whether its run_events chunk was written before the crash or at replay", async () => {
+    dir = tempDir();
+    const w = new StoreWriter();
+    const crashed = openStore(false);
+    await writeHistory(crashed, w, 0);
+    // job-3's rows and chunks are written; the other jobs' only exist in the log.
+    await crashed.recentSuccesses('job-3', 5);
+    await writeHistory(crashed, w, 10);
+    // A late progress on a finished run: recorded, not applied, and still part of its history.
+    await crashed.commit(w.batch([{ run: 'a-3', job: 'job-3', event: 'progress', at: T0 + 200_000 }]));
+    await crashed.commit(w.batch([{ run: 'a-4', job: 'job-4', event: 'progress', at: T0 + 200_000 }]));
+
+    const reopened = openStore(true);
+    await reopened.loadState();
+    const listed = async (run: string) => (await reopened.listEvents(run)).map((e) => `${e.event}${e.applied ? '' : ' (recorded)'}`);
+    expect(await listed('a-3')).toEqual(['started', 'succeeded', 'progress (recorded)']);
+    expect(await listed('a-4')).toEqual(['started', 'succeeded', 'progress (recorded)']);
+    expect(await listed('b-13')).toEqual(['started', 'progress']);
+    const seqs = (await reopened.listEvents('b-3')).map((e) => e.seq);
+    expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+    // A second open still lists each event once.
+    for (const s of open.splice(0)) await s.close();
+    expect(await (async () => (await openStore(true).listEvents('a-4')).length)()).toBe(3);
+  });
+
   it('a second open after recovery replays nothing and changes nothing', async () => {
     dir = tempDir();
     const w = new StoreWriter();

@@ -10,6 +10,9 @@
  * `putBack` (they were not): between the two the rows are being written, and a reader must
  * not fall through to rows that do not have them yet.
  *
+ * An entry also carries, per run, the seqs of the run's events since the last flush (applied
+ * or not): they become that run's next chunk in run_events, written with the rows.
+ *
  * Entries are kept per job (a job and the runs it changed are flushed together, so a
  * job row's `snap_seq` speaks for its runs too) in the order they first became dirty,
  * which is also the order of their first unflushed event: the oldest entry's `firstSeq`
@@ -22,6 +25,8 @@ export interface DirtyEntry {
   job_name: string;
   job?: Job;
   runs: Map<string, Run>;
+  /** Per run, the seqs of its events (in order) that no run_events chunk holds yet. */
+  seqs: Map<string, number[]>;
   /** Seq of the first and the newest event this entry reflects that no row reflects yet. */
   firstSeq: number;
   lastSeq: number;
@@ -32,15 +37,17 @@ export interface DirtyEntry {
 export class DirtySnapshots {
   private readonly byJob = new Map<string, DirtyEntry>();
   private readonly runs = new Map<string, Run>();
+  /** Run → the job whose entry holds seqs of it. */
+  private readonly seqOwner = new Map<string, string>();
 
   get size(): number {
     return this.byJob.size;
   }
 
-  add(jobName: string, firstSeq: number, lastSeq: number, job: Job | undefined, runs: Iterable<Run>): void {
+  add(jobName: string, firstSeq: number, lastSeq: number, job: Job | undefined, runs: Iterable<Run>, seqs?: Map<string, number[]>): void {
     let e = this.byJob.get(jobName);
     if (!e) {
-      e = { job_name: jobName, runs: new Map(), firstSeq, lastSeq, since: performance.now() };
+      e = { job_name: jobName, runs: new Map(), seqs: new Map(), firstSeq, lastSeq, since: performance.now() };
       this.byJob.set(jobName, e);
     }
     if (lastSeq > e.lastSeq) e.lastSeq = lastSeq;
@@ -49,6 +56,19 @@ export class DirtySnapshots {
       e.runs.set(r.run_id, r);
       this.runs.set(r.run_id, r);
     }
+    if (seqs) for (const [id, list] of seqs) this.addSeqs(e, id, list);
+  }
+
+  private addSeqs(e: DirtyEntry, runId: string, list: number[]): void {
+    const held = e.seqs.get(runId);
+    if (held) for (const s of list) held.push(s);
+    else e.seqs.set(runId, list);
+    this.seqOwner.set(runId, e.job_name);
+  }
+
+  /** The job whose dirty entry holds events of this run not yet in run_events, if any. */
+  jobWithEventsOf(runId: string): string | undefined {
+    return this.seqOwner.get(runId);
   }
 
   run(runId: string): Run | undefined {
@@ -68,7 +88,7 @@ export class DirtySnapshots {
       if (!more(out.length, e)) break;
       out.push(e);
     }
-    for (const e of out) this.byJob.delete(e.job_name);
+    for (const e of out) this.remove(e);
     return out;
   }
 
@@ -83,7 +103,7 @@ export class DirtySnapshots {
     for (const e of [...entries, ...newer]) {
       let x = this.byJob.get(e.job_name);
       if (!x) {
-        x = { job_name: e.job_name, runs: new Map(), firstSeq: e.firstSeq, lastSeq: e.lastSeq, since: e.since };
+        x = { job_name: e.job_name, runs: new Map(), seqs: new Map(), firstSeq: e.firstSeq, lastSeq: e.lastSeq, since: e.since };
         this.byJob.set(e.job_name, x);
       }
       if (e.lastSeq > x.lastSeq) x.lastSeq = e.lastSeq;
@@ -92,6 +112,7 @@ export class DirtySnapshots {
         x.runs.set(id, r);
         if (!this.runs.has(id)) this.runs.set(id, r);
       }
+      for (const [id, list] of e.seqs) this.addSeqs(x, id, list);
     }
   }
 
@@ -102,7 +123,12 @@ export class DirtySnapshots {
 
   takeJob(jobName: string): DirtyEntry | undefined {
     const e = this.byJob.get(jobName);
-    if (e) this.byJob.delete(jobName);
+    if (e) this.remove(e);
     return e;
+  }
+
+  private remove(e: DirtyEntry): void {
+    this.byJob.delete(e.job_name);
+    for (const id of e.seqs.keys()) if (this.seqOwner.get(id) === e.job_name) this.seqOwner.delete(id);
   }
 }

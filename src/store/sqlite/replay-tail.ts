@@ -1,8 +1,9 @@
 /**
  * Crash recovery for write-behind rows: reduces the events that the runs/jobs rows had
  * not caught up with when the process died, with the same pure reducer ingest uses, and
- * writes the rows. Events at or below a job's `snap_seq` are already in its rows; events
- * the lifecycle did not apply the first time changed nothing then and are skipped.
+ * writes the rows. Events at or below a job's `snap_seq` are already in its rows (and in its
+ * runs' run_events chunks); events the lifecycle did not apply the first time changed nothing
+ * then and are not reduced again, but they get their chunk like the others.
  */
 import { applyToJob, type Job } from '../../domain/job.js';
 import { apply } from '../../domain/lifecycle.js';
@@ -19,8 +20,9 @@ export function replayTail(db: Db, lastSeq: number): number {
   const runs = new Map<string, Run | undefined>();
   const touchedJobs = new Set<string>();
   const touchedRuns = new Set<string>();
+  const seqsOfRun = new Map<string, number[]>();
   let replayed = 0;
-  for (const row of db.prepare('SELECT * FROM events WHERE seq > ? AND applied = 1 ORDER BY seq').iterate(from)) {
+  for (const row of db.prepare('SELECT * FROM events WHERE seq > ? ORDER BY seq').iterate(from)) {
     const e = eventOfRow(row as EventRow);
     let j = jobs.get(e.job_name);
     if (!j) {
@@ -29,6 +31,10 @@ export function replayTail(db: Db, lastSeq: number): number {
       jobs.set(e.job_name, j);
     }
     if (e.seq <= j.snap) continue;
+    const seqs = seqsOfRun.get(e.run_id);
+    if (seqs) seqs.push(e.seq);
+    else seqsOfRun.set(e.run_id, [e.seq]);
+    if (!e.applied) continue;
     if (!runs.has(e.run_id)) {
       const rr = selectRun.get(e.run_id) as { data: string } | undefined;
       runs.set(e.run_id, rr ? (JSON.parse(rr.data) as Run) : undefined);
@@ -43,11 +49,12 @@ export function replayTail(db: Db, lastSeq: number): number {
     touchedRuns.add(e.run_id);
     replayed++;
   }
-  const { writeRun, writeJob } = prepareRowWriters(db);
+  const { writeRun, writeJob, writeChunk } = prepareRowWriters(db);
   db.transaction(() => {
     for (const id of touchedRuns) {
       writeRun(runs.get(id) as Run);
     }
+    for (const [id, seqs] of seqsOfRun) writeChunk(id, seqs);
     for (const name of touchedJobs) {
       writeJob(jobs.get(name)?.job as Job, lastSeq);
     }

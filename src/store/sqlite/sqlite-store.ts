@@ -22,9 +22,8 @@ import { decodeCursor, encodeCursor } from '../run-cursor.js';
 import { startCheckpointer, type Checkpointer } from './checkpointer.js';
 import { DirtySnapshots, type DirtyEntry } from './dirty-snapshots.js';
 import { replayTail } from './replay-tail.js';
-import { eventOfRow, jobRow, runRow, UPSERT_JOB_SQL, UPSERT_RUN_SQL, type EventRow } from './rows.js';
+import { chunkRow, eventOfRow, INSERT_CHUNK_SQL, jobRow, runRow, UPSERT_JOB_SQL, UPSERT_RUN_SQL, type EventRow } from './rows.js';
 import { StatementSet, startWriterThread, type Op } from './writer-thread.js';
-import { runHash } from './run-hash.js';
 
 /** How often, and for how long at most, the event loop builds rows to write behind (the writer thread writes them). */
 const FLUSH_EVERY_MS = 20;
@@ -53,7 +52,8 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
 
   // Statements the writer thread runs; ops name them by index.
   const W = new StatementSet();
-  const insertEvent = W.add('INSERT INTO events (seq, run_h, run_id, received_at, applied, reason, data) VALUES (?, ?, ?, ?, ?, ?, ?)');
+  const insertEvent = W.add('INSERT INTO events (seq, run_id, received_at, applied, reason, data) VALUES (?, ?, ?, ?, ?, ?)');
+  const insertChunk = W.add(INSERT_CHUNK_SQL);
   const insertKey = W.add('INSERT INTO event_keys (event_id, run_id, seq) VALUES (?, ?, ?)');
   const upsertRun = W.add(UPSERT_RUN_SQL);
   const upsertJob = W.add(UPSERT_JOB_SQL);
@@ -61,6 +61,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
   const setReplayFrom = W.add(`UPDATE store_meta SET value = ? WHERE key = 'replay_from'`);
   const deleteEventsThrough = W.add('DELETE FROM events WHERE seq <= ?');
   const deleteKeysThrough = W.add('DELETE FROM event_keys WHERE seq <= ?');
+  const deleteChunksThrough = W.add('DELETE FROM run_events WHERE last_seq <= ?');
   const deleteRuns = W.add(
     `DELETE FROM runs WHERE ended_at IS NOT NULL AND ended_at < ?
        AND run_id NOT IN (SELECT json_extract(data, '$.latest_run_id') FROM jobs)`,
@@ -78,7 +79,10 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
   // over the same indexes cuts that CPU by about half. Few ids keep the point lookup.
   const selectEventRuns = db.prepare('SELECT event_id, run_id FROM event_keys WHERE event_id IN (SELECT value FROM json_each(?))');
   const selectRunsById = db.prepare('SELECT data FROM runs WHERE run_id IN (SELECT value FROM json_each(?))');
-  const selectEvents = db.prepare('SELECT * FROM events WHERE run_h = ? AND run_id = ? ORDER BY seq');
+  // run_id is checked again: a seq list is only ever the run's own, but the row says so.
+  const selectEvents = db.prepare(
+    'SELECT * FROM events WHERE seq IN (SELECT j.value FROM run_events r, json_each(r.seqs) j WHERE r.run_id = ?) AND run_id = ? ORDER BY seq',
+  );
   const selectRecentSuccesses = db.prepare(
     `SELECT ended_at, duration_seconds FROM runs WHERE job_name = ? AND state = 'succeeded' AND duration_seconds IS NOT NULL
      ORDER BY created_at DESC LIMIT ?`,
@@ -111,6 +115,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
       const ops: Op[] = [];
       for (const e of entries) {
         for (const r of e.runs.values()) ops.push([upsertRun, ...runRow(r)]);
+        for (const [id, seqs] of e.seqs) ops.push([insertChunk, ...chunkRow(id, seqs)]);
         ops.push(e.job ? [upsertJob, ...jobRow(e.job, e.lastSeq)] : [markJob, e.lastSeq, e.job_name]);
       }
       // Everything after replay_from may be missing from the rows: what is still dirty, and
@@ -187,8 +192,8 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
       }
     }
     if (cut < 1) return 0;
-    const changes = await writer.run([[deleteKeysThrough, cut], [deleteEventsThrough, cut]], { changes: true });
-    return changes?.[1] ?? 0;
+    const changes = await writer.run([[deleteKeysThrough, cut], [deleteChunksThrough, cut], [deleteEventsThrough, cut]], { changes: true });
+    return changes?.[2] ?? 0;
   };
 
   let closed = false;
@@ -252,17 +257,24 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
     async commit(batch) {
       // Seq of the first and the newest event per job: what the job's rows must catch up on.
       const seqOfJob = new Map<string, [number, number]>();
+      // Per job, per run: the seqs of this commit (the runs' next run_events chunks).
+      const seqsOfJob = new Map<string, Map<string, number[]>>();
       let first: number | undefined;
       if (batch.events.length > 0) {
         const ops: Op[] = [];
         let seq = lastSeq;
         for (const { event: e, applied, reason, keyed } of batch.events) {
           seq += 1;
-          ops.push([insertEvent, seq, runHash(e.run_id), e.run_id, e.received_at, applied ? 1 : 0, reason ?? null, JSON.stringify(e)]);
+          ops.push([insertEvent, seq, e.run_id, e.received_at, applied ? 1 : 0, reason ?? null, JSON.stringify(e)]);
           if (keyed) ops.push([insertKey, e.event_id, e.run_id, seq]);
           const seen = seqOfJob.get(e.job_name);
           if (seen) seen[1] = seq;
           else seqOfJob.set(e.job_name, [seq, seq]);
+          let ofRun = seqsOfJob.get(e.job_name);
+          if (!ofRun) seqsOfJob.set(e.job_name, (ofRun = new Map()));
+          const list = ofRun.get(e.run_id);
+          if (list) list.push(seq);
+          else ofRun.set(e.run_id, [seq]);
         }
         // Taken before the commit is answered: a failed commit leaves a gap, never a reused seq.
         first = lastSeq + 1;
@@ -282,9 +294,10 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
         else runsOfJob.set(r.job_name, [r]);
       }
       const jobsByName = new Map(batch.jobs.map((j) => [j.job_name, j]));
-      for (const name of new Set([...jobsByName.keys(), ...runsOfJob.keys()])) {
+      // Jobs with only recorded (not applied) events get an entry too: their seqs need a chunk.
+      for (const name of new Set([...jobsByName.keys(), ...runsOfJob.keys(), ...seqOfJob.keys()])) {
         const [from, to] = seqOfJob.get(name) ?? [lastSeq, lastSeq];
-        dirty.add(name, from, to, jobsByName.get(name), runsOfJob.get(name) ?? []);
+        dirty.add(name, from, to, jobsByName.get(name), runsOfJob.get(name) ?? [], seqsOfJob.get(name));
       }
       if (first !== undefined) unreflected.delete(first);
       if (opts.flushBehind === false) return;
@@ -330,7 +343,11 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
     },
 
     async listEvents(runId) {
-      return (selectEvents.all(runHash(runId), runId) as EventRow[]).map(eventOfRow);
+      // The run's newest events may still be waiting for their chunk: write it (and wait for
+      // any row write already under way, which may hold it) before reading.
+      const job = dirty.jobWithEventsOf(runId);
+      await (job !== undefined ? flushJob(job) : flushRows(() => []));
+      return (selectEvents.all(runId, runId) as EventRow[]).map(eventOfRow);
     },
 
     async finishedRuns(q) {
