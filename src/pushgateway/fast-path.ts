@@ -57,7 +57,8 @@ export function createPushgatewayFastPath(deps: { api: Pick<PushgatewayApi, 'han
       if (body !== undefined) {
         headers['Content-Type'] = 'application/json';
         headers['Content-Length'] = String(Buffer.byteLength(body));
-      }
+        // An empty answer with a length, as the Pushgateway sends it: no chunked terminator to write.
+      } else headers['Content-Length'] = '0';
       res.writeHead(status, headers);
       res.end(body);
       deps.selfMetrics.http(method, route, status, (performance.now() - t0) / 1000);
