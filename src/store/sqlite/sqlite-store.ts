@@ -255,6 +255,9 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
     },
 
     async commit(batch) {
+      // Only these outlive the await below: the events are not kept alive while the thread commits.
+      const { runs: batchRuns, jobs: batchJobs } = batch;
+      const eventCount = batch.events.length;
       // Seq of the first and the newest event per job: what the job's rows must catch up on.
       const seqOfJob = new Map<string, [number, number]>();
       // Per job, per run: the seqs of this commit (the runs' next run_events chunks).
@@ -288,12 +291,12 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
         }
       }
       const runsOfJob = new Map<string, Run[]>();
-      for (const r of batch.runs) {
+      for (const r of batchRuns) {
         const list = runsOfJob.get(r.job_name);
         if (list) list.push(r);
         else runsOfJob.set(r.job_name, [r]);
       }
-      const jobsByName = new Map(batch.jobs.map((j) => [j.job_name, j]));
+      const jobsByName = new Map(batchJobs.map((j) => [j.job_name, j]));
       // Jobs with only recorded (not applied) events get an entry too: their seqs need a chunk.
       for (const name of new Set([...jobsByName.keys(), ...runsOfJob.keys(), ...seqOfJob.keys()])) {
         const [from, to] = seqOfJob.get(name) ?? [lastSeq, lastSeq];
@@ -302,7 +305,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
       if (first !== undefined) unreflected.delete(first);
       if (opts.flushBehind === false) return;
       // A snapshot-only commit (no events) has nothing to replay it from: write it now.
-      if (batch.events.length === 0) await flushAll();
+      if (eventCount === 0) await flushAll();
     },
 
     async getRun(id) {
