@@ -130,6 +130,24 @@ describe('incremental consistency checks', () => {
     expect(() => push(r, { job: 'a', x: '1' }, [fam('m', 'gauge')])).toThrow(/already exposed by another group/);
   });
 
+  it('a re-push keeps its series identities; changed labels are checked again against other groups', () => {
+    const r = new GroupRegistry();
+    const first = push(r, { job: 'a' }, [fam('m', 'gauge', { x: '1' }), fam('n', 'gauge')]);
+    const again = push(r, { job: 'a' }, [fam('m', 'gauge', { x: '1' }), fam('n', 'gauge')]);
+    expect(again.series).toEqual(first.series);
+    // The index still knows the series belong to group a...
+    expect(() => push(r, { job: 'a', x: '1' }, [fam('m', 'gauge')])).toThrow(/already exposed by another group/);
+    // ...and a re-push that moves to other labels is checked, and frees the old ones.
+    push(r, { job: 'a', x: '2' }, [fam('m', 'gauge')]);
+    expect(() => push(r, { job: 'a' }, [fam('m', 'gauge', { x: '2' }), fam('n', 'gauge')])).toThrow(/already exposed by another group/);
+    push(r, { job: 'a' }, [fam('m', 'gauge', { x: '3' }), fam('n', 'gauge')]);
+    push(r, { job: 'a', x: '1' }, [fam('m', 'gauge')]);
+    // Two samples of one push with the same labels are refused even when one keeps its identity.
+    expect(() => push(r, { job: 'a' }, [{ name: 'm', type: 'gauge', metrics: [{ labels: { x: '3' }, value: 1 }, { labels: { x: '3' }, value: 2 }] }])).toThrow(
+      /collected before with the same name and label values/,
+    );
+  });
+
   it('POST keeps the names it does not send', () => {
     const r = new GroupRegistry();
     push(r, { job: 'a' }, [fam('m', 'gauge'), fam('n', 'gauge')]);
