@@ -359,6 +359,8 @@ export async function createAgent(opts: AgentOptions): Promise<Agent> {
               })
             : undefined,
         );
+        // Pushes whose clients left (or were cut above) may still be writing their groups.
+        await step('pushgateway', () => pushgateway?.drain());
         await step('writer', () => theIngest.drain());
         await step('detector indexes', () => (batches.stop(), baselines.stop()));
         await step('lease connection', () => leaseRedis?.disconnect());

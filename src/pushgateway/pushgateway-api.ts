@@ -64,6 +64,11 @@ export interface PushgatewayApi {
   expire(): Promise<number>;
   /** Deletes one group durably, as DELETE on its grouping path does; false if there was none. */
   remove(key: string): Promise<boolean>;
+  /**
+   * Resolves once every push, delete and group write under way has finished (shutdown: the
+   * store must not close under them, even when their clients have gone).
+   */
+  drain(): Promise<void>;
 }
 
 const toStored = (g: Group): StoredGroup => {
@@ -95,7 +100,7 @@ export function createPushgatewayApi(deps: {
   const exposer = createGroupExposer({
     registry,
     beforeRender: () => {
-      if (!expiring) void expire();
+      if (!expiring) void track(expire());
     },
   });
 
@@ -197,6 +202,15 @@ export function createPushgatewayApi(deps: {
     body: () => readBody(c, deps.limits.max_body_bytes),
   });
 
+  /** Operations under way, for drain(). */
+  const underWay = new Set<Promise<unknown>>();
+  const track = <T>(p: Promise<T>): Promise<T> => {
+    underWay.add(p);
+    const done = (): void => void underWay.delete(p);
+    p.then(done, done);
+    return p;
+  };
+
   async function push(req: PushRequest, replaceAll: boolean): Promise<void> {
     const labels = parseGroupingPath(req.path);
     const key = groupKey(labels);
@@ -270,13 +284,13 @@ export function createPushgatewayApi(deps: {
     deps.observer?.push(method, status);
     return c.body(null, status);
   };
-  const put = counted('PUT', 200, (req) => push(req, true));
-  const post = counted('POST', 200, (req) => push(req, false));
+  const put = counted('PUT', 200, (req) => track(push(req, true)));
+  const post = counted('POST', 200, (req) => track(push(req, false)));
   routes.put('/metrics/job/*', deps.auth.require('write'), put);
   routes.put('/metrics/job@base64/*', deps.auth.require('write'), put);
   routes.post('/metrics/job/*', deps.auth.require('write'), post);
   routes.post('/metrics/job@base64/*', deps.auth.require('write'), post);
-  const del202 = counted('DELETE', 202, del);
+  const del202 = counted('DELETE', 202, (req) => track(del(req)));
   routes.delete('/metrics/job/*', deps.auth.require('write'), del202);
   routes.delete('/metrics/job@base64/*', deps.auth.require('write'), del202);
 
@@ -319,7 +333,7 @@ export function createPushgatewayApi(deps: {
 
   return {
     routes,
-    handle: { push, delete: del },
+    handle: { push: (req, replaceAll) => track(push(req, replaceAll)), delete: (req) => track(del(req)) },
     observer: deps.observer,
     exposer,
     registry,
@@ -332,13 +346,21 @@ export function createPushgatewayApi(deps: {
         for (const s of c.upserts) registry.commit(fromStored(s));
       });
     },
-    expire,
+    expire: () => track(expire()),
     remove: (key) =>
-      serial(key, async () => {
-        if (!registry.get(key)) return false;
-        await write([{ delete: key }]);
-        registry.delete(key);
-        return true;
-      }),
+      track(
+        serial(key, async () => {
+          if (!registry.get(key)) return false;
+          await write([{ delete: key }]);
+          registry.delete(key);
+          return true;
+        }),
+      ),
+    async drain() {
+      while (underWay.size > 0 || writing || queue.length > 0) {
+        if (underWay.size > 0) await Promise.allSettled([...underWay]);
+        else await new Promise((r) => setImmediate(r));
+      }
+    },
   };
 }

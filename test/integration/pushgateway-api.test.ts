@@ -7,6 +7,8 @@ import { encodeProtobufDelimited, PROTOBUF_CONTENT_TYPE } from '../../src/pushga
 import { ManualClock } from '../../src/runtime/clock.js';
 import { hasBinary } from '../support/require-binary.js';
 import { startAgent, type TestAgent } from '../support/start-agent.js';
+import { tempDir } from '../support/temp-dir.js';
+import Database from 'better-sqlite3';
 
 const run = promisify(execFile);
 import { existsSync } from 'node:fs';
@@ -195,5 +197,44 @@ describe('Pushgateway API', () => {
       await py(`delete_from_gateway('${gw}', job='batch', grouping_key={'path': '/var/lib', 'empty': ''})`);
       expect(samples((await a.get('/metrics')).text, ['job_last_success_unixtime', 'py_more'])).toEqual([]);
     });
+  });
+});
+
+describe('Pushgateway API at shutdown', () => {
+  it('finishes the group writes of pushes whose clients left before the store closes', async () => {
+    const dir = tempDir();
+    try {
+      const a = await startAgent({ dir: dir.path });
+      // Another connection holds SQLite's write lock: the writer thread's first group write
+      // waits on it, and the pushes behind it queue up in the API's group commit.
+      const admin = new Database(`${dir.path}/jobpulse.db`);
+      admin.exec('BEGIN IMMEDIATE');
+      const clients = Array.from({ length: 40 }, (_, i) => {
+        const ac = new AbortController();
+        const sent = fetch(`${a.url}/metrics/job/leaver/instance/i${i}`, { method: 'PUT', body: `x ${i}\n`, signal: ac.signal }).catch(() => undefined);
+        return { ac, sent };
+      });
+      // Give the agent time to read every request (the writes then wait on the lock).
+      await new Promise((r) => setTimeout(r, 300));
+      // The clients go away; the agent is stopped while their writes still wait.
+      for (const c of clients) c.ac.abort();
+      await Promise.all(clients.map((c) => c.sent));
+      const stopping = a.agent.stop();
+      await new Promise((r) => setTimeout(r, 200));
+      admin.exec('COMMIT');
+      admin.close();
+      await stopping;
+      expect(a.logs.filter((l) => l.level === 'error').map((l) => l.msg)).toEqual([]);
+
+      const b = await startAgent({ dir: dir.path });
+      try {
+        const groups = (await b.get('/api/v1/metrics')).body as { data: { labels: Record<string, string> }[] };
+        expect(groups.data.filter((g) => g.labels.job === 'leaver')).toHaveLength(40);
+      } finally {
+        await b.agent.stop();
+      }
+    } finally {
+      dir.cleanup();
+    }
   });
 });
