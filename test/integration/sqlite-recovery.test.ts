@@ -36,6 +36,22 @@ async function writeHistory(store: Store, w: StoreWriter, from = 0): Promise<voi
   }
 }
 
+/**
+ * Twenty runs' history per job where only job-3's rows (and run_events chunks) were written
+ * halfway through, then more events, and the process died: the store is left unclosed.
+ */
+async function historyWithPartialFlush(): Promise<{ w: StoreWriter; crashed: Store }> {
+  dir = tempDir();
+  const w = new StoreWriter();
+  const crashed = openStore(false);
+  await writeHistory(crashed, w, 0);
+  // A read that needs job-3's rows writes just that job's rows (a partial flush)...
+  await crashed.recentSuccesses('job-3', 5);
+  // ...then more events arrive for every job.
+  await writeHistory(crashed, w, 10);
+  return { w, crashed };
+}
+
 const byName = (jobs: Job[]): Record<string, Job> => Object.fromEntries(jobs.map((j) => [j.job_name, j]));
 
 describe('SQLite write-behind recovery', () => {
@@ -59,15 +75,7 @@ describe('SQLite write-behind recovery', () => {
   });
 
   it('rows flushed for some jobs are not reduced again: job counters stay exact', async () => {
-    dir = tempDir();
-    const w = new StoreWriter();
-    const crashed = openStore(false);
-    await writeHistory(crashed, w, 0);
-    // A read that needs job-3's rows writes just that job's rows (a partial flush)...
-    await crashed.recentSuccesses('job-3', 5);
-    // ...then more events arrive for every job, and the process dies.
-    await writeHistory(crashed, w, 10);
-
+    const { w } = await historyWithPartialFlush();
     const reopened = openStore(true);
     const jobs = byName((await reopened.loadState()).jobs);
     for (const [name, j] of w.jobs) {
@@ -77,13 +85,7 @@ describe('SQLite write-behind recovery', () => {
   });
 
   it("lists every event of a run once after recovery, recorded ones too, whether its run_events chunk was written before the crash or at replay", async () => {
-    dir = tempDir();
-    const w = new StoreWriter();
-    const crashed = openStore(false);
-    await writeHistory(crashed, w, 0);
-    // job-3's rows and chunks are written; the other jobs' only exist in the log.
-    await crashed.recentSuccesses('job-3', 5);
-    await writeHistory(crashed, w, 10);
+    const { w, crashed } = await historyWithPartialFlush();
     // A late progress on a finished run: recorded, not applied, and still part of its history.
     await crashed.commit(w.batch([{ run: 'a-3', job: 'job-3', event: 'progress', at: T0 + 200_000 }]));
     await crashed.commit(w.batch([{ run: 'a-4', job: 'job-4', event: 'progress', at: T0 + 200_000 }]));
