@@ -43,6 +43,14 @@ export interface SqliteStoreOptions {
   flushBehind?: boolean;
 }
 
+interface CommitPart {
+  from: number;
+  to: number;
+  job?: Job;
+  runs: Run[];
+  seqs: Map<string, number[]>;
+}
+
 /** Above this many ids a lookup is one json_each statement instead of one statement per id. */
 const BULK_LOOKUP = 8;
 
@@ -259,9 +267,15 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
       const { runs: batchRuns, jobs: batchJobs } = batch;
       const eventCount = batch.events.length;
       // Seq of the first and the newest event per job: what the job's rows must catch up on.
-      const seqOfJob = new Map<string, [number, number]>();
-      // Per job, per run: the seqs of this commit (the runs' next run_events chunks).
-      const seqsOfJob = new Map<string, Map<string, number[]>>();
+      // What each job's dirty entry gets from this commit: its seq range, its snapshots, and
+      // per run the seqs of this commit (the runs' next run_events chunks). One map: at 10k
+      // jobs a batch touches thousands of jobs, and each extra map was a lookup per event.
+      const parts = new Map<string, CommitPart>();
+      const partOf = (name: string, seq: number): CommitPart => {
+        let p = parts.get(name);
+        if (!p) parts.set(name, (p = { from: seq, to: seq, runs: [], seqs: new Map() }));
+        return p;
+      };
       let first: number | undefined;
       if (batch.events.length > 0) {
         const ops: Op[] = [];
@@ -270,14 +284,11 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
           seq += 1;
           ops.push([insertEvent, seq, e.run_id, e.received_at, applied ? 1 : 0, reason ?? null, JSON.stringify(e)]);
           if (keyed) ops.push([insertKey, e.event_id, e.run_id, seq]);
-          const seen = seqOfJob.get(e.job_name);
-          if (seen) seen[1] = seq;
-          else seqOfJob.set(e.job_name, [seq, seq]);
-          let ofRun = seqsOfJob.get(e.job_name);
-          if (!ofRun) seqsOfJob.set(e.job_name, (ofRun = new Map()));
-          const list = ofRun.get(e.run_id);
+          const p = partOf(e.job_name, seq);
+          p.to = seq;
+          const list = p.seqs.get(e.run_id);
           if (list) list.push(seq);
-          else ofRun.set(e.run_id, [seq]);
+          else p.seqs.set(e.run_id, [seq]);
         }
         // Taken before the commit is answered: a failed commit leaves a gap, never a reused seq.
         first = lastSeq + 1;
@@ -290,18 +301,11 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
           throw err;
         }
       }
-      const runsOfJob = new Map<string, Run[]>();
-      for (const r of batchRuns) {
-        const list = runsOfJob.get(r.job_name);
-        if (list) list.push(r);
-        else runsOfJob.set(r.job_name, [r]);
-      }
-      const jobsByName = new Map(batchJobs.map((j) => [j.job_name, j]));
+      // Snapshots without an event of this commit (a snapshot-only commit) sit at lastSeq.
+      for (const r of batchRuns) partOf(r.job_name, lastSeq).runs.push(r);
+      for (const j of batchJobs) partOf(j.job_name, lastSeq).job = j;
       // Jobs with only recorded (not applied) events get an entry too: their seqs need a chunk.
-      for (const name of new Set([...jobsByName.keys(), ...runsOfJob.keys(), ...seqOfJob.keys()])) {
-        const [from, to] = seqOfJob.get(name) ?? [lastSeq, lastSeq];
-        dirty.add(name, from, to, jobsByName.get(name), runsOfJob.get(name) ?? [], seqsOfJob.get(name));
-      }
+      for (const [name, p] of parts) dirty.add(name, p.from, p.to, p.job, p.runs, p.seqs);
       if (first !== undefined) unreflected.delete(first);
       if (opts.flushBehind === false) return;
       // A snapshot-only commit (no events) has nothing to replay it from: write it now.
