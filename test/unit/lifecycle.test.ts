@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { EventType } from '../../src/domain/job-event.js';
+import { applyToJob, LAST_SEEN_STEP_MS, type Job } from '../../src/domain/job.js';
+import type { EventType, JobEvent } from '../../src/domain/job-event.js';
 import { apply, TRANSITIONS } from '../../src/domain/lifecycle.js';
 import { RUN_STATES, type Run, type RunState } from '../../src/domain/run.js';
 import { eventBuilder } from '../support/job-events.js';
@@ -87,5 +88,41 @@ describe('lifecycle fields', () => {
     let run = apply(undefined, ev('started', { metadata: { docs: [1, 2] } })).run as Run;
     run = apply(run, ev('progress', { metadata: { generated: 'x' } })).run as Run;
     expect(run.metadata).toEqual({ docs: [1, 2], generated: 'x' });
+  });
+});
+
+describe('job aggregates (applyToJob)', () => {
+  // Events 300 ms apart: the fourth is 900 ms after the first, the fifth 1.2 s.
+  const at = eventBuilder((n) => T0 + (n - 1) * 300);
+  const fold = () => {
+    let job: Job | undefined;
+    let run: Run | undefined;
+    return (event: EventType, extra: Partial<JobEvent> = {}): Job => {
+      const e = at(event, extra);
+      const out = apply(run, e);
+      if (!out.applied) throw new Error(out.reason);
+      job = applyToJob(job, run, out.run, e);
+      run = out.run;
+      return job;
+    };
+  };
+
+  it('keeps the job snapshot while only last_seen_at would move by less than LAST_SEEN_STEP_MS; copies it when anything counts', () => {
+    const step = fold();
+    const started = step('started');
+    expect(step('heartbeat')).toBe(started);
+    expect(step('progress', { progress: 10 })).toBe(started);
+    const withRecords = step('progress', { records_processed: 5 });
+    expect(withRecords).not.toBe(started);
+    expect(withRecords.records_processed_total).toBe(5);
+    expect(withRecords.last_seen_at).toBe(T0 + 900);
+    // 1.2 s after the start, 300 ms after the last copy: still kept.
+    expect(step('heartbeat')).toBe(withRecords);
+    const later = step('heartbeat', { received_at: T0 + 900 + LAST_SEEN_STEP_MS });
+    expect(later).not.toBe(withRecords);
+    expect(later.last_seen_at).toBe(T0 + 900 + LAST_SEEN_STEP_MS);
+    const done = step('succeeded');
+    expect(done.runs_total.succeeded).toBe(1);
+    expect(done.last_success_at).toBeDefined();
   });
 });
