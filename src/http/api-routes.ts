@@ -1,5 +1,5 @@
 /** REST API v1 (JSON): current state from memory, history from the store. */
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import { NotFoundError, ValidationError } from '../domain/errors.js';
 import { RUN_STATES, type RunState } from '../domain/run.js';
 import { windowStats } from '../history/stats.js';
@@ -58,23 +58,33 @@ export function createApiRoutes(deps: ApiDeps): Hono {
     return c.json(jobView(job, state.latestRun(job), clock.now(), deps.expectedDuration(name)));
   });
 
-  app.get('/api/v1/jobs/:job_name/runs', async (c) => {
-    const name = c.req.param('job_name');
-    if (!state.getJob(name)) throw new NotFoundError(`unknown job ${JSON.stringify(name)}`);
+  /** One page of runs as views: `?state=` filter, `?limit=` (up to 1000), `?cursor=` from the previous page. */
+  const runsPage = async (c: Context, filter: { job_name: string } | { parent_run_id: string }, defaultLimit: number) => {
     const page = await store.listRuns({
-      job_name: name,
+      ...filter,
       states: parseStates(c.req.query('state')),
-      limit: parseLimit(c.req.query('limit'), 50, 1000),
+      limit: parseLimit(c.req.query('limit'), defaultLimit, 1000),
       cursor: c.req.query('cursor'),
     });
     const now = clock.now();
-    return c.json({ runs: page.runs.map((r) => runView(r, now)), next_cursor: page.next_cursor });
+    return { runs: page.runs.map((r) => runView(r, now)), next_cursor: page.next_cursor };
+  };
+  /** A run from memory, else from the store's history, else 404. */
+  const knownRun = async (id: string) => {
+    const run = state.getRun(id) ?? (await store.getRun(id));
+    if (!run) throw new NotFoundError(`unknown run ${JSON.stringify(id)}`);
+    return run;
+  };
+
+  app.get('/api/v1/jobs/:job_name/runs', async (c) => {
+    const name = c.req.param('job_name');
+    if (!state.getJob(name)) throw new NotFoundError(`unknown job ${JSON.stringify(name)}`);
+    return c.json(await runsPage(c, { job_name: name }, 50));
   });
 
   app.get('/api/v1/runs/:run_id', async (c) => {
     const id = c.req.param('run_id');
-    const run = state.getRun(id) ?? (await store.getRun(id));
-    if (!run) throw new NotFoundError(`unknown run ${JSON.stringify(id)}`);
+    const run = await knownRun(id);
     const events = await store.listEvents(id);
     return c.json({ ...runView(run, clock.now()), events: events.map(eventView) });
   });
@@ -82,16 +92,9 @@ export function createApiRoutes(deps: ApiDeps): Hono {
   // A parent's child batches (state, duration, error, metadata), filterable by state.
   app.get('/api/v1/runs/:run_id/children', async (c) => {
     const id = c.req.param('run_id');
-    const run = state.getRun(id) ?? (await store.getRun(id));
-    if (!run) throw new NotFoundError(`unknown run ${JSON.stringify(id)}`);
-    const page = await store.listRuns({
-      parent_run_id: id,
-      states: parseStates(c.req.query('state')),
-      limit: parseLimit(c.req.query('limit'), 100, 1000),
-      cursor: c.req.query('cursor'),
-    });
-    const now = clock.now();
-    return c.json({ parent_run_id: id, children: page.runs.map((r) => runView(r, now)), next_cursor: page.next_cursor });
+    await knownRun(id);
+    const page = await runsPage(c, { parent_run_id: id }, 100);
+    return c.json({ parent_run_id: id, children: page.runs, next_cursor: page.next_cursor });
   });
 
   app.get('/api/v1/stats', async (c) => {

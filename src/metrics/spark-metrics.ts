@@ -9,20 +9,10 @@ import type { SelfMetrics } from './self-metrics.js';
 
 export function createSparkMetrics(self: SelfMetrics, tracked: () => Record<string, number>): SparkObserver {
   const polls = new Counter({ name: S.sparkPolls.name, help: S.sparkPolls.help, labelNames: S.sparkPolls.labels, registers: [] });
-  const latency = new Histogram({
-    name: S.sparkPollDuration.name,
-    help: S.sparkPollDuration.help,
-    labelNames: S.sparkPollDuration.labels,
-    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-    registers: [],
-  });
-  const cycles = new Histogram({
-    name: S.sparkCycleDuration.name,
-    help: S.sparkCycleDuration.help,
-    labelNames: S.sparkCycleDuration.labels,
-    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
-    registers: [],
-  });
+  const histogram = (m: typeof S.sparkPollDuration | typeof S.sparkCycleDuration, buckets: number[]) =>
+    new Histogram({ name: m.name, help: m.help, labelNames: m.labels, buckets, registers: [] });
+  const latency = histogram(S.sparkPollDuration, [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]);
+  const cycles = histogram(S.sparkCycleDuration, [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]);
   self.register(polls);
   self.register(latency);
   self.register(cycles);
