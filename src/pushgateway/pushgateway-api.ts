@@ -284,13 +284,15 @@ export function createPushgatewayApi(deps: {
     deps.observer?.push(method, status);
     return c.body(null, status);
   };
-  const put = counted('PUT', 200, (req) => track(push(req, true)));
-  const post = counted('POST', 200, (req) => track(push(req, false)));
+  // Tracked for drain(), like every way in: the Hono routes, the node:http fast path (`handle`).
+  const handle: PushgatewayApi['handle'] = { push: (req, replaceAll) => track(push(req, replaceAll)), delete: (req) => track(del(req)) };
+  const put = counted('PUT', 200, (req) => handle.push(req, true));
+  const post = counted('POST', 200, (req) => handle.push(req, false));
   routes.put('/metrics/job/*', deps.auth.require('write'), put);
   routes.put('/metrics/job@base64/*', deps.auth.require('write'), put);
   routes.post('/metrics/job/*', deps.auth.require('write'), post);
   routes.post('/metrics/job@base64/*', deps.auth.require('write'), post);
-  const del202 = counted('DELETE', 202, (req) => track(del(req)));
+  const del202 = counted('DELETE', 202, handle.delete);
   routes.delete('/metrics/job/*', deps.auth.require('write'), del202);
   routes.delete('/metrics/job@base64/*', deps.auth.require('write'), del202);
 
@@ -333,7 +335,7 @@ export function createPushgatewayApi(deps: {
 
   return {
     routes,
-    handle: { push: (req, replaceAll) => track(push(req, replaceAll)), delete: (req) => track(del(req)) },
+    handle,
     observer: deps.observer,
     exposer,
     registry,
