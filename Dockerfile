@@ -23,5 +23,5 @@ USER node
 VOLUME ["/var/lib/jobpulse"]
 EXPOSE 9469
 HEALTHCHECK --interval=10s --timeout=3s CMD node -e "fetch('http://127.0.0.1:9469/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
-ENTRYPOINT ["node", "bin/jobpulse.js"]
+ENTRYPOINT ["node", "--max-semi-space-size=8", "bin/jobpulse.js"]
 CMD ["serve", "--config", "/etc/jobpulse/jobpulse.yaml"]

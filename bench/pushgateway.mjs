@@ -10,7 +10,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, waitFor } from './support.mjs';
+import { AGENT_NODE_FLAGS, freePort, waitFor } from './support.mjs';
 
 const GROUPS = Number(process.env.BENCH_PG_GROUPS ?? 10000);
 const DURATION = process.env.BENCH_DURATION ?? '8s';
@@ -19,7 +19,7 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
 async function startJobpulse() {
   const dir = mkdtempSync(join(tmpdir(), 'jobpulse-bench-pg-'));
   const port = await freePort();
-  const child = spawn(process.execPath, ['bin/jobpulse.js', 'serve'], {
+  const child = spawn(process.execPath, [...AGENT_NODE_FLAGS, 'bin/jobpulse.js', 'serve'], {
     env: { ...process.env, JOBPULSE_PORT: String(port), JOBPULSE_HOST: '127.0.0.1', JOBPULSE_DB: join(dir, 'bench.db'), JOBPULSE_LOG_LEVEL: 'warn', JOBPULSE_LIMITS__MAX_JOBS: '1000000' },
     stdio: ['ignore', 'ignore', 'inherit'],
   });

@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, waitReady } from './support.mjs';
+import { AGENT_NODE_FLAGS, freePort, waitReady } from './support.mjs';
 
 const JOBS = Number(process.env.BENCH_JOBS ?? 10_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 30);
@@ -41,7 +41,7 @@ async function time(url, path) {
 
 const dir = mkdtempSync(join(tmpdir(), 'jobpulse-bench-page-'));
 const port = await freePort();
-const child = spawn(process.execPath, ['bin/jobpulse.js', 'serve'], {
+const child = spawn(process.execPath, [...AGENT_NODE_FLAGS, 'bin/jobpulse.js', 'serve'], {
   env: {
     ...process.env,
     JOBPULSE_PORT: String(port),

@@ -1,5 +1,9 @@
 // Shared by the bench scripts: a free loopback port, and waiting for a URL to answer 2xx.
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+
+/** The Node flags bin/jobpulse.js starts with (its shebang line), so benches run the agent as users do. */
+export const AGENT_NODE_FLAGS = /^#!\/usr\/bin\/env -S node(.*)$/m.exec(readFileSync(new URL('../bin/jobpulse.js', import.meta.url), 'utf8'))[1].trim().split(/\s+/).filter(Boolean);
 
 export const freePort = () =>
   new Promise((resolve) => {

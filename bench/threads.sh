@@ -12,7 +12,7 @@ LUA_DIR=$(cd "$(dirname "$0")" && pwd)
 cd "$ROOT"
 PORT=$(node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")
 D=$(mktemp -d)
-JOBPULSE_DURABILITY=${DUR:-process} JOBPULSE_PORT=$PORT JOBPULSE_HOST=127.0.0.1 JOBPULSE_DB=$D/b.db JOBPULSE_LOG_LEVEL=warn JOBPULSE_LIMITS__MAX_JOBS=1000000 node bin/jobpulse.js serve &
+JOBPULSE_DURABILITY=${DUR:-process} JOBPULSE_PORT=$PORT JOBPULSE_HOST=127.0.0.1 JOBPULSE_DB=$D/b.db JOBPULSE_LOG_LEVEL=warn JOBPULSE_LIMITS__MAX_JOBS=1000000 bin/jobpulse.js serve &
 P=$!
 trap 'kill -TERM $P 2>/dev/null; wait $P 2>/dev/null; rm -rf "$D"' EXIT
 for _ in $(seq 100); do curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.1; done

@@ -87,7 +87,7 @@ export async function createAgent(opts: AgentOptions): Promise<Agent> {
           ...config.store.redis,
           onFollowError: (err) => logger.warn('following other replicas failed; retrying', { err }),
         })
-      : createSqliteStore({ path: config.store.sqlite.path, durability: config.store.sqlite.durability });
+      : createSqliteStore({ path: config.store.sqlite.path, durability: config.store.sqlite.durability, cacheMb: config.store.sqlite.cache_mb });
   const state = new JobState(await store.loadState());
   // Shared store: install what other replicas commit, unless memory already holds newer.
   store.follow?.((c) =>

@@ -30,7 +30,7 @@ export interface Config {
   http: { host: string; port: number };
   store: {
     kind: 'sqlite' | 'redis';
-    sqlite: { path: string; durability: Durability };
+    sqlite: { path: string; durability: Durability; cache_mb: number };
     /** Shared store for several replicas (store.kind: redis). */
     redis: { url: string; key_prefix: string; password?: string; tls: boolean; lease_ttl: number };
     /** Most events one group commit takes. */
@@ -169,6 +169,7 @@ export function parseConfig(raw: unknown): Config {
       sqlite: {
         path: r.string('store.sqlite.path', './data/jobpulse.db', { nonEmpty: true }),
         durability: r.oneOf('store.sqlite.durability', 'process', ['process', 'power'] as const),
+        cache_mb: r.int('store.sqlite.cache_mb', 2, { min: 1, max: 65_536 }),
       },
       redis: {
         url: r.string('store.redis.url', 'redis://127.0.0.1:6379', { nonEmpty: true }),

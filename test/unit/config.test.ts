@@ -21,6 +21,7 @@ describe('config', () => {
   it.each([
     [{ http: { port: 'abc' } }, 'http.port', 'expected an integer from 0 to 65535'],
     [{ store: { sqlite: { durability: 'maybe' } } }, 'store.sqlite.durability', 'expected one of process, power'],
+    [{ store: { sqlite: { cache_mb: 0 } } }, 'store.sqlite.cache_mb', 'expected an integer from 1'],
     [{ limits: { max_future_skew: 'soon' } }, 'limits.max_future_skew', 'expected a duration'],
     [{ htpp: { port: 1 } }, 'htpp', 'unknown key'],
     [{ jobs: { defaults: { timezone: 'Mars/Base' } } }, 'jobs.defaults.timezone', 'IANA time zone'],

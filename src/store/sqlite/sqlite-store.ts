@@ -39,6 +39,8 @@ const FLUSH_AFTER_MS = 1000;
 export interface SqliteStoreOptions {
   path: string;
   durability: Durability;
+  /** SQLite page cache per connection (the writer's and the readers'), in MiB; default 2. */
+  cacheMb?: number;
   /** Off only in tests that need the rows to lag (crash recovery). */
   flushBehind?: boolean;
 }
@@ -56,7 +58,7 @@ const BULK_LOOKUP = 8;
 
 export function createSqliteStore(opts: SqliteStoreOptions): Store {
   if (opts.path === ':memory:') throw new Error('the SQLite store needs a file: its writer thread opens a connection of its own');
-  const db: Db = openDatabase(opts.path, opts.durability);
+  const db: Db = openDatabase(opts.path, opts.durability, opts.cacheMb);
 
   // Statements the writer thread runs; ops name them by index.
   const W = new StatementSet();
@@ -167,7 +169,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
 
   replayTail(db, lastSeq);
   // After the tail is replayed: from here on this thread's connection only reads.
-  const writer = startWriterThread({ path: opts.path, durability: opts.durability, statements: W });
+  const writer = startWriterThread({ path: opts.path, durability: opts.durability, cacheMb: opts.cacheMb, statements: W });
   let flushTimer: NodeJS.Timeout | undefined;
   if (opts.flushBehind !== false) {
     flushTimer = setInterval(() => {

@@ -18,6 +18,7 @@
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import type { Durability } from '../../config/schema.js';
+import { cacheKib } from './open-database.js';
 
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
@@ -27,6 +28,7 @@ db.pragma('journal_mode = WAL');
 db.pragma('synchronous = ' + workerData.synchronous);
 db.pragma('busy_timeout = 5000');
 db.pragma('foreign_keys = ON');
+db.pragma('cache_size = -' + workerData.cacheKib);
 // Checkpoints belong to the checkpointer thread: one here would copy the WAL back inside a commit.
 db.pragma('wal_autocheckpoint = 0');
 const stmts = workerData.statements.map((sql) => db.prepare(sql));
@@ -105,14 +107,14 @@ export class SqliteWriteError extends Error {
  * Starts the thread. Messages sent before it is up wait in its port (a MessagePort
  * buffers until its listener is attached), so the store can be used at once.
  */
-export function startWriterThread(opts: { path: string; durability: Durability; statements: StatementSet }): WriterThread {
+export function startWriterThread(opts: { path: string; durability: Durability; cacheMb?: number | undefined; statements: StatementSet }): WriterThread {
   const driver = createRequire(import.meta.url).resolve('better-sqlite3');
   const worker = new Worker(WORKER_SOURCE, {
     eval: true,
     // Its garbage is short-lived message arrays: a small young generation keeps the thread's
     // heap (and the agent's RSS) small without costing it throughput.
     resourceLimits: { maxYoungGenerationSizeMb: 4 },
-    workerData: { path: opts.path, driver, synchronous: opts.durability === 'power' ? 'FULL' : 'NORMAL', statements: opts.statements.sql },
+    workerData: { path: opts.path, driver, synchronous: opts.durability === 'power' ? 'FULL' : 'NORMAL', cacheKib: cacheKib(opts.cacheMb), statements: opts.statements.sql },
   });
   const pending = new Map<number, { resolve: (c: number[] | undefined) => void; reject: (e: Error) => void }>();
   let nextId = 0;
