@@ -105,17 +105,19 @@ async function seed(url, jobs, offset = 0) {
 // Timed with curl, the way a scraper reads the body: Node's fetch().text() alone takes
 // ~0.2–0.4 s for 20 MiB and ~1.5 s for 100 MiB from a server that only sends prebuilt bytes,
 // which would measure the bench's client rather than the agent.
-function curl(url, out = '/dev/null') {
-  const w = execFileSync('curl', ['-sS', '-o', out, '-w', '%{http_code} %{time_total} %{size_download}', url], { encoding: 'utf8' }).split(' ');
+/** One GET with curl; `gzip` asks for it as Prometheus does, and keeps the bytes compressed. */
+function curl(url, out = '/dev/null', gzip = false) {
+  const args = ['-sS', '-o', out, '-w', '%{http_code} %{time_total} %{size_download}', ...(gzip ? ['-H', 'Accept-Encoding: gzip'] : []), url];
+  const w = execFileSync('curl', args, { encoding: 'utf8' }).split(' ');
   if (w[0] !== '200') throw new Error(`GET ${url}: ${w[0]}`);
   return { ms: Number(w[1]) * 1000, bytes: Number(w[2]) };
 }
 
-function scrape(url, times = 10) {
+function scrape(url, gzip, times = 10) {
   const ms = [];
   let bytes = 0;
   for (let i = 0; i < times; i++) {
-    const r = curl(url);
+    const r = curl(url, '/dev/null', gzip);
     ms.push(r.ms);
     bytes = r.bytes;
   }
@@ -124,13 +126,13 @@ function scrape(url, times = 10) {
   return { first, median: ms[Math.floor(ms.length / 2)], bytes };
 }
 
-/** The same body from a bare node:http server: what sending these bytes costs at all. */
-async function floor(url, dir) {
-  const file = join(dir, 'metrics.txt');
-  curl(url, file);
+/** The same body (gzip: the same compressed bytes) from a bare node:http server: what sending these bytes costs at all. */
+async function floor(url, dir, gzip) {
+  const file = join(dir, gzip ? 'metrics.txt.gz' : 'metrics.txt');
+  curl(url, file, gzip);
   const bare = await startBare(file);
   try {
-    return scrape(`${bare.url}/metrics`);
+    return scrape(`${bare.url}/metrics`, gzip);
   } finally {
     bare.stop();
   }
@@ -180,21 +182,24 @@ if (want('metrics')) {
   for (const jobs of [1000, 10000, 50000]) {
     await seed(agent.url, jobs - seeded, seeded);
     seeded = jobs;
-    const s = scrape(`${agent.url}/metrics`);
-    const f = await floor(`${agent.url}/metrics`, dir);
+    // Prometheus scrapes with Accept-Encoding: gzip; curl without it gets the text.
+    const z = scrape(`${agent.url}/metrics`, true);
+    // RSS as a Prometheus-scraped agent holds it: read before the text scrapes, whose
+    // inflated 20 MB bodies are transient garbage.
+    const memory = jobs === 10000 ? { afterScrape: rssMb(agent.pid), afterGc: await rssAfterGc(agent.pid), settled: await rssSettled(agent.pid) } : undefined;
+    const t = scrape(`${agent.url}/metrics`, false);
+    const fz = await floor(`${agent.url}/metrics`, dir, true);
+    const ft = await floor(`${agent.url}/metrics`, dir, false);
     row(
       `/metrics at ${jobs / 1000}k jobs`,
-      `${s.median.toFixed(1)} ms median`,
-      `first ${s.first.toFixed(1)} ms (renders every job), ${(s.bytes / 2 ** 20).toFixed(1)} MiB; same bytes from bare node:http ${f.median.toFixed(1)} ms`,
+      `${z.median.toFixed(1)} ms median (gzip, as Prometheus asks)`,
+      `first ${z.first.toFixed(1)} ms (renders every job), ${(z.bytes / 2 ** 20).toFixed(1)} MiB; text ${t.median.toFixed(1)} ms, ${(t.bytes / 2 ** 20).toFixed(1)} MiB; same bytes from bare node:http ${fz.median.toFixed(1)} / ${ft.median.toFixed(1)} ms`,
     );
-    if (jobs === 10000) {
-      const afterScrape = rssMb(agent.pid);
-      const afterGc = await rssAfterGc(agent.pid);
-      const settled = await rssSettled(agent.pid);
+    if (memory) {
       row(
         'RSS at 10k jobs',
-        `${settled.mb.toFixed(0)} MB idle (V8's memory reducer ran ${settled.s.toFixed(0)} s after the last scrape)`,
-        `${afterGc.toFixed(0)} MB after the scrapes and a forced GC; ${afterScrape.toFixed(0)} MB right after the scrapes; ${baseRss.toFixed(0)} MB empty`,
+        `${memory.settled.mb.toFixed(0)} MB idle (V8's memory reducer ran ${memory.settled.s.toFixed(0)} s after the last scrape)`,
+        `${memory.afterGc.toFixed(0)} MB after 10 gzip scrapes and a forced GC; ${memory.afterScrape.toFixed(0)} MB right after the scrapes; ${baseRss.toFixed(0)} MB empty`,
       );
     }
   }

@@ -4,11 +4,13 @@
  * added by later capabilities (Pushgateway API, ping URLs, status page).
  */
 import type { ServerResponse } from 'node:http';
+import { createInflateRaw, inflateRawSync } from 'node:zlib';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { Hono } from 'hono';
 import type { Context } from 'hono';
 import { matchedRoutes } from 'hono/route';
 import { NotFoundError } from '../domain/errors.js';
+import { acceptsGzip, deflateStream, gzipParts, plainLength, type BodyPart } from '../metrics/deflate-parts.js';
 import type { ExpositionFormat } from '../metrics/exposition-format.js';
 import { CONTENT_TYPES, negotiateFormat } from '../metrics/exposition-format.js';
 import type { SelfMetrics } from '../metrics/self-metrics.js';
@@ -18,8 +20,8 @@ import { errorResponse } from './errors.js';
 import { createRequestIds } from './raw-route.js';
 
 export interface Exposer {
-  /** A section of /metrics; Buffers handed out here must never be modified afterwards. */
-  render(format: ExpositionFormat): string | Buffer | readonly Buffer[];
+  /** A section of /metrics; Buffers and deflated parts handed out here must never be modified afterwards. */
+  render(format: ExpositionFormat): string | Buffer | readonly BodyPart[];
 }
 
 export interface ReadinessCheck {
@@ -74,27 +76,50 @@ export function createApp(deps: AppDeps): Hono {
     const sections = deps.exposers.map((e) => e.render(format));
     let self = await registry.metrics();
     if (format === 'openmetrics') self = self.replace(/# EOF\n?$/, '');
-    const chunks: Buffer[] = [Buffer.from(self)];
+    const parts: BodyPart[] = [Buffer.from(self)];
     for (const section of sections) {
-      if (typeof section === 'string') chunks.push(Buffer.from(section));
-      else if (Buffer.isBuffer(section)) chunks.push(section);
-      else for (const b of section) chunks.push(b);
+      if (typeof section === 'string') parts.push(Buffer.from(section));
+      else if (Buffer.isBuffer(section)) parts.push(section);
+      else for (const p of section) parts.push(p);
     }
-    if (format === 'openmetrics') chunks.push(Buffer.from('# EOF\n'));
-    let length = 0;
-    for (const b of chunks) length += b.length;
-    const headers = { 'Content-Type': CONTENT_TYPES[format], 'Content-Length': String(length), 'X-Request-Id': c.get('requestId' as never) as string };
+    if (format === 'openmetrics') parts.push(Buffer.from('# EOF\n'));
+    const headers: Record<string, string> = { 'Content-Type': CONTENT_TYPES[format], Vary: 'Accept-Encoding', 'X-Request-Id': c.get('requestId' as never) as string };
     const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
-    if (!outgoing) return c.body(Buffer.concat(chunks, length), 200, headers);
-    // Behind @hono/node-server: hand the cached Buffers to the socket as they are, in one
-    // corked writev. Measured at 10k jobs (CPU per scrape, same run): one Buffer.concat of
-    // the body 309 ms, a pulled ReadableStream 160 ms, this 92 ms. The chunks are the
-    // exposition's immutable page Buffers, so a slow scraper holds references, not copies.
+    if (acceptsGzip(c.req.header('accept-encoding'))) {
+      // What Prometheus asks for: the cached parts go out compressed as they are.
+      const chunks = gzipParts(parts);
+      let length = 0;
+      for (const b of chunks) length += b.length;
+      headers['Content-Encoding'] = 'gzip';
+      headers['Content-Length'] = String(length);
+      if (!outgoing) return c.body(Buffer.concat(chunks, length), 200, headers);
+      // Behind @hono/node-server: the Buffers go to the socket as they are, in one corked
+      // writev (at 10k jobs a Buffer.concat of the text body cost 309 ms of CPU per scrape,
+      // a pulled ReadableStream 160 ms, this 92 ms).
+      outgoing.writeHead(200, headers);
+      outgoing.cork();
+      for (const b of chunks) outgoing.write(b);
+      outgoing.uncork();
+      outgoing.end();
+      return RESPONSE_ALREADY_SENT;
+    }
+    headers['Content-Length'] = String(plainLength(parts));
+    const stream = deflateStream(parts);
+    if (!outgoing) return c.body(inflateRawSync(Buffer.concat(stream)), 200, headers);
+    // The text is inflated on zlib's thread pool in 256 KiB pieces and streamed with
+    // backpressure: the event loop stays free, and the whole text is never in memory at
+    // once (inflating it in one piece on the event loop was slower and took ~60 MB of RSS).
     outgoing.writeHead(200, headers);
-    outgoing.cork();
-    for (const b of chunks) outgoing.write(b);
-    outgoing.uncork();
-    outgoing.end();
+    const inflater = createInflateRaw({ chunkSize: 256 * 1024 });
+    inflater.on('error', (err) => {
+      deps.logger.error('could not inflate the /metrics body', { err });
+      outgoing.destroy(err);
+    });
+    outgoing.on('close', () => inflater.destroy());
+    inflater.pipe(outgoing);
+    // One input Buffer (~1.3 MB at 10k jobs): each write is a thread-pool round trip, and one
+    // per part made a 10k-job scrape take 150 ms instead of 20.
+    inflater.end(Buffer.concat(stream));
     return RESPONSE_ALREADY_SENT;
   });
 

@@ -1,10 +1,14 @@
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
+import { promisify } from 'node:util';
+import { get, type IncomingHttpHeaders } from 'node:http';
+import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JOB_METRICS } from '../../src/metrics/names.js';
 import { ManualClock } from '../../src/runtime/clock.js';
 import { hasBinary } from '../support/require-binary.js';
 import { startAgent, type TestAgent } from '../support/start-agent.js';
 
+const run = promisify(execFile);
 const clock = new ManualClock(Date.UTC(2026, 10, 23, 12));
 
 describe('/metrics exposition', () => {
@@ -31,14 +35,46 @@ describe('/metrics exposition', () => {
     expect(text).toContain('job_failures_total{job_name="bad"} 1');
   });
 
-  it('sends the cached page Buffers as one body with its length and request id', async () => {
-    const res = await fetch(`${a.url}/metrics`, { headers: { 'x-request-id': 'scrape-1' } });
-    const body = Buffer.from(await res.arrayBuffer());
-    expect(res.status).toBe(200);
-    expect(res.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
-    expect(Number(res.headers.get('content-length'))).toBe(body.length);
-    expect(res.headers.get('x-request-id')).toBe('scrape-1');
-    expect(body.toString()).toContain('job_runs_total{job_name="ok",outcome="succeeded"} 1');
+  /** The raw bytes as they came off the socket (fetch would undo the gzip). */
+  const rawGet = (path: string, headers: Record<string, string>): Promise<{ status: number; headers: IncomingHttpHeaders; body: Buffer }> =>
+    new Promise((resolve, reject) => {
+      get(`${a.url}${path}`, { headers }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+        res.on('error', reject);
+      }).on('error', reject);
+    });
+
+  it('answers a gzip scraper (Prometheus) with one gzip member, and anyone else with the text', async () => {
+    const z = await rawGet('/metrics', { 'accept-encoding': 'gzip', 'x-request-id': 'scrape-1' });
+    expect(z.status).toBe(200);
+    expect(z.headers['content-type']).toBe('text/plain; version=0.0.4; charset=utf-8');
+    expect(z.headers['content-encoding']).toBe('gzip');
+    expect(z.headers.vary).toBe('Accept-Encoding');
+    expect(Number(z.headers['content-length'])).toBe(z.body.length);
+    expect(z.headers['x-request-id']).toBe('scrape-1');
+    const unzipped = gunzipSync(z.body).toString();
+
+    const plain = await rawGet('/metrics', { 'accept-encoding': 'identity' });
+    expect(plain.headers['content-encoding']).toBeUndefined();
+    expect(Number(plain.headers['content-length'])).toBe(plain.body.length);
+    const text = plain.body.toString();
+    expect(text).toContain('job_runs_total{job_name="ok",outcome="succeeded"} 1');
+    // The same per-job section both ways (the agent's own counters move between scrapes).
+    const jobLines = (t: string): string[] => t.split('\n').filter((l) => l.startsWith('job_'));
+    expect(jobLines(unzipped)).toEqual(jobLines(text));
+    expect(jobLines(text).length).toBeGreaterThan(50);
+  });
+
+  it.skipIf(!hasBinary('curl', 'curl'))('works with curl, compressed and not', async () => {
+    // Asynchronously: the agent answers from this very process.
+    const curl = async (...args: string[]): Promise<string> => (await run('curl', ['-fsS', '-m', '20', ...args, `${a.url}/metrics`])).stdout;
+    const plain = await curl();
+    const compressed = await curl('--compressed');
+    expect(compressed).toContain('job_runs_total{job_name="ok",outcome="succeeded"} 1');
+    const jobLines = (t: string): string[] => t.split('\n').filter((l) => l.startsWith('job_'));
+    expect(jobLines(compressed)).toEqual(jobLines(plain));
   });
 
   it.skipIf(!hasBinary('promtool', 'prometheus'))('passes promtool check metrics', async () => {
