@@ -10,8 +10,8 @@
  *
  * How: each piece is raw deflate that ends in a sync flush — byte-aligned, no final-block
  * bit — so pieces concatenate into one valid deflate stream (what pigz does), and an empty
- * final block closes it. Plain Buffers (the small, per-scrape sections) become stored
- * blocks for the identity path and are compressed per scrape for the gzip one. The gzip
+ * final block closes it. Plain Buffers (the small, per-scrape sections) are compressed per
+ * scrape for gzip clients; other clients get every part inflated on its own. The gzip
  * trailer's CRC-32 is combined from the pieces' own CRCs (zlib's crc32_combine), so a
  * scrape never touches the uncompressed bytes of a cached piece.
  */
@@ -114,24 +114,8 @@ export function plainLength(parts: readonly BodyPart[]): number {
   return n;
 }
 
-/** Stored blocks for raw bytes: the deflate stream carries them as they are (≤ 65,535 bytes each). */
-function stored(buf: Buffer, out: Buffer[]): void {
-  for (let at = 0; at < buf.length; at += 0xffff) {
-    const n = Math.min(0xffff, buf.length - at);
-    out.push(Buffer.from([0x00, n & 0xff, n >>> 8, ~n & 0xff, (~n >>> 8) & 0xff]), buf.subarray(at, at + n));
-  }
-}
-
-/** One complete raw deflate stream of the body: inflating it gives the text. */
-export function deflateStream(parts: readonly BodyPart[]): Buffer[] {
-  const out: Buffer[] = [];
-  for (const p of parts) {
-    if (!isDeflated(p)) stored(p, out);
-    else if (p.len > 0) out.push(p.z);
-  }
-  out.push(FINAL_BLOCK);
-  return out;
-}
+/** A part's text. */
+export const inflated = (p: BodyPart): Buffer => (isDeflated(p) ? inflate(p) : p);
 
 /** The body as one gzip member; runs of plain Buffers are compressed here. */
 export function gzipParts(parts: readonly BodyPart[]): Buffer[] {
