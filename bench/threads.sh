@@ -5,14 +5,15 @@
 # machine noise hits both alike.
 #   bench/threads.sh push JOBS BATCH     single events (BATCH=1) or batches over JOBS jobs
 #   bench/threads.sh pushgateway         Pushgateway-API PUTs over 10k groups
-# Environment: ROOT (checkout, default this one), DUR (process|power), SECONDS_RUN (default 8).
+# Environment: ROOT (checkout, default this one), DUR (process|power), SECONDS_RUN (default 8),
+# NODE_FLAGS (start `node $NODE_FLAGS bin/jobpulse.js` instead of the launcher's own flags).
 set -euo pipefail
 ROOT=${ROOT:-$(cd "$(dirname "$0")/.." && pwd)}
 LUA_DIR=$(cd "$(dirname "$0")" && pwd)
 cd "$ROOT"
 PORT=$(node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")
 D=$(mktemp -d)
-JOBPULSE_DURABILITY=${DUR:-process} JOBPULSE_PORT=$PORT JOBPULSE_HOST=127.0.0.1 JOBPULSE_DB=$D/b.db JOBPULSE_LOG_LEVEL=warn JOBPULSE_LIMITS__MAX_JOBS=1000000 bin/jobpulse.js serve &
+JOBPULSE_DURABILITY=${DUR:-process} JOBPULSE_PORT=$PORT JOBPULSE_HOST=127.0.0.1 JOBPULSE_DB=$D/b.db JOBPULSE_LOG_LEVEL=warn JOBPULSE_LIMITS__MAX_JOBS=1000000 ${NODE_FLAGS:+node $NODE_FLAGS} bin/jobpulse.js serve &
 P=$!
 trap 'kill -TERM $P 2>/dev/null; wait $P 2>/dev/null; rm -rf "$D"' EXIT
 for _ in $(seq 100); do curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.1; done
