@@ -34,5 +34,9 @@ describe('no bad input reaches the 500 branch', () => {
     expect(statuses.get(200)).toBeGreaterThan(0);
     expect(statuses.get(400)).toBeGreaterThan(0);
     expect((await a.get('/readyz')).status).toBe(200);
+    // Every answer counted once under its code, whatever order the labels come in.
+    const lines = (await a.get('/metrics')).text.split('\n').filter((l) => l.startsWith('jobpulse_http_requests_total{') && l.includes('route="/push"'));
+    const counted = new Map(lines.map((l) => [Number(/code="(\d+)"/.exec(l)?.[1]), Number(l.split(' ').pop())]));
+    expect(counted).toEqual(statuses);
   });
 });
