@@ -136,9 +136,12 @@ async function ingestAlone() {
   }));
   const seconds = (performance.now() - t) / 1000;
   const cpu = cpuSeconds(cpu0);
+  // stop() writes the run and job rows still waiting behind the log (after 4 s dirty): work
+  // the durable-commit figure does not include, reported next to it.
   await agent.stop();
+  const withRows = { seconds: (performance.now() - t) / 1000, cpu: cpuSeconds(cpu0) };
   rmSync(dir, { recursive: true, force: true });
-  return { n: MESSAGES, seconds, cpu };
+  return { n: MESSAGES, seconds, cpu, withRows };
 }
 const ingestOnly = process.env.BENCH_SKIP_INGEST ? undefined : await ingestAlone();
 
@@ -166,6 +169,7 @@ while (total() < MESSAGES) await sleep(5);
 const agentSeconds = (performance.now() - joinedAt) / 1000;
 const agentCpu = cpuSeconds(cpuAtJoin);
 await agent.stop();
+const agentWithRows = { seconds: (performance.now() - joinedAt) / 1000, cpu: cpuSeconds(cpuAtJoin) };
 rmSync(dir, { recursive: true, force: true });
 mock.stop();
 
@@ -179,6 +183,10 @@ console.log('| consumer | messages | wall s | messages/s | Node CPU s |');
 console.log('|---|---|---|---|---|');
 row('kcat -C (read only, ceiling)', kcatCount, kcatSeconds);
 if (alone) row('kafkajs alone (fetch, decode, discard, offset commit)', alone.n, alone.seconds, alone.cpu);
-if (ingestOnly) row('jobpulse ingest() alone (same events pre-decoded, no Kafka)', ingestOnly.n, ingestOnly.seconds, ingestOnly.cpu);
+if (ingestOnly) {
+  row('jobpulse ingest() alone (same events pre-decoded, no Kafka)', ingestOnly.n, ingestOnly.seconds, ingestOnly.cpu);
+  row('… and until its rows written behind are written (at stop)', ingestOnly.n, ingestOnly.withRows.seconds, ingestOnly.withRows.cpu);
+}
 row('jobpulse (decode, validate, durable commit, offset commit)', MESSAGES, agentSeconds, agentCpu);
-console.log(`\njobpulse / kcat time ratio: ${(agentSeconds / kcatSeconds).toFixed(2)}×`);
+row('… and until its rows written behind are written (at stop)', MESSAGES, agentWithRows.seconds, agentWithRows.cpu);
+console.log(`\njobpulse / kcat time ratio: ${(agentSeconds / kcatSeconds).toFixed(2)}× to durable commits, ${(agentWithRows.seconds / kcatSeconds).toFixed(2)}× with the rows written behind`);
