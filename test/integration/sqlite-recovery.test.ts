@@ -54,6 +54,27 @@ async function historyWithPartialFlush(): Promise<{ w: StoreWriter; crashed: Sto
 
 const byName = (jobs: Job[]): Record<string, Job> => Object.fromEntries(jobs.map((j) => [j.job_name, j]));
 
+describe('SQLite write-behind bounds', () => {
+  it('writes the oldest rows before their 4 s once too many run snapshots are held', async () => {
+    dir = tempDir();
+    const w = new StoreWriter();
+    const store = createSqliteStore({ path: `${dir.path}/t.db`, durability: 'process', maxDirtyRuns: 5 });
+    open.push(store);
+    // A stream of new runs (every Kafka message is one): twenty of them, one job.
+    for (let i = 0; i < 20; i++) await store.commit(w.batch([{ run: `k-${i}`, job: 'topic', event: 'succeeded', at: T0 + i }]));
+    const reader = new Database(`${dir.path}/t.db`, { readonly: true });
+    try {
+      const rows = (): number => (reader.prepare('SELECT count(*) AS n FROM runs').get() as { n: number }).n;
+      // The flush timer ticks every 20 ms; the age rule alone would wait 4 s.
+      const deadline = Date.now() + 2000;
+      while (rows() === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      expect(rows()).toBe(20);
+    } finally {
+      reader.close();
+    }
+  });
+});
+
 describe('SQLite write-behind recovery', () => {
   it('an abandoned store whose rows never caught up reopens with every event reduced once', async () => {
     dir = tempDir();

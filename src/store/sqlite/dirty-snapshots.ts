@@ -44,6 +44,11 @@ export class DirtySnapshots {
     return this.byJob.size;
   }
 
+  /** Run snapshots held (including those of entries taken and not settled yet). */
+  get runCount(): number {
+    return this.runs.size;
+  }
+
   add(jobName: string, firstSeq: number, lastSeq: number, job: Job | undefined, runs: Iterable<Run>, seqs?: Map<string, number[]>): void {
     let e = this.byJob.get(jobName);
     if (!e) {

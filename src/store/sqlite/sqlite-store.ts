@@ -39,6 +39,12 @@ const FLUSH_BUDGET_MS = 4;
  * instead of 2.2.
  */
 const FLUSH_AFTER_MS = 4000;
+/**
+ * Above this many run snapshots held, the oldest entries are written whatever their age:
+ * entries coalesce per job, but a stream of new runs (a Kafka topic where every message is
+ * a run) holds one snapshot per run for the whole delay, ~1 KB each.
+ */
+const MAX_DIRTY_RUNS = 20_000;
 
 
 export interface SqliteStoreOptions {
@@ -48,6 +54,8 @@ export interface SqliteStoreOptions {
   cacheMb?: number;
   /** Off only in tests that need the rows to lag (crash recovery). */
   flushBehind?: boolean;
+  /** Run snapshots held behind the log before the oldest are written regardless of age (default MAX_DIRTY_RUNS). */
+  maxDirtyRuns?: number;
 }
 
 interface CommitPart {
@@ -163,8 +171,14 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
       const now = performance.now();
       const until = now + FLUSH_BUDGET_MS;
       const ripe = now - FLUSH_AFTER_MS;
+      let excess = dirty.runCount - (opts.maxDirtyRuns ?? MAX_DIRTY_RUNS);
       // Checking the clock every 32 entries keeps the check itself off the profile.
-      return dirty.take((n, e) => e.since <= ripe && ((n & 31) !== 0 || performance.now() < until));
+      return dirty.take((n, e) => {
+        if (e.since > ripe && excess <= 0) return false;
+        if ((n & 31) === 0 && n > 0 && performance.now() >= until) return false;
+        excess -= e.runs.size;
+        return true;
+      });
     })
       .catch(() => {
         // Kept in memory and retried next tick; the events are durable either way.
