@@ -65,10 +65,12 @@ describe('SQLite write-behind bounds', () => {
     const reader = new Database(`${dir.path}/t.db`, { readonly: true });
     try {
       const rows = (): number => (reader.prepare('SELECT count(*) AS n FROM runs').get() as { n: number }).n;
-      // The flush timer ticks every 20 ms; the age rule alone would wait 4 s.
+      // The flush timer ticks every 20 ms and writes whole entries, oldest first, until at
+      // most 5 runs wait (it may have written some while the commits went on); the age rule
+      // alone would write none for 4 s.
       const deadline = Date.now() + 2000;
-      while (rows() === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-      expect(rows()).toBe(20);
+      while (rows() < 15 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      expect(rows()).toBeGreaterThanOrEqual(15);
     } finally {
       reader.close();
     }
