@@ -323,6 +323,7 @@ export function createIngest(deps: {
     // keeps alive is copied by every young-generation GC (at 64 connections of 100-event
     // pushes that copying was a quarter of the event loop).
     const recordCount = records.length;
+    let transitions: [Run, Run['state'] | undefined][] = [];
     if (recordCount > 0) {
       const batchEpoch = epoch;
       const overlay: Overlay = { runs, jobs, keys: batchIds, newJobs, epoch: batchEpoch };
@@ -340,6 +341,12 @@ export function createIngest(deps: {
         // A pipelining store never asks for the batch again (only shared stores retry): the
         // drafts can go now rather than when the batch is answered.
         if (depth > 1) for (const req of batch) req.drafts = NO_DRAFTS;
+        // Stores read the events before commit returns. This suspended function keeps its
+        // locals alive until the store answers, and everything alive then survives young-
+        // generation GCs into the old generation: the events and the runs they replaced go now.
+        records.length = 0;
+        transitions = transitionsOf(runs, prevRuns);
+        prevRuns.clear();
         sent();
         await committing;
       } catch (err) {
@@ -365,7 +372,7 @@ export function createIngest(deps: {
       lastCommitFailed = false;
       publishNewer([...jobs.values()], [...runs.values()]);
       overlays.splice(overlays.indexOf(overlay), 1);
-      logTransitions(runs, prevRuns);
+      logTransitions(transitions);
     } else sent();
     // One counter update per (source, result) and batch: label lookups per event showed in profiles.
     for (const [k, n] of seenEvents) {
@@ -389,12 +396,19 @@ export function createIngest(deps: {
     );
   }
 
-  function logTransitions(runs: Map<string, Run>, prev: Map<string, Run | undefined>): void {
+  /** Runs whose state the batch changed, with the state before: one log line each once committed. */
+  function transitionsOf(runs: Map<string, Run>, prev: Map<string, Run | undefined>): [Run, Run['state'] | undefined][] {
+    const out: [Run, Run['state'] | undefined][] = [];
     for (const [id, r] of runs) {
       const before = prev.get(id)?.state;
-      if (before === r.state) continue;
-      logger.info('run state changed', { job_name: r.job_name, run_id: id, source: r.source, from: before ?? 'new', to: r.state });
+      if (before !== r.state) out.push([r, before]);
     }
+    return out;
+  }
+
+  function logTransitions(transitions: [Run, Run['state'] | undefined][]): void {
+    for (const [r, before] of transitions)
+      logger.info('run state changed', { job_name: r.job_name, run_id: r.run_id, source: r.source, from: before ?? 'new', to: r.state });
   }
 
   function fenceBatch(batch: Request[], err: FencedWriteError, events: number): void {

@@ -36,6 +36,8 @@ export interface CommitBatch {
   /**
    * `keyed`: the client chose the event_id, so `findEvents` must find it again (retried
    * deliveries). Ids the agent assigned are unique by construction and need no lookup.
+   * A store reads the events before `commit` returns: the caller may drop them then, rather
+   * than keep them alive until the commit is answered.
    */
   events: { event: JobEvent; applied: boolean; reason?: string; keyed?: boolean }[];
   /** Final snapshot of every run the batch changed. */

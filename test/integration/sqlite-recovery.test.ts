@@ -150,6 +150,26 @@ describe('SQLite write-behind recovery', () => {
     expect(job?.runs_total.failed).toBe(1);
   });
 
+  it("a job's rows written between two pipelined commits claim only the first one's events", async () => {
+    dir = tempDir();
+    const w = new StoreWriter();
+    const crashed = openStore(false);
+    // Two commits of one job in flight together, as ingest pipelines them.
+    const first = crashed.commit(w.batch([{ run: 'p', job: 'j', event: 'started', at: T0 }]));
+    const second = crashed.commit(w.batch([{ run: 'p', job: 'j', event: 'progress', at: T0 + 1, records: 7 }]));
+    await first;
+    // The first is answered, the second not yet: a read writes job j's rows now. They reflect
+    // the first commit only, so the job row's snap_seq must not cover the second's event.
+    const read = crashed.recentSuccesses('j', 5);
+    await second;
+    await read;
+    // Abandoned before the second commit's rows were written.
+    const reopened = openStore(true);
+    expect(await reopened.getRun('p')).toEqual(w.runs.get('p'));
+    expect(byName((await reopened.loadState()).jobs).j).toEqual(w.jobs.get('j'));
+    expect(w.jobs.get('j')?.records_processed_total).toBe(7);
+  });
+
   it('a row write sent while an event commit is in flight does not let replay skip that commit', async () => {
     dir = tempDir();
     const w = new StoreWriter();

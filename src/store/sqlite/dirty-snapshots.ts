@@ -49,19 +49,41 @@ export class DirtySnapshots {
     return this.runs.size;
   }
 
-  add(jobName: string, firstSeq: number, lastSeq: number, job: Job | undefined, runs: Iterable<Run>, seqs?: Map<string, number[]>): void {
+  /**
+   * An event committed at `seq` for this job and run: dirties the job (an entry created now
+   * starts at `seq`, so entries stay in the order of their first unflushed event) and makes
+   * `seq` part of the run's next chunk. Called per event, in seq order, after the commit.
+   */
+  addEvent(jobName: string, runId: string, seq: number): void {
+    const e = this.entry(jobName, seq);
+    const held = e.seqs.get(runId);
+    if (held) held.push(seq);
+    else e.seqs.set(runId, [seq]);
+    if (this.seqOwner.get(runId) !== jobName) this.seqOwner.set(runId, jobName);
+  }
+
+  /**
+   * A run's newest snapshot. Its events came through `addEvent`, which set the entry's seqs;
+   * `seq` is used only for an entry created here (a snapshot without an event of its own
+   * commit) or, with `raise`, moves the entry's newest seq up to it.
+   */
+  addRun(run: Run, seq: number, raise = false): void {
+    this.entry(run.job_name, seq, raise).runs.set(run.run_id, run);
+    this.runs.set(run.run_id, run);
+  }
+
+  /** A job's newest snapshot; `seq` and `raise` as for `addRun`. */
+  addJob(job: Job, seq: number, raise = false): void {
+    this.entry(job.job_name, seq, raise).job = job;
+  }
+
+  private entry(jobName: string, seq: number, raise = true): DirtyEntry {
     let e = this.byJob.get(jobName);
     if (!e) {
-      e = { job_name: jobName, runs: new Map(), seqs: new Map(), firstSeq, lastSeq, since: performance.now() };
+      e = { job_name: jobName, runs: new Map(), seqs: new Map(), firstSeq: seq, lastSeq: seq, since: performance.now() };
       this.byJob.set(jobName, e);
-    }
-    if (lastSeq > e.lastSeq) e.lastSeq = lastSeq;
-    if (job) e.job = job;
-    for (const r of runs) {
-      e.runs.set(r.run_id, r);
-      this.runs.set(r.run_id, r);
-    }
-    if (seqs) for (const [id, list] of seqs) this.addSeqs(e, id, list);
+    } else if (raise && seq > e.lastSeq) e.lastSeq = seq;
+    return e;
   }
 
   private addSeqs(e: DirtyEntry, runId: string, list: number[]): void {

@@ -14,7 +14,7 @@
  */
 import type { Job } from '../../domain/job.js';
 import type { Run, RunState } from '../../domain/run.js';
-import type { FinishedRun, RunQuery, Store, Success } from '../store.js';
+import type { CommitBatch, FinishedRun, RunQuery, Store, Success } from '../store.js';
 import { createSqliteGroupLog, prepareGroupLogStatements } from './group-log.js';
 import { openDatabase, type Db } from './open-database.js';
 import type { Durability } from '../../config/schema.js';
@@ -56,14 +56,6 @@ export interface SqliteStoreOptions {
   flushBehind?: boolean;
   /** Run snapshots held behind the log before the oldest are written regardless of age (default MAX_DIRTY_RUNS). */
   maxDirtyRuns?: number;
-}
-
-interface CommitPart {
-  from: number;
-  to: number;
-  job?: Job;
-  runs: Run[];
-  seqs: Map<string, number[]>;
 }
 
 /** Above this many ids a lookup is one json_each statement instead of one statement per id. */
@@ -225,6 +217,38 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
     return changes?.[2] ?? 0;
   };
 
+  /**
+   * The rest of a commit once the writer answers: the committed events and snapshots join the
+   * dirty set (their rows are written behind). Holds only what that needs.
+   */
+  const settleCommit = async (
+    written: Promise<unknown> | undefined,
+    first: number,
+    jobNames: string[] | undefined,
+    runIds: string[] | undefined,
+    runs: Run[],
+    jobs: Job[],
+  ): Promise<void> => {
+    if (written) {
+      try {
+        await written;
+      } catch (err) {
+        unreflected.delete(first);
+        throw err;
+      }
+    }
+    if (jobNames && runIds) for (let i = 0; i < jobNames.length; i++) dirty.addEvent(jobNames[i] as string, runIds[i] as string, first + i);
+    // Every run and job an event of this commit changed has its entry from addEvent, with the
+    // seqs of its own events (not lastSeq: a later commit may be in flight, and a row must not
+    // claim events it does not reflect). A snapshot-only commit sits at lastSeq.
+    for (const r of runs) dirty.addRun(r, lastSeq, !written);
+    for (const j of jobs) dirty.addJob(j, lastSeq, !written);
+    if (written) unreflected.delete(first);
+    if (opts.flushBehind === false) return;
+    // A snapshot-only commit (no events) has nothing to replay it from: write it now.
+    if (!written) await flushAll();
+  };
+
   let closed = false;
   return {
     kind: 'sqlite',
@@ -283,54 +307,36 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
       return out;
     },
 
-    async commit(batch) {
-      // Only these outlive the await below: the events are not kept alive while the thread commits.
-      const { runs: batchRuns, jobs: batchJobs } = batch;
-      const eventCount = batch.events.length;
-      // Seq of the first and the newest event per job: what the job's rows must catch up on.
-      // What each job's dirty entry gets from this commit: its seq range, its snapshots, and
-      // per run the seqs of this commit (the runs' next run_events chunks). One map: at 10k
-      // jobs a batch touches thousands of jobs, and each extra map was a lookup per event.
-      const parts = new Map<string, CommitPart>();
-      const partOf = (name: string, seq: number): CommitPart => {
-        let p = parts.get(name);
-        if (!p) parts.set(name, (p = { from: seq, to: seq, runs: [], seqs: new Map() }));
-        return p;
-      };
-      let first: number | undefined;
-      if (batch.events.length > 0) {
-        const ops: Op[] = [];
-        let seq = lastSeq;
-        for (const { event: e, applied, reason, keyed } of batch.events) {
-          seq += 1;
-          ops.push([insertEvent, seq, e.run_id, e.received_at, applied ? 1 : 0, reason ?? null, JSON.stringify(e)]);
-          if (keyed) ops.push([insertKey, e.event_id, e.run_id, seq]);
-          const p = partOf(e.job_name, seq);
-          p.to = seq;
-          const list = p.seqs.get(e.run_id);
-          if (list) list.push(seq);
-          else p.seqs.set(e.run_id, [seq]);
-        }
-        // Taken before the commit is answered: a failed commit leaves a gap, never a reused seq.
-        first = lastSeq + 1;
-        lastSeq = seq;
-        unreflected.add(first);
-        try {
-          await writer.run(ops, batch.epoch !== undefined ? { epoch: batch.epoch } : {});
-        } catch (err) {
-          unreflected.delete(first);
-          throw err;
-        }
+    commit(batch) {
+      // Not an async function: a suspended one keeps its parameters, and with them every event
+      // of the batch, alive until the writer answers (a heap snapshot under batched load held
+      // 4,000 of them there, each surviving young-generation GCs into the old generation).
+      // The events are read here, synchronously; only what the dirty set needs goes on.
+      const { runs, jobs } = batch;
+      const events = batch.events;
+      const n = events.length;
+      if (n === 0) return settleCommit(undefined, 0, undefined, undefined, runs, jobs);
+      const ops: Op[] = [];
+      // The job and run of each event, by position: the seqs are first + i. Two arrays of
+      // existing strings instead of a map of per-job parts (a Map and arrays per job per
+      // commit, all alive across the commit's round trip).
+      const jobNames: string[] = new Array<string>(n);
+      const runIds: string[] = new Array<string>(n);
+      let seq = lastSeq;
+      for (let i = 0; i < n; i++) {
+        const { event: e, applied, reason, keyed } = events[i] as CommitBatch['events'][number];
+        seq += 1;
+        ops.push([insertEvent, seq, e.run_id, e.received_at, applied ? 1 : 0, reason ?? null, JSON.stringify(e)]);
+        if (keyed) ops.push([insertKey, e.event_id, e.run_id, seq]);
+        jobNames[i] = e.job_name;
+        runIds[i] = e.run_id;
       }
-      // Snapshots without an event of this commit (a snapshot-only commit) sit at lastSeq.
-      for (const r of batchRuns) partOf(r.job_name, lastSeq).runs.push(r);
-      for (const j of batchJobs) partOf(j.job_name, lastSeq).job = j;
-      // Jobs with only recorded (not applied) events get an entry too: their seqs need a chunk.
-      for (const [name, p] of parts) dirty.add(name, p.from, p.to, p.job, p.runs, p.seqs);
-      if (first !== undefined) unreflected.delete(first);
-      if (opts.flushBehind === false) return;
-      // A snapshot-only commit (no events) has nothing to replay it from: write it now.
-      if (eventCount === 0) await flushAll();
+      // Taken before the commit is answered: a failed commit leaves a gap, never a reused seq.
+      const first = lastSeq + 1;
+      lastSeq = seq;
+      unreflected.add(first);
+      const written = writer.run(ops, batch.epoch !== undefined ? { epoch: batch.epoch } : {});
+      return settleCommit(written, first, jobNames, runIds, runs, jobs);
     },
 
     async getRun(id) {
