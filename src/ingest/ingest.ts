@@ -95,6 +95,7 @@ interface Request {
 }
 
 const NEW_RUN_EVENTS = new Set(['queued', 'started', 'submitted']);
+const RESULTS: readonly IngestResult['result'][] = ['applied', 'recorded', 'duplicate'];
 const NO_DRAFTS: EventDraft[] = [];
 /** Below twice this many queued events a batch is not split for pipelining: per-commit costs would dominate. */
 const MIN_SPLIT = 128;
@@ -251,10 +252,12 @@ export function createIngest(deps: {
     let newJobs = 0;
     const batchIds = new Map<string, string>();
     // Counted only once the batch is settled, so a reduction retried after a conflict counts once.
-    const seenEvents = new Map<string, number>();
+    // Per source, counts by result: no key string built per event.
+    const seenEvents = new Map<string, Record<IngestResult['result'], number>>();
     const count = (source: string, result: IngestResult['result']): void => {
-      const k = `${source}\u0000${result}`;
-      seenEvents.set(k, (seenEvents.get(k) ?? 0) + 1);
+      let c = seenEvents.get(source);
+      if (!c) seenEvents.set(source, (c = { applied: 0, recorded: 0, duplicate: 0 }));
+      c[result] += 1;
     };
     const rejectedJobs: [string, number][] = [];
 
@@ -375,10 +378,9 @@ export function createIngest(deps: {
       logTransitions(transitions);
     } else sent();
     // One counter update per (source, result) and batch: label lookups per event showed in profiles.
-    for (const [k, n] of seenEvents) {
-      const [source, result] = k.split('\u0000') as [string, IngestResult['result']];
-      observer?.event(source, result, n);
-    }
+    seenEvents.forEach((c, source) => {
+      for (const result of RESULTS) if (c[result] > 0) observer?.event(source, result, c[result]);
+    });
     for (const [source, n] of rejectedJobs) observer?.rejected(source, 'too_many_jobs', n);
     observer?.committed(recordCount, (performance.now() - started) / 1000);
     batch.forEach((req, i) => {
@@ -399,10 +401,11 @@ export function createIngest(deps: {
   /** Runs whose state the batch changed, with the state before: one log line each once committed. */
   function transitionsOf(runs: Map<string, Run>, prev: Map<string, Run | undefined>): [Run, Run['state'] | undefined][] {
     const out: [Run, Run['state'] | undefined][] = [];
-    for (const [id, r] of runs) {
+    // forEach, not for-of over entries: no [key, value] array per run.
+    runs.forEach((r, id) => {
       const before = prev.get(id)?.state;
       if (before !== r.state) out.push([r, before]);
-    }
+    });
     return out;
   }
 

@@ -123,23 +123,31 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
    */
   const unreflected = new Set<number>();
   let slicePending = false;
+  /**
+   * Sends the entries' rows to the writer. Kept out of the async function that awaits the
+   * answer: a suspended function keeps its locals, and the rows' JSON would survive young-
+   * generation GCs into the old generation while the writer works.
+   */
+  const sendRows = (entries: DirtyEntry[]): Promise<unknown> => {
+    const ops: Op[] = [];
+    for (const e of entries) {
+      for (const r of e.runs.values()) ops.push([upsertRun, ...runRow(r)]);
+      e.seqs.forEach((seqs, id) => ops.push([insertChunk, ...chunkRow(id, seqs)]));
+      ops.push(e.job ? [upsertJob, ...jobRow(e.job, e.lastSeq)] : [markJob, e.lastSeq, e.job_name]);
+    }
+    // Everything after replay_from may be missing from the rows: what is still dirty, and
+    // events committed (or being committed) whose snapshots have not reached `dirty`.
+    let from = dirty.oldestSeq() ?? lastSeq + 1;
+    for (const f of unreflected) if (f < from) from = f;
+    ops.push([setReplayFrom, from - 1]);
+    return writer.run(ops);
+  };
   const flushRows = (select: () => DirtyEntry[]): Promise<void> => {
     const p = rowWrites.then(async () => {
       const entries = select();
       if (entries.length === 0) return;
-      const ops: Op[] = [];
-      for (const e of entries) {
-        for (const r of e.runs.values()) ops.push([upsertRun, ...runRow(r)]);
-        for (const [id, seqs] of e.seqs) ops.push([insertChunk, ...chunkRow(id, seqs)]);
-        ops.push(e.job ? [upsertJob, ...jobRow(e.job, e.lastSeq)] : [markJob, e.lastSeq, e.job_name]);
-      }
-      // Everything after replay_from may be missing from the rows: what is still dirty, and
-      // events committed (or being committed) whose snapshots have not reached `dirty`.
-      let from = dirty.oldestSeq() ?? lastSeq + 1;
-      for (const f of unreflected) if (f < from) from = f;
-      ops.push([setReplayFrom, from - 1]);
       try {
-        await writer.run(ops);
+        await sendRows(entries);
       } catch (err) {
         dirty.putBack(entries);
         throw err;
