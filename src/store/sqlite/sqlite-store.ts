@@ -20,7 +20,7 @@ import { openDatabase, type Db } from './open-database.js';
 import type { Durability } from '../../config/schema.js';
 import { decodeCursor, encodeCursor } from '../run-cursor.js';
 import { startCheckpointer, type Checkpointer } from './checkpointer.js';
-import { DirtySnapshots, type DirtyEntry } from './dirty-snapshots.js';
+import { DirtySnapshots, forEachChunk, type DirtyEntry } from './dirty-snapshots.js';
 import { replayTail } from './replay-tail.js';
 import { chunkRow, eventOfRow, INSERT_CHUNK_SQL, jobRow, runRow, UPSERT_JOB_SQL, UPSERT_RUN_SQL, type EventRow } from './rows.js';
 import { StatementSet, startWriterThread, type Op } from './writer-thread.js';
@@ -132,7 +132,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
     const ops: Op[] = [];
     for (const e of entries) {
       for (const r of e.runs.values()) ops.push([upsertRun, ...runRow(r)]);
-      e.seqs.forEach((seqs, id) => ops.push([insertChunk, ...chunkRow(id, seqs)]));
+      forEachChunk(e, (id, seqs) => ops.push([insertChunk, ...chunkRow(id, seqs)]));
       ops.push(e.job ? [upsertJob, ...jobRow(e.job, e.lastSeq)] : [markJob, e.lastSeq, e.job_name]);
     }
     // Everything after replay_from may be missing from the rows: what is still dirty, and
