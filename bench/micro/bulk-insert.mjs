@@ -35,53 +35,54 @@ const event = (i) => ({
 });
 const batches = Array.from({ length: ROUNDS }, (_, r) => Array.from({ length: N }, (_, i) => event(r * N + i)));
 
-function perRow() {
-  const db = open('rows.db');
-  const insert = db.prepare('INSERT INTO events (seq, run_id, received_at, applied, reason, data) VALUES (?, ?, ?, ?, ?, ?)');
-  const tx = db.transaction((ops) => {
-    for (const op of ops) insert.run(...op);
-  });
+/**
+ * Times one form over every batch: `build` runs on the event loop (with the structured clone
+ * postMessage would make of its result); the writer `prepare(db)` returns runs in one
+ * transaction per batch.
+ */
+function measure(file, build, prepare) {
+  const db = open(file);
+  const tx = db.transaction(prepare(db));
   let seq = 0;
   let loop = 0;
   let writer = 0;
   for (const events of batches) {
     let t = performance.now();
-    const ops = [];
-    for (const e of events) ops.push([++seq, e.run_id, e.received_at, 1, null, JSON.stringify(e)]);
-    const posted = structuredClone(ops);
+    const posted = structuredClone(build(events, seq + 1));
     loop += performance.now() - t;
     t = performance.now();
-    tx(posted);
+    tx(posted, seq + 1);
+    seq += events.length;
     writer += performance.now() - t;
   }
   db.close();
   return { loop, writer };
 }
 
-function bulk() {
-  const db = open('bulk.db');
-  const insert = db.prepare(
-    `INSERT INTO events (seq, run_id, received_at, applied, reason, data)
-     SELECT ? + key, value ->> '$[0]', value ->> '$[1]', value ->> '$[2]', value ->> '$[3]', value -> '$[4]' FROM json_each(?)`,
+const perRow = () =>
+  measure(
+    'rows.db',
+    (events, first) => events.map((e, i) => [first + i, e.run_id, e.received_at, 1, null, JSON.stringify(e)]),
+    (db) => {
+      const insert = db.prepare('INSERT INTO events (seq, run_id, received_at, applied, reason, data) VALUES (?, ?, ?, ?, ?, ?)');
+      return (ops) => {
+        for (const op of ops) insert.run(...op);
+      };
+    },
   );
-  const tx = db.transaction((first, json) => insert.run(first, json));
-  let seq = 0;
-  let loop = 0;
-  let writer = 0;
-  for (const events of batches) {
-    let t = performance.now();
-    const rows = [];
-    for (const e of events) rows.push([e.run_id, e.received_at, 1, null, e]);
-    const posted = structuredClone(JSON.stringify(rows));
-    loop += performance.now() - t;
-    t = performance.now();
-    tx(seq + 1, posted);
-    seq += N;
-    writer += performance.now() - t;
-  }
-  db.close();
-  return { loop, writer };
-}
+
+const bulk = () =>
+  measure(
+    'bulk.db',
+    (events) => JSON.stringify(events.map((e) => [e.run_id, e.received_at, 1, null, e])),
+    (db) => {
+      const insert = db.prepare(
+        `INSERT INTO events (seq, run_id, received_at, applied, reason, data)
+         SELECT ? + key, value ->> '$[0]', value ->> '$[1]', value ->> '$[2]', value ->> '$[3]', value -> '$[4]' FROM json_each(?)`,
+      );
+      return (json, first) => insert.run(first, json);
+    },
+  );
 
 const us = (ms) => ((ms * 1000) / (N * ROUNDS)).toFixed(2);
 // Three rounds, alternating, so JIT warm-up and machine noise hit both forms alike.
