@@ -60,6 +60,13 @@ describe('deflate parts', () => {
     expect(inflate(d).equals(t)).toBe(true);
   });
 
+  it('keeps a small compressed part in memory of its own size, not in zlib\'s 16 KiB output chunk', () => {
+    const d = deflate(Buffer.from('job_runs_total{job="etl",outcome="succeeded"} 42\n'.repeat(20)));
+    expect(d.z.length).toBeLessThan(1024);
+    expect(d.z.buffer.byteLength).toBe(d.z.length);
+    expect(inflate(d).toString()).toContain('outcome="succeeded"} 42');
+  });
+
   it('an empty body is a valid gzip member', () => {
     expect(gunzipSync(Buffer.concat(gzipParts([]))).length).toBe(0);
   });
