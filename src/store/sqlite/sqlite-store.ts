@@ -232,8 +232,8 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
   const settleCommit = async (
     written: Promise<unknown> | undefined,
     first: number,
-    jobNames: string[] | undefined,
-    runIds: string[] | undefined,
+    jobNames: string[],
+    runIds: string[],
     runs: Run[],
     jobs: Job[],
   ): Promise<void> => {
@@ -245,7 +245,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
         throw err;
       }
     }
-    if (jobNames && runIds) for (let i = 0; i < jobNames.length; i++) dirty.addEvent(jobNames[i] as string, runIds[i] as string, first + i);
+    for (let i = 0; i < jobNames.length; i++) dirty.addEvent(jobNames[i] as string, runIds[i] as string, first + i);
     // Every run and job an event of this commit changed has its entry from addEvent, with the
     // seqs of its own events (not lastSeq: a later commit may be in flight, and a row must not
     // claim events it does not reflect). A snapshot-only commit sits at lastSeq.
@@ -323,7 +323,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
       const { runs, jobs } = batch;
       const events = batch.events;
       const n = events.length;
-      if (n === 0) return settleCommit(undefined, 0, undefined, undefined, runs, jobs);
+      if (n === 0) return settleCommit(undefined, 0, [], [], runs, jobs);
       const ops: Op[] = [];
       // The job and run of each event, by position: the seqs are first + i. Two arrays of
       // existing strings instead of a map of per-job parts (a Map and arrays per job per
