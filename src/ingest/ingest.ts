@@ -62,6 +62,12 @@ export interface IngestObserver {
 export interface IngestOptions {
   /** Set by leased singleton sources: the commit is refused if a newer leader exists. */
   fence?: Fence;
+  /**
+   * `false`: resolve with an empty list, not one result per event, for callers that only
+   * need to know the events are durable (sources). The results would otherwise be kept
+   * while the batch commits, and outlive young-generation GCs with it.
+   */
+  results?: boolean;
 }
 
 export type IngestFn = (drafts: EventDraft[], opts?: IngestOptions) => Promise<IngestResult[]>;
@@ -90,6 +96,8 @@ interface Overlay {
 interface Request {
   drafts: EventDraft[];
   fence?: Fence;
+  /** False: the caller takes no per-event results. */
+  results: boolean;
   resolve: (r: IngestResult[]) => void;
   reject: (e: Error) => void;
 }
@@ -275,11 +283,12 @@ export function createIngest(deps: {
       }
       newJobs += unknown.size;
       const results: IngestResult[] = [];
+      const keep = req.results;
       for (const d of req.drafts) {
         const earlier = d.event_id !== undefined ? (batchIds.get(d.event_id) ?? overlayKey(d.event_id)) : undefined;
         const dup = d.event_id !== undefined ? (seen.get(d.event_id) ?? (earlier !== undefined ? { run_id: earlier } : undefined)) : undefined;
         if (dup) {
-          results.push({ event_id: d.event_id as string, job_name: d.job_name, run_id: dup.run_id, result: 'duplicate' });
+          if (keep) results.push({ event_id: d.event_id as string, job_name: d.job_name, run_id: dup.run_id, result: 'duplicate' });
           count(d.source, 'duplicate');
           continue;
         }
@@ -293,10 +302,10 @@ export function createIngest(deps: {
           runs.set(event.run_id, out.run);
           jobs.set(event.job_name, applyToJob(jobOf(event.job_name), prev, out.run, event));
           records.push({ event, applied: true, keyed: d.event_id !== undefined });
-          results.push({ event_id: event.event_id, job_name: event.job_name, run_id: event.run_id, result: 'applied', state: out.run.state });
+          if (keep) results.push({ event_id: event.event_id, job_name: event.job_name, run_id: event.run_id, result: 'applied', state: out.run.state });
         } else {
           records.push({ event, applied: false, reason: out.reason, keyed: d.event_id !== undefined });
-          results.push({ event_id: event.event_id, job_name: event.job_name, run_id: event.run_id, result: 'recorded', reason: out.reason, ...(prev ? { state: prev.state } : {}) });
+          if (keep) results.push({ event_id: event.event_id, job_name: event.job_name, run_id: event.run_id, result: 'recorded', reason: out.reason, ...(prev ? { state: prev.state } : {}) });
         }
         count(event.source, out.applied ? 'applied' : 'recorded');
       }
@@ -437,7 +446,7 @@ export function createIngest(deps: {
         return Promise.reject(new OverloadedError(`writer saturated: ${queued} events waiting (store.max_pending ${deps.maxPending})`));
       }
       return new Promise<IngestResult[]>((resolve, reject) => {
-        queue.push({ drafts, resolve, reject, ...(opts?.fence ? { fence: opts.fence } : {}) });
+        queue.push({ drafts, resolve, reject, results: opts?.results !== false, ...(opts?.fence ? { fence: opts.fence } : {}) });
         queued += drafts.length;
         schedule();
       });

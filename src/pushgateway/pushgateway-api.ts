@@ -250,7 +250,7 @@ export function createPushgatewayApi(deps: {
       if (drafts.length > 0 && bridged.get(key) !== ids) {
         bridged.set(key, ids);
         try {
-          await deps.ingest(drafts);
+          await deps.ingest(drafts, { results: false });
         } catch (err) {
           // The push itself is stored; a bridge failure (e.g. the job limit) must not refuse it.
           bridged.delete(key);

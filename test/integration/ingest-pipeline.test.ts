@@ -81,6 +81,18 @@ describe('pipelined ingest on SQLite', () => {
     expect((await store.listEvents('y')).map((e) => e.event)).toEqual(['started', 'progress', 'progress', 'progress', 'succeeded']);
   });
 
+  it('results: false resolves with an empty list once the events are durable, next to callers that take results', async () => {
+    const { ingest, state, store } = open();
+    const [quiet, loud] = await Promise.all([
+      ingest.ingest([draft('q', 'started'), draft('q', 'succeeded')], { results: false }),
+      ingest.ingest([draft('l', 'started')]),
+    ]);
+    expect(quiet).toEqual([]);
+    expect(loud).toMatchObject([{ run_id: 'l', result: 'applied', state: 'running' }]);
+    expect(await store.getRun('q')).toMatchObject({ state: 'succeeded', event_count: 2 });
+    expect((await store.listEvents('q')).map((e) => e.event)).toEqual(['started', 'succeeded']);
+  });
+
   it('a batch still waiting for its lookups keeps the next from reducing, even when the one before it finishes', async () => {
     // The real store, with run lookups slowed down: batch 2 names a run that is not in memory,
     // so it waits on the store while batch 1's commit completes.

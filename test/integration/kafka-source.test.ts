@@ -116,6 +116,22 @@ describe.skipIf(!has)('Kafka source (librdkafka mock cluster via kcat)', () => {
     await waitFor(async () => metricValue(await metrics(a), 'jobpulse_kafka_messages_total{result="ok"}') === runs * 2, { what: 'ok count' });
   });
 
+  it('a batch with a new job over limits.max_jobs: that job\'s messages are refused and counted, the rest applied, the partition moves on', async () => {
+    const { topic, group } = names();
+    // One key: one partition, so the four messages arrive in one batch, in order.
+    const msg = (jobId: string, jobName: string) => ({ key: 'one-partition', value: { jobId, status: 'Completed', jobName } });
+    await send(topic, [msg('lim-1', 'job-a'), msg('lim-2', 'job-b'), msg('lim-3', 'job-c'), msg('lim-4', 'job-a')]);
+    const a = await start({ ...kafkaConfig(topic, group), limits: { max_jobs: 2 } });
+    await waitFor(async () => (await committed(group, topic)) === 4, { what: 'every offset committed' });
+    const text = await metrics(a);
+    expect(metricValue(text, 'job_runs_total{job_name="job-a",outcome="succeeded"}')).toBe(2);
+    expect(metricValue(text, 'job_runs_total{job_name="job-b",outcome="succeeded"}')).toBe(1);
+    expect(text).not.toContain('job_name="job-c"');
+    expect(metricValue(text, 'jobpulse_kafka_messages_total{result="ok"}')).toBe(3);
+    expect(metricValue(text, 'jobpulse_kafka_messages_total{result="refused"}')).toBe(1);
+    expect((await a.get('/api/v1/runs/lim-4')).body).toMatchObject({ job_name: 'job-a', state: 'succeeded' });
+  });
+
   it('consumer lag: every assigned partition reads 0 once idle at the end of the topic, also after a restart with nothing new', async () => {
     const { topic, group } = names();
     const lagOf = (text: string): Map<string, number> => {

@@ -187,18 +187,25 @@ export function createKafkaSource(deps: KafkaSourceDeps): Source {
   async function handleBatch(p: EachBatchPayload): Promise<void> {
     const { batch } = p;
     if (!p.isRunning() || p.isStale() || batch.messages.length === 0) return;
-    // One options object per batch, not per message.
-    const opts = { ...decodeBase, now: clock.now() };
-    const drafts: EventDraft[] = [];
-    for (const m of batch.messages) {
-      const decoded = decodeMessage(
-        { topic: batch.topic, partition: batch.partition, offset: m.offset, key: m.key, value: m.value, timestamp: Number(m.timestamp) },
-        opts,
-      );
-      if (decoded.ok) drafts.push(decoded.draft);
-      else await reportPoison(batch.topic, batch.partition, m, decoded.reason, decoded.detail);
+    const now = clock.now();
+    const decoded = decodeBatch(batch, now);
+    for (const x of decoded.poison) await reportPoison(batch.topic, batch.partition, x.m, x.reason, x.detail);
+    // Only the ingest request holds the drafts while they commit: kept here too, they would
+    // outlive young-generation GCs with the batch (a second copy's worth of old-generation garbage).
+    let drafts: EventDraft[] | undefined = decoded.drafts;
+    decoded.drafts = [];
+    const n = drafts.length;
+    if (n > 0) {
+      const durable = ingest(drafts, { results: false });
+      drafts = undefined;
+      try {
+        await durable;
+        messages.inc({ result: 'ok' }, n);
+      } catch (err) {
+        if (!(err instanceof TooManyJobsError)) throw err;
+        await ingestOneByOne(decodeBatch(batch, now).drafts, batch.topic, batch.partition);
+      }
     }
-    if (drafts.length > 0) await ingestAll(drafts, batch.topic, batch.partition);
 
     const last = (batch.messages[batch.messages.length - 1] as KafkaMessage).offset;
     p.resolveOffset(last);
@@ -209,18 +216,32 @@ export function createKafkaSource(deps: KafkaSourceDeps): Source {
     await p.heartbeat();
   }
 
-  /** Ingest the batch in one request; if a new job over limits.max_jobs refuses it, one by one. */
-  async function ingestAll(drafts: EventDraft[], topic: string, partition: number): Promise<void> {
-    try {
-      await ingest(drafts);
-      messages.inc({ result: 'ok' }, drafts.length);
-      return;
-    } catch (err) {
-      if (!(err instanceof TooManyJobsError)) throw err;
+  interface Poison {
+    m: KafkaMessage;
+    reason: PoisonReason;
+    detail: string;
+  }
+  function decodeBatch(batch: EachBatchPayload['batch'], now: number): { drafts: EventDraft[]; poison: Poison[] } {
+    // One options object per batch, not per message.
+    const opts = { ...decodeBase, now };
+    const drafts: EventDraft[] = [];
+    const poison: Poison[] = [];
+    for (const m of batch.messages) {
+      const d = decodeMessage(
+        { topic: batch.topic, partition: batch.partition, offset: m.offset, key: m.key, value: m.value, timestamp: Number(m.timestamp) },
+        opts,
+      );
+      if (d.ok) drafts.push(d.draft);
+      else poison.push({ m, reason: d.reason, detail: d.detail });
     }
+    return { drafts, poison };
+  }
+
+  /** A batch a new job over limits.max_jobs refused: each message on its own, the refused ones counted and skipped. */
+  async function ingestOneByOne(drafts: EventDraft[], topic: string, partition: number): Promise<void> {
     for (const d of drafts) {
       try {
-        await ingest([d]);
+        await ingest([d], { results: false });
         messages.inc({ result: 'ok' });
       } catch (err) {
         if (!(err instanceof TooManyJobsError)) throw err;

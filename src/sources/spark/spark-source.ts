@@ -259,7 +259,7 @@ export function createSparkSource(deps: SparkSourceDeps): SparkSource {
     let emitted = 0;
     if (drafts.length > 0) {
       try {
-        await ingest(drafts);
+        await ingest(drafts, { results: false });
         emitted = drafts.length;
       } catch (err) {
         logger.error('spark cycle could not hand its events to ingest; they are retried next cycle', { cluster: c.cfg.name, events: drafts.length, err });
