@@ -89,6 +89,12 @@ const LEVEL_PART: Record<Exclude<LogLevel, 'silent'>, string> = {
   error: '","level":"error","msg":',
 };
 
+const RESERVED = new Set(['time', 'level', 'msg']);
+const overrides = (fields: Record<string, unknown>, context: Record<string, unknown>): boolean => {
+  for (const k in fields) if (Object.hasOwn(context, k) || RESERVED.has(k)) return true;
+  return false;
+};
+
 const errorJson = (err: Error): Record<string, unknown> => ({ message: err.message, name: err.name, stack: err.stack });
 
 export function createLogger(opts: LoggerOptions = {}, context: Record<string, unknown> = {}): Logger {
@@ -98,20 +104,20 @@ export function createLogger(opts: LoggerOptions = {}, context: Record<string, u
   // `,"k":v,…` of the context, ready to splice after the message.
   const contextJson = JSON.stringify(context.err instanceof Error ? { ...context, err: errorJson(context.err) } : context);
   const contextPart = contextJson === '{}' ? '' : `,${contextJson.slice(1, -1)}`;
+  const contextReserved = overrides(context, {});
   const emit = (level: Exclude<LogLevel, 'silent'>, msg: string, fields?: Record<string, unknown>): void => {
     if (RANK[level] < min) return;
     const urgent = RANK[level] >= RANK.warn;
     const time = timeOf(now());
+    if (contextReserved || (fields !== undefined && overrides(fields, context))) {
+      // Rare: a key twice (a field over the context, or over time/level/msg): merged as a spread would.
+      const rec: Record<string, unknown> = { time, level, msg, ...context, ...fields };
+      if (rec.err instanceof Error) rec.err = errorJson(rec.err);
+      write(`${JSON.stringify(rec)}\n`, urgent);
+      return;
+    }
     let rest = contextPart;
     if (fields !== undefined) {
-      for (const k in fields)
-        if (k in context || k === 'time' || k === 'level' || k === 'msg') {
-          // Rare: a field overrides context or a reserved key. Merged as a spread would.
-          const rec: Record<string, unknown> = { time, level, msg, ...context, ...fields };
-          if (rec.err instanceof Error) rec.err = errorJson(rec.err);
-          write(`${JSON.stringify(rec)}\n`, urgent);
-          return;
-        }
       const json = JSON.stringify(fields.err instanceof Error ? { ...fields, err: errorJson(fields.err) } : fields);
       if (json !== '{}') rest += `,${json.slice(1, -1)}`;
     }

@@ -38,6 +38,17 @@ describe('logger lines', () => {
     expect(c.parsed()[0]).toMatchObject({ source: 'spark', job_name: 'b', run_id: 'r' });
   });
 
+  it('a field or context key named time, level or msg takes the merged path: each key once, the later value wins', () => {
+    const c = capture();
+    createLogger({ write: c.write }).info('m', { msg: 'from a field', job_name: 'j' });
+    createLogger({ write: c.write }, { level: 'from the context' }).warn('w');
+    for (const line of c.lines) for (const k of ['time', 'level', 'msg']) expect(line.match(new RegExp(`"${k}"`, 'g'))).toHaveLength(1);
+    expect(c.parsed()).toEqual([
+      expect.objectContaining({ level: 'info', msg: 'from a field', job_name: 'j' }),
+      expect.objectContaining({ level: 'from the context', msg: 'w' }),
+    ]);
+  });
+
   it('serializes an Error in err with its message, name and stack', () => {
     const c = capture();
     const log = createLogger({ write: c.write });
