@@ -110,6 +110,8 @@ export interface KafkaConfig {
   /** job_name of a message: this field of the message if present, else `default`, else the topic. */
   job_name: { field: string; default?: string };
   partitions_consumed_concurrently: number;
+  /** Messages of a fetched batch decoded and committed together; the next range follows once they are durable. */
+  ingest_chunk: number;
   /** A member silent this long is dropped from the group (its partitions move to others). */
   session_timeout: number;
   /** How often consumer lag is refreshed from the brokers' offsets (besides after every batch). */
@@ -284,6 +286,7 @@ function readKafka(r: ConfigReader): KafkaConfig {
     max_message_bytes: r.int('kafka.max_message_bytes', 1024 * 1024, { min: 1 }),
     job_name: { field: r.string('kafka.job_name.field', 'jobName', { nonEmpty: true }) },
     partitions_consumed_concurrently: r.int('kafka.partitions_consumed_concurrently', 4, { min: 1, max: 1000 }),
+    ingest_chunk: r.int('kafka.ingest_chunk', 500, { min: 1, max: 100_000 }),
     session_timeout: r.duration('kafka.session_timeout', 30_000, { min: 1000 }),
     lag_interval: r.duration('kafka.lag_interval', 15_000, { min: 100 }),
     retry: {

@@ -132,6 +132,26 @@ describe.skipIf(!has)('Kafka source (librdkafka mock cluster via kcat)', () => {
     expect((await a.get('/api/v1/runs/lim-4')).body).toMatchObject({ job_name: 'job-a', state: 'succeeded' });
   });
 
+  it('a fetched batch larger than kafka.ingest_chunk is committed range by range, in order', async () => {
+    const { topic, group } = names();
+    // One key: one partition and one fetch; with chunks of 2, a run's Running and Completed
+    // land in different ranges and must still apply in order.
+    const msgs = [];
+    for (let i = 0; i < 4; i++) msgs.push({ key: 'one', value: { jobId: `chunk-${i}`, status: 'Running', jobName: 'chunked' } });
+    for (let i = 0; i < 4; i++) msgs.push({ key: 'one', value: { jobId: `chunk-${i}`, status: 'Completed', jobName: 'chunked', rowsProcessed: 10 } });
+    msgs.push({ key: 'one', value: 'not json' });
+    await send(topic, msgs);
+    const a = await start(kafkaConfig(topic, group, { ingest_chunk: 2 }));
+    await waitFor(async () => (await committed(group, topic)) === 9, { what: 'every offset committed' });
+    const text = await metrics(a);
+    expect(metricValue(text, 'job_runs_total{job_name="chunked",outcome="succeeded"}')).toBe(4);
+    expect(metricValue(text, 'job_records_processed_total{job_name="chunked"}')).toBe(40);
+    expect(metricValue(text, 'jobpulse_kafka_messages_total{result="ok"}')).toBe(8);
+    expect(metricValue(text, 'jobpulse_kafka_messages_total{result="invalid_json"}')).toBe(1);
+    const run = (await a.get('/api/v1/runs/chunk-3')).body;
+    expect(run.events.map((e: { event: string; applied: boolean }) => `${e.event}:${e.applied}`)).toEqual(['started:true', 'succeeded:true']);
+  });
+
   it('consumer lag: every assigned partition reads 0 once idle at the end of the topic, also after a restart with nothing new', async () => {
     const { topic, group } = names();
     const lagOf = (text: string): Map<string, number> => {

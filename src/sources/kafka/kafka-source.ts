@@ -186,29 +186,21 @@ export function createKafkaSource(deps: KafkaSourceDeps): Source {
 
   async function handleBatch(p: EachBatchPayload): Promise<void> {
     const { batch } = p;
-    if (!p.isRunning() || p.isStale() || batch.messages.length === 0) return;
+    const all = batch.messages;
+    if (!p.isRunning() || p.isStale() || all.length === 0) return;
     const now = clock.now();
-    const decoded = decodeBatch(batch, now);
-    for (const x of decoded.poison) await reportPoison(batch.topic, batch.partition, x.m, x.reason, x.detail);
-    // Only the ingest request holds the drafts while they commit: kept here too, they would
-    // outlive young-generation GCs with the batch (a second copy's worth of old-generation garbage).
-    let drafts: EventDraft[] | undefined = decoded.drafts;
-    decoded.drafts = [];
-    const n = drafts.length;
-    if (n > 0) {
-      const durable = ingest(drafts, { results: false });
-      drafts = undefined;
-      try {
-        await durable;
-        messages.inc({ result: 'ok' }, n);
-      } catch (err) {
-        if (!(err instanceof TooManyJobsError)) throw err;
-        await ingestOneByOne(decodeBatch(batch, now).drafts, batch.topic, batch.partition);
-      }
+    const chunk = cfg.ingest_chunk;
+    let done = -1;
+    for (let from = 0; from < all.length; from += chunk) {
+      if (from > 0 && (!p.isRunning() || p.isStale())) break;
+      const to = Math.min(all.length, from + chunk);
+      await ingestRange(batch, from, to, now);
+      done = to - 1;
+      p.resolveOffset((all[done] as KafkaMessage).offset);
+      if (to < all.length) await p.heartbeat();
     }
-
-    const last = (batch.messages[batch.messages.length - 1] as KafkaMessage).offset;
-    p.resolveOffset(last);
+    if (done < 0) return;
+    const last = (all[done] as KafkaMessage).offset;
     await p.commitOffsetsIfNecessary(p.uncommittedOffsets());
     // The fetch's high watermark against what is now committed: exact as of this fetch.
     positions.set(batch.partition, Number(last) + 1);
@@ -216,17 +208,45 @@ export function createKafkaSource(deps: KafkaSourceDeps): Source {
     await p.heartbeat();
   }
 
+  /**
+   * Decodes messages [from, to) of the batch and awaits their events' commit. A fetch can
+   * hold tens of thousands of messages per partition; as one ingest request they were one
+   * transaction reduced in one go (the writer idle meanwhile) with every draft alive
+   * throughout. `ingest()` alone on the lifecycle mix: 1.59 s per 100k in requests of 5,000,
+   * 1.34 in 1,250, 1.26 in 250 (medians of 4 alternating runs).
+   */
+  async function ingestRange(batch: EachBatchPayload['batch'], from: number, to: number, now: number): Promise<void> {
+    const decoded = decodeBatch(batch, from, to, now);
+    for (const x of decoded.poison) await reportPoison(batch.topic, batch.partition, x.m, x.reason, x.detail);
+    // Only the ingest request holds the drafts while they commit: kept here too, they would
+    // outlive young-generation GCs with the batch (a second copy's worth of old-generation garbage).
+    let drafts: EventDraft[] | undefined = decoded.drafts;
+    decoded.drafts = [];
+    const n = drafts.length;
+    if (n === 0) return;
+    const durable = ingest(drafts, { results: false });
+    drafts = undefined;
+    try {
+      await durable;
+      messages.inc({ result: 'ok' }, n);
+    } catch (err) {
+      if (!(err instanceof TooManyJobsError)) throw err;
+      await ingestOneByOne(decodeBatch(batch, from, to, now).drafts, batch.topic, batch.partition);
+    }
+  }
+
   interface Poison {
     m: KafkaMessage;
     reason: PoisonReason;
     detail: string;
   }
-  function decodeBatch(batch: EachBatchPayload['batch'], now: number): { drafts: EventDraft[]; poison: Poison[] } {
-    // One options object per batch, not per message.
+  function decodeBatch(batch: EachBatchPayload['batch'], from: number, to: number, now: number): { drafts: EventDraft[]; poison: Poison[] } {
+    // One options object per range, not per message.
     const opts = { ...decodeBase, now };
     const drafts: EventDraft[] = [];
     const poison: Poison[] = [];
-    for (const m of batch.messages) {
+    for (let i = from; i < to; i++) {
+      const m = batch.messages[i] as KafkaMessage;
       const d = decodeMessage(
         { topic: batch.topic, partition: batch.partition, offset: m.offset, key: m.key, value: m.value, timestamp: Number(m.timestamp) },
         opts,
