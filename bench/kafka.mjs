@@ -152,17 +152,18 @@ const devNull = openSync('/dev/null', 'w');
 const devNullLines = bufferedLines((chunk) => writeSync(devNull, chunk));
 
 // Third ceiling: the agent's ingest() alone, fed the same status messages decoded up front
-// (no Kafka), by 4 callers (one per partition) in chunks the size of a mock-cluster fetch
-// (one produced record batch per partition: 5,000 / 4). What the store path allows.
+// (no Kafka), by 4 callers (one per partition) in requests of kafka.ingest_chunk messages, as
+// the Kafka source sends them. What the store path allows.
 async function ingestAlone() {
   const dir = mkdtempSync(join(tmpdir(), 'jobpulse-bench-ingest-'));
   const config = parseConfig({ http: { host: '127.0.0.1', port: 0 }, store: { sqlite: { path: join(dir, 'jobpulse.db') } }, log: { level: 'silent' } });
   const agent = await createAgent({ config, logger: createLogger({ level: 'info', write: devNullLines }), defaultMetrics: false });
   const decodeOpts = { limits: config.limits, maxMessageBytes: config.kafka.max_message_bytes, jobNameField: 'jobName', now: Date.now() };
   const chunks = [];
-  for (let s = 0; s < N; s += 1250) {
+  const chunk = config.kafka.ingest_chunk;
+  for (let s = 0; s < N; s += chunk) {
     const drafts = [];
-    for (let i = s; i < Math.min(N, s + 1250); i++) {
+    for (let i = s; i < Math.min(N, s + chunk); i++) {
       const d = decodeMessage({ topic, partition: i % 4, offset: String(i), key: Buffer.from(String(specs[i].jobId)), value: Buffer.from(valueOf(i)) }, decodeOpts);
       if (!d.ok) throw new Error(d.detail);
       drafts.push(d.draft);
@@ -172,7 +173,7 @@ async function ingestAlone() {
   const t = performance.now();
   const cpu0 = process.cpuUsage();
   await Promise.all([0, 1, 2, 3].map(async () => {
-    for (let c = chunks.shift(); c; c = chunks.shift()) await agent.ingest.ingest(c);
+    for (let c = chunks.shift(); c; c = chunks.shift()) await agent.ingest.ingest(c, { results: false });
   }));
   const seconds = (performance.now() - t) / 1000;
   const cpu = cpuSeconds(cpu0);
