@@ -69,7 +69,26 @@ export function bufferedLines(out: (chunk: string) => void): LineWriter & { flus
 
 let stdoutLines: (LineWriter & { flush(): void }) | undefined;
 /** One buffered stdout sink per process, shared by every default logger. */
-const defaultWriter = (): LineWriter => (stdoutLines ??= bufferedLines((chunk) => process.stdout.write(chunk)));
+const defaultWriter = (): LineWriter => (stdoutLines ??= stdoutSink());
+
+/**
+ * When the reader of stdout goes away (a log shipper restarting, a closed pipe), writes fail
+ * with EPIPE, and an 'error' nobody handles ends the process: the agent would stop serving
+ * because its log could not be read. The sink drops lines from then on instead, and says so
+ * once on stderr (whose own failures are ignored: it may be the same pipe).
+ */
+function stdoutSink(): LineWriter & { flush(): void } {
+  let broken = false;
+  process.stderr.on('error', () => undefined);
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (broken) return;
+    broken = true;
+    process.stderr.write(`jobpulse: stdout failed (${err.code ?? err.message}); log lines are dropped from now on\n`);
+  });
+  return bufferedLines((chunk) => {
+    if (!broken) process.stdout.write(chunk);
+  });
+}
 
 /** `"time":"…"` for a unix-ms instant: many lines share a millisecond. */
 let lastMs = Number.NaN;
