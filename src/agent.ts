@@ -77,7 +77,7 @@ export interface Agent {
 export async function createAgent(opts: AgentOptions): Promise<Agent> {
   const { config } = opts;
   const clock = opts.clock ?? systemClock;
-  const logger = opts.logger ?? createLogger({ level: config.log.level });
+  const logger = opts.logger ?? createLogger({ level: config.log.level, maxBacklogBytes: config.log.max_backlog_bytes });
   // kafkajs and ioredis are loaded only when configured: together they cost ~20 MB of RSS
   // in an agent that never uses them (measured: bare node 41 MB, importing both 62 MB).
   const redisModule = config.store.kind === 'redis' ? await import('./store/redis/redis-store.js') : undefined;

@@ -25,7 +25,7 @@ export async function serveCommand(flags: Record<string, string | true>, io: Ser
     }
     throw err;
   }
-  const logger = createLogger({ level: config.log.level });
+  const logger = createLogger({ level: config.log.level, maxBacklogBytes: config.log.max_backlog_bytes });
   const agent = await createAgent({ config, logger });
   const port = await agent.listen();
   logger.info('jobpulse started', {

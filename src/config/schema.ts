@@ -72,7 +72,11 @@ export interface Config {
     /** `any`: the parent fails if any child failed/crashed/timed out; `all`: only if every child did. */
     parent_fails_on: 'any' | 'all';
   };
-  log: { level: LogLevel };
+  log: {
+    level: LogLevel;
+    /** Log bytes held for a stdout reader that is not keeping up; past this, lines are dropped (and counted). */
+    max_backlog_bytes: number;
+  };
   pushgateway: {
     /** Serve the Pushgateway API (/metrics/job/..., /api/v1/metrics, /api/v1/admin/wipe). */
     enabled: boolean;
@@ -218,7 +222,7 @@ export function parseConfig(raw: unknown): Config {
       finish_parent: r.bool('detectors.finish_parent', true),
       parent_fails_on: r.oneOf('detectors.parent_fails_on', 'any', ['any', 'all'] as const),
     },
-    log: { level: r.oneOf('log.level', 'info', LOG_LEVELS) },
+    log: { level: r.oneOf('log.level', 'info', LOG_LEVELS), max_backlog_bytes: r.int('log.max_backlog_bytes', 8 * 1024 * 1024, { min: 1024 }) },
     pushgateway: {
       enabled: r.bool('pushgateway.enabled', true),
       group_ttl: r.duration('pushgateway.group_ttl', 0),

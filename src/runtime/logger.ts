@@ -32,6 +32,8 @@ export interface LoggerOptions {
   level?: LogLevel;
   /** Default: lines gathered per event-loop turn and written to stdout (`bufferedLines`). */
   write?: LineWriter;
+  /** Default sink only: bytes waiting for stdout's reader past which lines are dropped (process-wide; the latest value given holds). */
+  maxBacklogBytes?: number;
   now?: () => number;
 }
 
@@ -68,17 +70,31 @@ export function bufferedLines(out: (chunk: string) => void): LineWriter & { flus
 }
 
 let stdoutLines: (LineWriter & { flush(): void }) | undefined;
-/** One buffered stdout sink per process, shared by every default logger. */
-const defaultWriter = (): LineWriter => (stdoutLines ??= stdoutSink());
+/** Default of log.max_backlog_bytes. */
+export const MAX_LOG_BACKLOG_BYTES = 8 * 1024 * 1024;
+/** Set by the latest logger created with `maxBacklogBytes` (serve passes log.max_backlog_bytes). */
+let stdoutMaxBacklog = MAX_LOG_BACKLOG_BYTES;
 
 /**
- * When the reader of stdout goes away (a log shipper restarting, a closed pipe), writes fail
- * with EPIPE, and an 'error' nobody handles ends the process: the agent would stop serving
- * because its log could not be read. The sink drops lines from then on instead, and says so
- * once on stderr (whose own failures are ignored: it may be the same pipe).
+ * One buffered stdout sink per process, shared by every default logger, made at the first line
+ * written: importing this module (or a silent logger) touches nothing.
+ */
+const toStdout: LineWriter = (line, urgent) => (stdoutLines ??= stdoutSink())(line, urgent);
+
+/**
+ * stdout as the agent's log, kept from harming the agent:
+ * - A reader that goes away (a log shipper restarting, a closed pipe) makes writes fail with
+ *   EPIPE, and an 'error' nobody handles ends the process. Lines are dropped from then on
+ *   instead, and that is said once on stderr (whose own failures are ignored: it may be the
+ *   same pipe).
+ * - Writes to a pipe are asynchronous: Node keeps what the reader has not taken in memory,
+ *   without bound (a stalled reader under a Kafka topic's line per message grew the agent by
+ *   megabytes a second). Past log.max_backlog_bytes waiting, lines are dropped and counted; once
+ *   the reader catches up, a warning line says how many were lost.
  */
 function stdoutSink(): LineWriter & { flush(): void } {
   let broken = false;
+  let dropped = 0;
   process.stderr.on('error', () => undefined);
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (broken) return;
@@ -86,7 +102,17 @@ function stdoutSink(): LineWriter & { flush(): void } {
     process.stderr.write(`jobpulse: stdout failed (${err.code ?? err.message}); log lines are dropped from now on\n`);
   });
   return bufferedLines((chunk) => {
-    if (!broken) process.stdout.write(chunk);
+    if (broken) return;
+    if (process.stdout.writableLength > stdoutMaxBacklog) {
+      for (let i = chunk.indexOf('\n'); i >= 0; i = chunk.indexOf('\n', i + 1)) dropped += 1;
+      return;
+    }
+    if (dropped > 0) {
+      const note = `{"time":"${timeOf(Date.now())}","level":"warn","msg":"log lines dropped: the reader of stdout fell behind","dropped":${dropped},"max_backlog_bytes":${stdoutMaxBacklog}}\n`;
+      dropped = 0;
+      process.stdout.write(note);
+    }
+    process.stdout.write(chunk);
   });
 }
 
@@ -118,7 +144,8 @@ const errorJson = (err: Error): Record<string, unknown> => ({ message: err.messa
 
 export function createLogger(opts: LoggerOptions = {}, context: Record<string, unknown> = {}): Logger {
   const min = RANK[opts.level ?? 'info'];
-  const write = opts.write ?? defaultWriter();
+  if (opts.maxBacklogBytes !== undefined) stdoutMaxBacklog = opts.maxBacklogBytes;
+  const write = opts.write ?? toStdout;
   const now = opts.now ?? Date.now;
   // `,"k":v,…` of the context, ready to splice after the message.
   const contextJson = JSON.stringify(context.err instanceof Error ? { ...context, err: errorJson(context.err) } : context);

@@ -12,9 +12,9 @@ describe('log output', () => {
   afterEach(async () => {
     for (const c of cleanups.splice(0)) await c();
   });
-  const start = async (): Promise<AgentProcess> => {
+  const start = async (env: Record<string, string> = {}): Promise<AgentProcess> => {
     const dir = tempDir();
-    const agent = await spawnAgent({ db: join(dir.path, 'jobpulse.db') });
+    const agent = await spawnAgent({ db: join(dir.path, 'jobpulse.db'), env });
     cleanups.push(async () => {
       agent.child.kill('SIGKILL');
       await agent.exited;
@@ -50,5 +50,42 @@ describe('log output', () => {
     expect((await fetch(`${a.url}/readyz`)).status).toBe(200);
     await waitFor(() => stderr.includes('stdout failed'), { what: 'the notice on stderr' });
     expect(stderr.match(/stdout failed/g)).toHaveLength(1);
+  });
+
+  it('drops lines past log.max_backlog_bytes while the reader of stdout stalls, and says how many once it catches up', async () => {
+    const a = await start({ JOBPULSE_LOG__MAX_BACKLOG_BYTES: '4096' });
+    a.child.stdout?.pause();
+    // 3,000 new runs: a state change line each (~200 bytes), far past the pipe's 64 KiB and the backlog bound.
+    for (let b = 0; b < 3; b++) {
+      const events = Array.from({ length: 1000 }, (_, i) => ({ job_name: 'stalled', event: 'started', run_id: `s${b}-${i}` }));
+      expect((await push(a, events)).status).toBe(200);
+    }
+    a.child.stdout?.resume();
+    let later = 0;
+    await waitFor(async () => {
+      // A later line is the first to find the backlog drained; it brings the count with it.
+      await push(a, { job_name: 'stalled', event: 'started', run_id: `later-${later++}` });
+      return a.output().includes('log lines dropped');
+    }, { what: 'the dropped-lines warning' });
+    const note = a.output().split('\n').find((l) => l.includes('log lines dropped')) as string;
+    const parsed = JSON.parse(note) as { level: string; dropped: number; max_backlog_bytes: number };
+    expect(parsed.level).toBe('warn');
+    expect(parsed.max_backlog_bytes).toBe(4096);
+    expect(parsed.dropped).toBeGreaterThan(1000);
+    // Each of the 3,000 runs' lines was either written or counted as dropped; the count may also
+    // hold lines of the later runs that met the backlog still draining.
+    // Settled: no new output over four polls in a row (~200 ms).
+    let seen = -1;
+    let still = 0;
+    await waitFor(() => {
+      const n = a.output().length;
+      still = n === seen ? still + 1 : 0;
+      seen = n;
+      return still >= 4;
+    }, { what: 'the output to settle' });
+    const kept = a.output().split('\n').filter((l) => l.includes('"msg":"run state changed"') && l.includes('"run_id":"s')).length;
+    expect(kept + parsed.dropped).toBeGreaterThanOrEqual(3000);
+    expect(kept + parsed.dropped).toBeLessThanOrEqual(3000 + later);
+    expect(a.child.exitCode).toBeNull();
   });
 });
