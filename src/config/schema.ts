@@ -47,6 +47,8 @@ export interface Config {
     max_label_name_length: number;
     max_label_value_length: number;
     max_metadata_bytes: number;
+    /** Nesting depth of an event's metadata (objects and arrays). */
+    max_metadata_depth: number;
     max_error_message_length: number;
     max_future_skew: number;
     max_event_age: number;
@@ -196,6 +198,7 @@ export function parseConfig(raw: unknown): Config {
       max_label_name_length: r.int('limits.max_label_name_length', 100, { min: 1 }),
       max_label_value_length: r.int('limits.max_label_value_length', 1024, { min: 1 }),
       max_metadata_bytes: r.int('limits.max_metadata_bytes', 64 * 1024, { min: 0 }),
+      max_metadata_depth: r.int('limits.max_metadata_depth', 32, { min: 1, max: 1000 }),
       max_error_message_length: r.int('limits.max_error_message_length', 8192, { min: 1 }),
       max_future_skew: r.duration('limits.max_future_skew', 5 * 60_000),
       max_event_age: r.duration('limits.max_event_age', 7 * 86_400_000),

@@ -65,6 +65,19 @@ function str(input: Record<string, unknown>, f: string, max: number, required: b
   return v;
 }
 
+/** Whether objects and arrays nest more than `max` levels in `v` (iterative: any depth is safe to ask). */
+export function deeperThan(v: unknown, max: number): boolean {
+  if (typeof v !== 'object' || v === null) return false;
+  const stack: [object, number][] = [[v, 1]];
+  for (let top = stack.pop(); top !== undefined; top = stack.pop()) {
+    const [node, depth] = top;
+    if (depth > max) return true;
+    for (const child of Array.isArray(node) ? node : Object.values(node))
+      if (typeof child === 'object' && child !== null) stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
 function count(input: Record<string, unknown>, f: string, issues: Issue[], at: string): number | undefined {
   const v = input[f];
   if (v === undefined || v === null) return undefined;
@@ -144,9 +157,16 @@ export function validateEvent(input: unknown, limits: Limits, now: number, at = 
 
   let metadata: unknown;
   if (input.metadata !== undefined) {
-    const size = Buffer.byteLength(JSON.stringify(input.metadata) ?? '');
-    if (size > limits.max_metadata_bytes) addIssue(issues, at, 'metadata', `is ${size} bytes, over limits.max_metadata_bytes (${limits.max_metadata_bytes})`);
-    else metadata = input.metadata;
+    // Depth first: JSON.parse takes any nesting, but JSON.stringify (here, and when the event is
+    // committed) recurses and throws past a few thousand levels: a 20 KB body was a 500, and a
+    // Kafka message like it failed its whole batch again and again.
+    if (deeperThan(input.metadata, limits.max_metadata_depth))
+      addIssue(issues, at, 'metadata', `is nested deeper than limits.max_metadata_depth (${limits.max_metadata_depth})`);
+    else {
+      const size = Buffer.byteLength(JSON.stringify(input.metadata) ?? '');
+      if (size > limits.max_metadata_bytes) addIssue(issues, at, 'metadata', `is ${size} bytes, over limits.max_metadata_bytes (${limits.max_metadata_bytes})`);
+      else metadata = input.metadata;
+    }
   }
 
   let resources: ResourceFigures | undefined;

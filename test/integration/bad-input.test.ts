@@ -39,4 +39,14 @@ describe('no bad input reaches the 500 branch', () => {
     const counted = new Map(lines.map((l) => [Number(/code="(\d+)"/.exec(l)?.[1]), Number(l.split(' ').pop())]));
     expect(counted).toEqual(statuses);
   });
+
+  it('refuses metadata nested 20,000 deep with a 400 naming the limit (JSON.stringify would throw)', async () => {
+    const body = `{"job_name":"deep","event":"started","metadata":${'['.repeat(20_000)}${']'.repeat(20_000)}}`;
+    const res = await fetch(`${a.url}/push`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    expect(res.status).toBe(400);
+    const err = (await res.json()) as { code: string; issues: { path: string; message: string }[] };
+    expect(err.code).toBe('validation_failed');
+    expect(err.issues).toContainEqual({ path: 'metadata', message: 'is nested deeper than limits.max_metadata_depth (32)' });
+    expect((await a.get('/readyz')).status).toBe(200);
+  });
 });

@@ -102,6 +102,8 @@ describe('Kafka message decoding', () => {
     ['negative rows', msg(status('Completed', { rowsProcessed: -5 })), 'invalid_shape', 'records_processed'],
     ['a native event with a bad field', msg({ job_name: 'a', event: 'done' }), 'invalid_shape', 'event: expected one of'],
     ['too many bytes', msg({ job_name: 'a', event: 'started', metadata: 'x'.repeat(2000) }), 'oversize', 'kafka.max_message_bytes'],
+    ['a native event with metadata nested too deep', msg(`{"job_name":"a","event":"started","metadata":${'['.repeat(40)}${']'.repeat(40)}}`), 'invalid_shape', 'max_metadata_depth'],
+    ['generatedFields nested too deep', msg(status('Completed', { generatedFields: `${'['.repeat(40)}${']'.repeat(40)}` })), 'invalid_shape', 'max_metadata_depth'],
   ])('refuses %s as %s', (_name, m, reason, detail) => {
     const d = decodeMessage(m, opts);
     expect(d.ok).toBe(false);

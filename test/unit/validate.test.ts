@@ -6,6 +6,13 @@ import { parseTimestamp, validatePushBody } from '../../src/ingest/validate.js';
 const limits = parseConfig({}).limits;
 const NOW = Date.UTC(2026, 10, 23, 12);
 
+/** Objects nested `depth` levels: {"k":{"k":…{}}}. */
+const nested = (depth: number): unknown => {
+  let v: Record<string, unknown> = {};
+  for (let i = 1; i < depth; i++) v = { k: v };
+  return v;
+};
+
 const issuesOf = (body: unknown): string[] => {
   try {
     validatePushBody(body, limits, NOW);
@@ -30,6 +37,9 @@ describe('push validation', () => {
     ['unknown field', { job_name: 'a', event: 'started', jobname: 'x' }, 'jobname: unknown field'],
     ['control characters in job_name', { job_name: 'a\nb', event: 'started' }, 'job_name: must not contain control characters'],
     ['metadata too large', { job_name: 'a', event: 'started', metadata: { x: 'y'.repeat(70_000) } }, 'metadata: is 70008 bytes'],
+    ['metadata nested too deep', { job_name: 'a', event: 'started', metadata: nested(33) }, 'metadata: is nested deeper than limits.max_metadata_depth (32)'],
+    // JSON.parse takes this; JSON.stringify would throw a RangeError.
+    ['metadata nested 20,000 deep', JSON.parse(`{"job_name":"a","event":"started","metadata":${'['.repeat(20_000)}${']'.repeat(20_000)}}`), 'metadata: is nested deeper'],
     ['unknown resource', { job_name: 'a', event: 'started', resources: { gpu: 1 } }, 'resources.gpu: unknown field'],
     ['empty batch', [], '(body): expected at least one event'],
     ['not an object', 'started', '(body): expected an event object'],
@@ -56,5 +66,10 @@ describe('push validation', () => {
     [-5, undefined],
   ])('parses timestamp %j', (v, expected) => {
     expect(parseTimestamp(v)).toBe(expected);
+  });
+
+  it('takes metadata nested exactly limits.max_metadata_depth deep', () => {
+    expect(issuesOf({ job_name: 'a', event: 'started', metadata: nested(32) })).toEqual([]);
+    expect(issuesOf({ job_name: 'a', event: 'started', metadata: [1, 'x', null, { a: [[]] }] })).toEqual([]);
   });
 });
