@@ -103,6 +103,7 @@ describe('Kafka message decoding', () => {
     ['a native event with a bad field', msg({ job_name: 'a', event: 'done' }), 'invalid_shape', 'event: expected one of'],
     ['too many bytes', msg({ job_name: 'a', event: 'started', metadata: 'x'.repeat(2000) }), 'oversize', 'kafka.max_message_bytes'],
     ['a native event with metadata nested too deep', msg(`{"job_name":"a","event":"started","metadata":${'['.repeat(40)}${']'.repeat(40)}}`), 'invalid_shape', 'max_metadata_depth'],
+    ['a native event with a __proto__ field (its fields must not become the event\'s)', msg('{"job_name":"a","event":"started","__proto__":{"run_id":"x","progress":50}}'), 'invalid_shape', '__proto__: unknown field'],
     ['generatedFields nested too deep', msg(status('Completed', { generatedFields: `${'['.repeat(40)}${']'.repeat(40)}` })), 'invalid_shape', 'max_metadata_depth'],
   ])('refuses %s as %s', (_name, m, reason, detail) => {
     const d = decodeMessage(m, opts);

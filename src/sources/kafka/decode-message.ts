@@ -128,6 +128,9 @@ export function decodeMessage(msg: RawMessage, opts: DecodeOptions): Decoded {
     }
     event.event_id = offsetEventId(msg.topic, msg.partition, msg.offset);
   } else if ('event' in body || 'job_name' in body) {
+    // JSON.parse keeps "__proto__" as an own key, but Object.assign would make it the copy's
+    // prototype, and its fields would be read as the event's. /push refuses it as unknown.
+    if (Object.hasOwn(body, '__proto__')) return poison('invalid_shape', '__proto__: unknown field');
     // Object.assign, not a spread: a spread copy that gains properties is slow on Node 20.
     event = Object.assign({}, body);
     if (event.run_id === undefined && key !== undefined) event.run_id = key;
