@@ -8,6 +8,9 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type Metric
 import type { IngestObserver } from '../ingest/ingest.js';
 import { SELF_METRICS as S } from './names.js';
 
+/** Default metrics of prom-client that are gauges named like counters. */
+const NON_COUNTER_TOTALS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
+
 export interface SelfMetrics {
   text: Registry;
   openmetrics: Registry<OpenMetricsContentType>;
@@ -79,7 +82,13 @@ export function createSelfMetrics(deps: {
   const pruned = new Counter({ name: S.retentionPruned.name, help: S.retentionPruned.help, labelNames: S.retentionPruned.labels, registers });
   const buildInfo = new Gauge({ name: S.buildInfo.name, help: S.buildInfo.help, labelNames: S.buildInfo.labels, registers });
   buildInfo.set({ version: deps.version }, 1);
-  if (deps.defaultMetrics !== false) collectDefaultMetrics({ register: text });
+  if (deps.defaultMetrics !== false) {
+    collectDefaultMetrics({ register: text });
+    // prom-client's gauges of active handles, requests and resources end in `_total`, which
+    // `promtool check metrics` reports ("non-counter metrics should not have _total suffix").
+    // Their per-type siblings (nodejs_active_handles{type}, …) carry the same counts.
+    for (const name of NON_COUNTER_TOTALS) text.removeSingleMetric(name);
+  }
   for (const metric of text.getMetricsAsArray()) openmetrics.registerMetric(metric as unknown as Metric<string>);
 
   return {

@@ -84,6 +84,21 @@ describe('/metrics exposition', () => {
     expect(r.status).toBe(0);
   });
 
+  it.skipIf(!hasBinary('promtool', 'prometheus'))('passes promtool check metrics with Node\'s default metrics on, as `jobpulse serve` runs', async () => {
+    const served = await startAgent({ defaultMetrics: true });
+    try {
+      expect((await served.push({ job_name: 'etl', event: 'started' })).status).toBe(200);
+      const text = (await served.get('/metrics')).text;
+      expect(text).toContain('nodejs_active_handles{');
+      expect(text).toContain('process_resident_memory_bytes');
+      const r = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+      expect(r.stdout + r.stderr).toBe('');
+      expect(r.status).toBe(0);
+    } finally {
+      await served.stop();
+    }
+  });
+
   it('speaks OpenMetrics when the scraper asks for it', async () => {
     const res = await fetch(`${a.url}/metrics`, { headers: { accept: 'application/openmetrics-text;version=1.0.0,text/plain;q=0.5' } });
     expect(res.headers.get('content-type')).toContain('application/openmetrics-text');

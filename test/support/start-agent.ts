@@ -19,7 +19,7 @@ export interface TestAgent {
   stop(): Promise<void>;
 }
 
-export async function startAgent(opts: { config?: Record<string, unknown>; clock?: Clock; dir?: string } = {}): Promise<TestAgent> {
+export async function startAgent(opts: { config?: Record<string, unknown>; clock?: Clock; dir?: string; defaultMetrics?: boolean } = {}): Promise<TestAgent> {
   const tmp = opts.dir ? { path: opts.dir, cleanup: () => undefined } : tempDir();
   const raw = structuredClone(opts.config ?? {}) as Record<string, any>;
   raw.http = { host: '127.0.0.1', port: 0, ...(raw.http ?? {}) };
@@ -27,7 +27,7 @@ export async function startAgent(opts: { config?: Record<string, unknown>; clock
   const config: Config = parseConfig(raw);
   const logs: Record<string, unknown>[] = [];
   const logger: Logger = createLogger({ level: 'debug', write: (line) => void logs.push(JSON.parse(line)) });
-  const agent = await createAgent({ config, clock: opts.clock, logger, defaultMetrics: false });
+  const agent = await createAgent({ config, clock: opts.clock, logger, defaultMetrics: opts.defaultMetrics ?? false });
   const port = await agent.listen();
   const url = `http://127.0.0.1:${port}`;
   const parse = async (res: Response) => {
