@@ -53,6 +53,16 @@ function addIssue(issues: Issue[], at: string, f: string, message: string): void
   issues.push({ path: at ? `${at}.${f}` : f, message });
 }
 
+/**
+ * Why a name or id (job_name, run_id, …) is refused, or undefined. The one rule for every way
+ * in: `/push`, Kafka and ping URLs (whose job name comes from the path).
+ */
+export function nameProblem(v: string, max: number): string | undefined {
+  if (v.length === 0 || v.length > max) return `expected 1 to ${max} characters`;
+  if (CONTROL.test(v)) return 'must not contain control characters';
+  return undefined;
+}
+
 function str(input: Record<string, unknown>, f: string, max: number, required: boolean, issues: Issue[], at: string): string | undefined {
   const v = input[f];
   if (v === undefined || v === null) {
@@ -60,8 +70,8 @@ function str(input: Record<string, unknown>, f: string, max: number, required: b
     return undefined;
   }
   if (typeof v !== 'string') return void addIssue(issues, at, f, 'expected a string');
-  if (v.length === 0 || v.length > max) return void addIssue(issues, at, f, `expected 1 to ${max} characters`);
-  if (CONTROL.test(v)) return void addIssue(issues, at, f, 'must not contain control characters');
+  const problem = nameProblem(v, max);
+  if (problem !== undefined) return void addIssue(issues, at, f, problem);
   return v;
 }
 

@@ -20,6 +20,7 @@ import type { EventDraft } from '../domain/job-event.js';
 import type { IngestFn } from '../ingest/ingest.js';
 import type { Auth } from '../http/auth.js';
 import { readBody } from '../http/read-body.js';
+import { nameProblem } from '../ingest/validate.js';
 
 export const truncateLog = (text: string, maxBytes: number): string => {
   const buf = Buffer.from(text, 'utf8');
@@ -43,8 +44,8 @@ export function createPingRoutes(deps: {
 
   async function handle(c: Context, action: string | undefined): Promise<Response> {
     const job_name = c.req.param('job') as string;
-    if (job_name.length === 0 || job_name.length > deps.limits.max_job_name_length)
-      throw new ValidationError([{ path: 'job_name', message: `must be 1 to ${deps.limits.max_job_name_length} characters` }]);
+    const problem = nameProblem(job_name, deps.limits.max_job_name_length);
+    if (problem !== undefined) throw new ValidationError([{ path: 'job_name', message: problem }]);
     let kind: string;
     const draft: EventDraft = { job_name, event: 'succeeded', source: 'ping' };
     if (action === undefined) kind = 'success';

@@ -61,6 +61,12 @@ describe('ping URLs', () => {
     const res = await fetch(`${a.url}${path}`);
     expect(res.status).toBe(400);
   });
+
+  it.each(['/ping/a%0Ab', '/ping/a%00b/start', '/ping/a%09b/0'])('refuses a job name with control characters, as /push does: %s', async (path) => {
+    const res = await fetch(`${a.url}${path}`);
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ issues: [{ path: 'job_name', message: 'must not contain control characters' }] });
+  });
 });
 
 describe('ping URLs with a write token', () => {
