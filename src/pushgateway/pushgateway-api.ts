@@ -18,6 +18,7 @@ import { Hono } from 'hono';
 import type { Context } from 'hono';
 import { MalformedBodyError, StoreUnavailableError, UnsupportedMediaTypeError, ValidationError } from '../domain/errors.js';
 import type { IngestFn } from '../ingest/ingest.js';
+import { nameProblem } from '../ingest/validate.js';
 import type { Clock } from '../runtime/clock.js';
 import type { Logger } from '../runtime/logger.js';
 import type { Auth } from '../http/auth.js';
@@ -249,6 +250,14 @@ export function createPushgatewayApi(deps: {
       const ids = drafts.map((d) => d.event_id).join('\n');
       if (drafts.length > 0 && bridged.get(key) !== ids) {
         bridged.set(key, ids);
+        // Grouping label values may hold anything (a newline, thousands of characters); a job
+        // name made of them follows the rule of every other way in, or the group gets no runs.
+        const problem = nameProblem(drafts[0]?.job_name ?? '', deps.limits.max_job_name_length);
+        if (problem !== undefined) {
+          deps.observer?.bridgeFailed();
+          logger.warn('lifecycle bridge: job name refused; the push is kept without runs', { group: key, problem });
+          return;
+        }
         try {
           await deps.ingest(drafts, { results: false });
         } catch (err) {

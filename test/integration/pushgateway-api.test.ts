@@ -155,6 +155,18 @@ describe('Pushgateway API', () => {
     expect(JSON.stringify(job)).toContain('succeeded');
   });
 
+  it('keeps a push whose job label would make a job name /push refuses, and derives no runs from it', async () => {
+    const t0 = clock.now() / 1000;
+    const res = await send(a, 'PUT', '/metrics/job/bad%0Aname', `odd_start_time_seconds ${t0}\n`);
+    expect(res.status).toBe(200);
+    const m = (await a.get('/metrics')).text;
+    expect(m).toContain('odd_start_time_seconds{instance="",job="bad\\nname"}');
+    expect(m).not.toContain('job_name="bad');
+    expect((await a.get('/api/v1/jobs')).body.jobs.map((j: { job_name: string }) => j.job_name)).not.toContain('bad\nname');
+    expect(m).toMatch(/jobpulse_pushgateway_bridge_failures_total 1/);
+    expect(a.logs).toContainEqual(expect.objectContaining({ msg: 'lifecycle bridge: job name refused; the push is kept without runs', problem: 'must not contain control characters' }));
+  });
+
   describe('prom-client Pushgateway', () => {
     it('push, pushAdd and delete', async () => {
       const reg = new Registry();
