@@ -219,6 +219,7 @@ export async function createAgent(opts: AgentOptions): Promise<Agent> {
       logger,
       observer,
       maxErrorMessageLength: config.limits.max_error_message_length,
+      maxJobNameLength: config.limits.max_job_name_length,
     });
     sources.push(spark);
     readiness.push(...spark.readiness());

@@ -63,6 +63,19 @@ export function nameProblem(v: string, max: number): string | undefined {
   return undefined;
 }
 
+// eslint-disable-next-line no-control-regex
+const CONTROL_ALL = /[\u0000-\u001f\u007f]/g;
+
+/**
+ * A name taken from another system (a Spark application's name) made to pass `nameProblem`:
+ * control characters become spaces and the name is cut at `max`. Discovery should still track
+ * the application, so it is not refused. An empty result falls back to `fallback`.
+ */
+export function fitName(v: string, max: number, fallback: string): string {
+  const out = v.replace(CONTROL_ALL, ' ').trim().slice(0, max);
+  return out === '' ? fallback.replace(CONTROL_ALL, ' ').slice(0, max) : out;
+}
+
 function str(input: Record<string, unknown>, f: string, max: number, required: boolean, issues: Issue[], at: string): string | undefined {
   const v = input[f];
   if (v === undefined || v === null) {

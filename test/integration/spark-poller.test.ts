@@ -172,6 +172,20 @@ describe('Spark poller against the fake Spark server (real fixtures), in a real 
     expect((await run(a, 'spark-sm-app-20231124153540-0001')).state).toBe('succeeded');
   });
 
+  it('discovery fits application names to the job-name rule: control characters become spaces, long names are cut', async () => {
+    ({ a, spark } = await setup([{ name: 'sm', kind: 'standalone-master', base_url: fake.url, discovery: { enabled: true } }]));
+    fake.route('/json/', [
+      variant('standalone-master/constructed_master_state.json', (b) => {
+        b.activeapps[0].name = 'line\nbreak\tjob';
+        b.activeapps[1].name = 'y'.repeat(300);
+      }),
+    ]);
+    const [r] = await spark.cycle();
+    expect(r?.discovered).toBe(2);
+    const names = (await a.get('/api/v1/jobs')).body.jobs.map((j: { job_name: string }) => j.job_name).sort();
+    expect(names).toEqual(['line break job', 'y'.repeat(200)]);
+  });
+
   it('monitoring API: progress grows from the jobs list and shows on /metrics; completion from the app', async () => {
     ({ a, spark } = await setup([{ name: 'hs', kind: 'monitoring-api', base_url: fake.url }]));
     const seq = monitoringSequence('app-20240514021500-0001', [40, 84, 150]);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/schema.js';
 import { ValidationError } from '../../src/domain/errors.js';
-import { parseTimestamp, validatePushBody } from '../../src/ingest/validate.js';
+import { fitName, nameProblem, parseTimestamp, validatePushBody } from '../../src/ingest/validate.js';
 
 const limits = parseConfig({}).limits;
 const NOW = Date.UTC(2026, 10, 23, 12);
@@ -71,5 +71,16 @@ describe('push validation', () => {
   it('takes metadata nested exactly limits.max_metadata_depth deep', () => {
     expect(issuesOf({ job_name: 'a', event: 'started', metadata: nested(32) })).toEqual([]);
     expect(issuesOf({ job_name: 'a', event: 'started', metadata: [1, 'x', null, { a: [[]] }] })).toEqual([]);
+  });
+
+  it.each<[string, string]>([
+    ['nightly etl', 'nightly etl'],
+    ['line\none\ttab\u0000nul', 'line one tab nul'],
+    ['x'.repeat(250), 'x'.repeat(200)],
+    ['\n\t', 'app-fallback'],
+  ])('fits the foreign name %j to the job-name rule', (name, expected) => {
+    const fitted = fitName(name, 200, 'app-fallback');
+    expect(fitted).toBe(expected);
+    expect(nameProblem(fitted, 200)).toBeUndefined();
   });
 });

@@ -23,6 +23,7 @@
  */
 import { isTerminal, type Run } from '../../domain/run.js';
 import type { IngestFn } from '../../ingest/ingest.js';
+import { fitName } from '../../ingest/validate.js';
 import type { Clock } from '../../runtime/clock.js';
 import type { Logger } from '../../runtime/logger.js';
 import type { JobState } from '../../state/job-state.js';
@@ -90,6 +91,8 @@ export interface SparkSourceDeps {
   fetch?: FetchFn;
   observer?: SparkObserver;
   maxErrorMessageLength?: number;
+  /** limits.max_job_name_length: discovered job names are cut there. */
+  maxJobNameLength?: number;
   /** For the backoff jitter; tests pass a fixed one. */
   random?: () => number;
 }
@@ -120,6 +123,7 @@ export function createSparkSource(deps: SparkSourceDeps): SparkSource {
   const logger = deps.logger.child({ source: 'spark' });
   const random = deps.random ?? Math.random;
   const maxErrorMessageLength = deps.maxErrorMessageLength ?? 8192;
+  const maxJobNameLength = deps.maxJobNameLength ?? 200;
   const single = deps.config.clusters.length === 1;
   let stopped = false;
   let started = false;
@@ -165,7 +169,8 @@ export function createSparkSource(deps: SparkSourceDeps): SparkSource {
     const rawName = c.cfg.discovery.job_name_field === 'id' ? obs.id : (obs.name ?? obs.id);
     const stripped = c.stripRe ? rawName.replace(c.stripRe, '') : rawName;
     const cleaned = stripped.replace(/^[-_. ]+|[-_. ]+$/g, '').trim();
-    return cleaned === '' ? rawName : cleaned;
+    // An application name can hold anything; a job name follows the rule of every way in.
+    return fitName(cleaned === '' ? rawName : cleaned, maxJobNameLength, obs.id);
   };
 
   async function runCycle(c: Cluster): Promise<CycleReport> {
