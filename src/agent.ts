@@ -37,7 +37,7 @@ import { createPushgatewayApi, type PushgatewayApi } from './pushgateway/pushgat
 import { createPushgatewayFastPath, type FastPath } from './pushgateway/fast-path.js';
 import { createPingRoutes } from './ping/ping-routes.js';
 import { Counter } from 'prom-client';
-import { SELF_METRICS } from './metrics/names.js';
+import { ALL_METRICS, SELF_METRICS, seriesNames } from './metrics/names.js';
 
 export interface AgentOptions {
   config: Config;
@@ -276,6 +276,12 @@ export async function createAgent(opts: AgentOptions): Promise<Agent> {
         push: (method, code) => pushes.inc({ method, code: String(code) }),
         expired: (n) => expired.inc(n),
         bridgeFailed: () => bridgeFailures.inc(),
+      },
+      reservedNames: () => {
+        const names = new Set<string>();
+        for (const m of ALL_METRICS) for (const n of seriesNames(m.name, m.type)) names.add(n);
+        for (const m of selfMetrics.text.getMetricsAsArray()) for (const n of seriesNames(m.name, String(m.type))) names.add(n);
+        return names;
       },
     });
     await pushgateway.load();

@@ -87,3 +87,21 @@ export const ALL_METRICS: readonly MetricName[] = [
   ...Object.values(SELF_METRICS),
   ...Object.values(KAFKA_METRICS),
 ];
+
+/**
+ * The sample and family names a family of this type shows in the text format and in
+ * OpenMetrics (where a counter's family drops `_total`). Two families sharing any of them
+ * make an exposition Prometheus refuses to parse ("second TYPE line").
+ */
+export function seriesNames(name: string, type: string): string[] {
+  switch (type) {
+    case 'counter':
+      return name.endsWith('_total') ? [name, name.slice(0, -'_total'.length)] : [name, `${name}_total`];
+    case 'histogram':
+      return [name, `${name}_bucket`, `${name}_sum`, `${name}_count`];
+    case 'summary':
+      return [name, `${name}_sum`, `${name}_count`];
+    default:
+      return [name];
+  }
+}

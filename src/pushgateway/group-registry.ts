@@ -17,6 +17,7 @@
  * `prepare` validates and returns the group as it would be; `commit` makes it visible.
  * Callers make the change durable between the two (see pushgateway-routes.ts).
  */
+import { seriesNames } from '../metrics/names.js';
 import { PUSH_FAILURE_TIME, PUSH_TIME, sortedKeys, type Group, type MetricFamily, type PushedMetric } from './model.js';
 
 export class InconsistentPushError extends Error {
@@ -88,6 +89,13 @@ export interface PushChange {
 }
 
 export class GroupRegistry {
+  /**
+   * @param reserved names the agent exposes itself (its job_*, jobpulse_*, process_* and nodejs_*
+   *   families and their sample names): a pushed family showing one of them would put a second
+   *   TYPE line for it on /metrics, and Prometheus would refuse the whole scrape.
+   */
+  constructor(private readonly reserved: (name: string) => boolean = () => false) {}
+
   private readonly groups = new Map<string, Group>();
   private readonly types = new Map<string, { type: MetricFamily['type']; groups: number }>();
   private readonly owners = new Map<string, string>();
@@ -127,6 +135,8 @@ export class GroupRegistry {
     if (opts.expiresAt !== undefined) group.expires_at = opts.expiresAt;
 
     for (const f of pushed.values()) {
+      for (const n of seriesNames(f.name, f.type))
+        if (this.reserved(n)) throw new InconsistentPushError(`metric "${f.name}" collides with "${n}", which jobpulse exposes itself`);
       const t = this.types.get(f.name);
       if (t && t.type !== f.type) {
         const ownShare = previous?.families.get(f.name) ? 1 : 0;

@@ -94,9 +94,12 @@ export function createPushgatewayApi(deps: {
   config: Config['pushgateway'];
   limits: Config['limits'];
   observer?: PushgatewayObserver;
+  /** Sample and family names the agent exposes itself; asked once, at the first push. */
+  reservedNames?: () => ReadonlySet<string>;
 }): PushgatewayApi {
   const { clock, logger } = deps;
-  const registry = new GroupRegistry();
+  let reserved: ReadonlySet<string> | undefined;
+  const registry = new GroupRegistry((name) => (reserved ??= deps.reservedNames?.() ?? new Set()).has(name));
   let expiring = false;
   const exposer = createGroupExposer({
     registry,

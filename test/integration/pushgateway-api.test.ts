@@ -155,6 +155,21 @@ describe('Pushgateway API', () => {
     expect(JSON.stringify(job)).toContain('succeeded');
   });
 
+  it.each<[string, string]>([
+    ['# TYPE job_runs_total counter\njob_runs_total 3\n', '"job_runs_total" collides with "job_runs_total"'],
+    ['job_duration_seconds 12\n', '"job_duration_seconds" collides with "job_duration_seconds"'],
+    ['# TYPE jobpulse_events untyped\njobpulse_events 1\n', '"jobpulse_events" collides with "jobpulse_events"'],
+    ['# TYPE job_run_duration_seconds_bucket gauge\njob_run_duration_seconds_bucket 1\n', 'collides with "job_run_duration_seconds_bucket"'],
+  ])('refuses a push of a name jobpulse exposes itself (a second TYPE line would break the scrape): %j', async (body, detail) => {
+    const res = await send(a, 'PUT', '/metrics/job/own-names', body);
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: string }).error).toContain(detail);
+    const m = (await a.get('/metrics')).text;
+    expect(m.match(/^# TYPE job_runs_total /gm)).toHaveLength(1);
+    // The refused push is recorded on the group (push_failure_time_seconds), as the Pushgateway does; no pushed sample shows.
+    expect(m.split('\n').filter((l) => l.includes('job="own-names"') && !l.startsWith('push_'))).toEqual([]);
+  });
+
   it('keeps a push whose job label would make a job name /push refuses, and derives no runs from it', async () => {
     const t0 = clock.now() / 1000;
     const res = await send(a, 'PUT', '/metrics/job/bad%0Aname', `odd_start_time_seconds ${t0}\n`);
