@@ -1,4 +1,4 @@
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { get, type IncomingHttpHeaders } from 'node:http';
 import { gunzipSync } from 'node:zlib';
@@ -7,6 +7,7 @@ import { JOB_METRICS } from '../../src/metrics/names.js';
 import { ManualClock } from '../../src/runtime/clock.js';
 import { hasBinary } from '../support/require-binary.js';
 import { startAgent, type TestAgent } from '../support/start-agent.js';
+import { promtoolCheckMetrics } from '../support/promtool.js';
 
 const run = promisify(execFile);
 const clock = new ManualClock(Date.UTC(2026, 10, 23, 12));
@@ -79,9 +80,7 @@ describe('/metrics exposition', () => {
 
   it.skipIf(!hasBinary('promtool', 'prometheus'))('passes promtool check metrics', async () => {
     const text = (await a.get('/metrics')).text;
-    const r = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
-    expect(r.stdout + r.stderr).toBe('');
-    expect(r.status).toBe(0);
+    expect(promtoolCheckMetrics(text)).toEqual({ output: '', status: 0 });
   });
 
   it.skipIf(!hasBinary('promtool', 'prometheus'))('passes promtool check metrics with Node\'s default metrics on, as `jobpulse serve` runs', async () => {
@@ -91,9 +90,7 @@ describe('/metrics exposition', () => {
       const text = (await served.get('/metrics')).text;
       expect(text).toContain('nodejs_active_handles{');
       expect(text).toContain('process_resident_memory_bytes');
-      const r = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
-      expect(r.stdout + r.stderr).toBe('');
-      expect(r.status).toBe(0);
+      expect(promtoolCheckMetrics(text)).toEqual({ output: '', status: 0 });
     } finally {
       await served.stop();
     }

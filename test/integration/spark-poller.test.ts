@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/runtime/clock.js';
 import type { CycleReport, SparkSource } from '../../src/sources/spark/spark-source.js';
@@ -16,6 +15,7 @@ import {
 import { freePort } from '../support/free-port.js';
 import { hasBinary } from '../support/require-binary.js';
 import { startAgent, type TestAgent } from '../support/start-agent.js';
+import { promtoolCheckMetrics } from '../support/promtool.js';
 
 const clock = new ManualClock(Date.UTC(2026, 10, 23, 12));
 
@@ -353,9 +353,7 @@ describe('Spark poller in the agent lifecycle', () => {
       expect(text).toContain('jobpulse_spark_polls_total{cluster="y",result="not_found"} 1');
       expect(text).toContain('jobpulse_spark_tracked_runs{cluster="y"} 1');
       expect(text).toContain('jobpulse_spark_cycle_duration_seconds_count{cluster="y"} 1');
-      const r = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
-      expect(r.stdout + r.stderr).toBe('');
-      expect(r.status).toBe(0);
+      expect(promtoolCheckMetrics(text)).toEqual({ output: '', status: 0 });
     } finally {
       await a.stop();
     }
