@@ -10,7 +10,7 @@ import type { SelfMetrics } from '../metrics/self-metrics.js';
 import type { Clock } from '../runtime/clock.js';
 import type { Logger } from '../runtime/logger.js';
 import type { Auth } from './auth.js';
-import { parseJson, readRequestBody, requireJsonType } from './read-body.js';
+import { decodeContentEncoding, parseJson, readRequestBody, requireJsonType } from './read-body.js';
 import { createRequestIds, sendError, sendJson, type RawContext, type RawRoute } from './raw-route.js';
 
 export interface PushDeps {
@@ -38,7 +38,8 @@ export function createPushRoute(deps: PushDeps): RawRoute {
   async function handle(req: IncomingMessage, res: ServerResponse, ctx: RawContext): Promise<void> {
     deps.auth.check('write', req.headers.authorization);
     requireJsonType(req.headers['content-type']);
-    const body = parseJson(await readRequestBody(req, deps.limits.max_body_bytes));
+    const raw = await readRequestBody(req, deps.limits.max_body_bytes);
+    const body = parseJson(decodeContentEncoding(raw, req.headers['content-encoding'], deps.limits.max_body_bytes));
     // Nothing of the parsed body is used after the await: it is not kept alive (and copied by
     // every young-generation GC) while the events wait for their commit.
     const single = !Array.isArray(body);

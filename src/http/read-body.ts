@@ -1,5 +1,6 @@
 /** Reads a request body under a byte limit and decodes JSON, with the errors a client can act on. */
 import type { IncomingMessage } from 'node:http';
+import { gunzipSync } from 'node:zlib';
 import type { Context } from 'hono';
 import { MalformedBodyError, PayloadTooLargeError, UnsupportedMediaTypeError } from '../domain/errors.js';
 
@@ -93,5 +94,23 @@ export function parseJson(bytes: Uint8Array): unknown {
     return JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
   } catch (err) {
     throw new MalformedBodyError(`malformed JSON: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * A request body as sent with `Content-Encoding` undone: identity, or gzip (Prometheus
+ * clients gzip pushes; large batched pushes compress ~10×). The decoded body may not exceed
+ * `maxDecoded` (413): a few KiB of gzip can hold gigabytes. Other codings are refused (415).
+ */
+export function decodeContentEncoding(bytes: Uint8Array, encoding: string | undefined, maxDecoded: number): Uint8Array {
+  const enc = (encoding ?? '').trim().toLowerCase();
+  if (enc === '' || enc === 'identity') return bytes;
+  if (enc !== 'gzip' && enc !== 'x-gzip') throw new UnsupportedMediaTypeError(`unsupported Content-Encoding ${JSON.stringify(enc)} (gzip or identity)`);
+  try {
+    return gunzipSync(bytes, { maxOutputLength: maxDecoded });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE')
+      throw new PayloadTooLargeError(`body is over the ${maxDecoded}-byte limit once decompressed`);
+    throw new MalformedBodyError(`could not gunzip the body: ${(err as Error).message}`);
   }
 }

@@ -13,16 +13,15 @@
  * one grouping key are serialised by that order: checks run against memory at request
  * time and a key with a write in flight waits for it (see `inflight`).
  */
-import { gunzipSync } from 'node:zlib';
 import { Hono } from 'hono';
 import type { Context } from 'hono';
-import { MalformedBodyError, StoreUnavailableError, UnsupportedMediaTypeError, ValidationError } from '../domain/errors.js';
+import { StoreUnavailableError, UnsupportedMediaTypeError, ValidationError } from '../domain/errors.js';
 import type { IngestFn } from '../ingest/ingest.js';
 import { nameProblem } from '../ingest/validate.js';
 import type { Clock } from '../runtime/clock.js';
 import type { Logger } from '../runtime/logger.js';
 import type { Auth } from '../http/auth.js';
-import { readBody } from '../http/read-body.js';
+import { decodeContentEncoding, readBody } from '../http/read-body.js';
 import { statusOf } from '../http/errors.js';
 import type { Config } from '../config/schema.js';
 import type { GroupStore, GroupWrite, StoredGroup } from '../store/store.js';
@@ -183,15 +182,8 @@ export function createPushgatewayApi(deps: {
   }
 
   async function readFamilies(req: PushRequest): Promise<MetricFamily[]> {
-    let bytes: Uint8Array = await req.body();
-    const enc = (req.header('content-encoding') ?? '').toLowerCase();
-    if (enc === 'gzip') {
-      try {
-        bytes = gunzipSync(bytes, { maxOutputLength: deps.limits.max_body_bytes * 8 });
-      } catch (err) {
-        throw new MalformedBodyError(`could not gunzip the body: ${(err as Error).message}`);
-      }
-    } else if (enc !== '' && enc !== 'identity') throw new UnsupportedMediaTypeError(`unsupported Content-Encoding ${JSON.stringify(enc)}`);
+    // Decompressed, a push may be 8× the body limit: text exposition compresses well.
+    const bytes = decodeContentEncoding(await req.body(), req.header('content-encoding'), deps.limits.max_body_bytes * 8);
     const type = req.header('content-type') ?? '';
     if (/application\/vnd\.google\.protobuf/i.test(type)) {
       if (!/encoding=delimited/i.test(type)) throw new UnsupportedMediaTypeError('protobuf pushes must use encoding=delimited');

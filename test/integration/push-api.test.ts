@@ -1,3 +1,4 @@
+import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/runtime/clock.js';
 import { startAgent, type TestAgent } from '../support/start-agent.js';
@@ -79,5 +80,22 @@ describe('POST /push → state → /metrics and the REST API', () => {
       expect(r.status).toBe(404);
       expect(r.body.code).toBe('not_found');
     }
+  });
+
+  it('takes a gzip body (Content-Encoding: gzip); a bomb is 413, another coding 415, broken gzip 400', async () => {
+    const post = (body: Uint8Array | string, encoding: string) =>
+      fetch(`${a.url}/push`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-encoding': encoding }, body });
+    const events = Array.from({ length: 3 }, (_, i) => ({ job_name: 'zipped', run_id: `z${i}`, event: 'started' }));
+    const ok = await post(gzipSync(JSON.stringify(events)), 'gzip');
+    expect(ok.status).toBe(200);
+    expect(((await ok.json()) as { accepted: number }).accepted).toBe(3);
+    // 2 MiB of JSON whitespace in a few KiB of gzip: over limits.max_body_bytes once decompressed.
+    const bomb = await post(gzipSync(`${' '.repeat(2 * 1024 * 1024)}{}`), 'gzip');
+    expect(bomb.status).toBe(413);
+    expect(((await bomb.json()) as { error: string }).error).toContain('once decompressed');
+    expect((await post('{}', 'br')).status).toBe(415);
+    const broken = await post(Buffer.from('not gzip at all'), 'gzip');
+    expect(broken.status).toBe(400);
+    expect(((await broken.json()) as { error: string }).error).toContain('could not gunzip');
   });
 });
