@@ -74,7 +74,17 @@ export async function runCommand(flags: Record<string, string | true>, command: 
 
   const watch = (from: NodeJS.ReadableStream, to: NodeJS.WritableStream): void => {
     let partial = '';
+    // Our stdout's reader gone (`jobpulse run … | head -1`): without the wrapper the command
+    // would get SIGPIPE on its next write, so it does here too: its pipe to us is closed. The
+    // unhandled EPIPE used to end the wrapper (exit 1) before the command's outcome was sent.
+    let broken = false;
+    to.on('error', () => {
+      if (broken) return;
+      broken = true;
+      (from as NodeJS.ReadableStream & { destroy(): void }).destroy();
+    });
     from.on('data', (chunk: Buffer) => {
+      if (broken) return;
       if (!strip) to.write(chunk);
       const text = partial + chunk.toString('utf8');
       const lines = text.split('\n');
@@ -88,7 +98,7 @@ export async function runCommand(flags: Record<string, string | true>, command: 
       if (strip && out) to.write(out);
     });
     from.on('end', () => {
-      if (partial === '') return;
+      if (partial === '' || broken) return;
       const m = PROGRESS_MARKER.exec(partial);
       if (m) void sender.send([ev('progress', { progress: Math.min(100, Number(m[1])) })]);
       else if (strip) to.write(partial);

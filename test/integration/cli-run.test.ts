@@ -107,6 +107,25 @@ describe.skipIf(!built)('jobpulse run / push / jobs (real processes)', () => {
     expect((await runs('killed'))[0]).toMatchObject({ state: 'failed', exit_code: 137, error_message: 'killed by SIGKILL' });
   });
 
+  it('when its stdout\'s reader goes away, the command gets the broken pipe and the run ends with its outcome', async () => {
+    // As `jobpulse run … | head -1`: the reader takes one chunk and closes.
+    const child = spawn(process.execPath, [BIN, 'run', '--job', 'piped', '--', 'sh', '-c', 'while :; do echo line; done'], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout.once('data', () => child.stdout.destroy());
+    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((r) => child.once('close', (c, s) => r([c, s])));
+    expect(stderr).not.toContain('Unhandled');
+    expect(signal === 'SIGPIPE' || code === 141).toBe(true);
+    const run = await until(async () => {
+      const r = (await runs('piped'))[0];
+      return r?.state === 'failed' ? r : undefined;
+    }, 'the failed run');
+    expect(run).toMatchObject({ exit_code: 141, error_message: 'killed by SIGPIPE' });
+  });
+
   it('runs the command when the agent is down, spools, and push --flush resends when it is up', async () => {
     const down = `http://127.0.0.1:${await freePort()}`;
     const r = await cli(['run', '--job', 'offline', '--url', down, '--', 'sh', '-c', 'echo JOBPULSE_PROGRESS 10; echo done'], { env });
