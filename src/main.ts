@@ -24,8 +24,20 @@ JOBPULSE_SPOOL (default ~/.jobpulse/spool.jsonl) and the spool caps JOBPULSE_SPO
 See jobpulse.example.yaml for every setting.
 `;
 
+/**
+ * A client command whose output's reader has gone (`jobpulse jobs --json | head -1`) ends
+ * quietly, as any Unix filter does, instead of with an unhandled EPIPE and its stack trace.
+ */
+const endQuietlyOnClosedStdout = (): void => {
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
+};
+
 export async function main(argv: string[]): Promise<number | undefined> {
   const [command, ...rest] = argv;
+  if (command !== 'serve' && command !== 'run') endQuietlyOnClosedStdout();
   switch (command) {
     case 'serve': {
       const args = parseArgs(rest);

@@ -188,4 +188,17 @@ describe.skipIf(!built)('jobpulse run / push / jobs (real processes)', () => {
     expect(json.jobs[0]).toMatchObject({ job_name: 'scripted', state: 'running' });
     expect((await cli(['push', '--job', 'scripted', '--event', 'bogus'], { env })).code).toBe(2);
   });
+
+  it('jobs --json whose reader closes early ends quietly, as a Unix filter does', async () => {
+    // Enough jobs for the JSON to outgrow the pipe's buffer, so the reader's close is felt.
+    const events = Array.from({ length: 400 }, (_, i) => ({ job_name: `many-${i}-${'x'.repeat(100)}`, event: 'started' }));
+    expect((await a.push(events)).status).toBe(200);
+    const child = spawn(process.execPath, [BIN, 'jobs', '--json'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout.once('data', () => child.stdout.destroy());
+    const code = await new Promise<number | null>((r) => child.once('close', (c) => r(c)));
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+  });
 });
