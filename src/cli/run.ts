@@ -13,10 +13,13 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { constants } from 'node:os';
+import { StringDecoder } from 'node:string_decoder';
 import { parseDuration } from '../runtime/duration.js';
 import { createSender, type CliEvent, type SenderOptions } from './event-sender.js';
 
 export const PROGRESS_MARKER = /^JOBPULSE_PROGRESS[ \t]+(\d+(?:\.\d+)?)[ \t]*\r?$/;
+/** A line longer than this is not a marker (and is not held to be checked). */
+const MARKER_LINE_MAX = 256;
 
 export interface CliIo {
   env: NodeJS.ProcessEnv;
@@ -72,8 +75,8 @@ export async function runCommand(flags: Record<string, string | true>, command: 
   const started = Date.now();
   const child = spawn(command[0] as string, command.slice(1), { stdio: ['inherit', 'pipe', 'pipe'], env: io.env });
 
+  const progress = (m: RegExpExecArray): void => void sender.send([ev('progress', { progress: Math.min(100, Number(m[1])) })]);
   const watch = (from: NodeJS.ReadableStream, to: NodeJS.WritableStream): void => {
-    let partial = '';
     // Our stdout's reader gone (`jobpulse run … | head -1`): without the wrapper the command
     // would get SIGPIPE on its next write, so it does here too: its pipe to us is closed. The
     // unhandled EPIPE used to end the wrapper (exit 1) before the command's outcome was sent.
@@ -83,25 +86,59 @@ export async function runCommand(flags: Record<string, string | true>, command: 
       broken = true;
       (from as NodeJS.ReadableStream & { destroy(): void }).destroy();
     });
+    // A reader that is slow holds the command back, as the pipe would without the wrapper:
+    // the wrapper takes no more of the command's output until ours drains (a pipe write that
+    // cannot complete is kept in memory, and a stalled reader grew the wrapper without bound).
+    const pass = (data: Buffer | string): void => {
+      if (!to.write(data)) {
+        from.pause();
+        to.once('drain', () => from.resume());
+      }
+    };
+    // Only the start of the current line is kept, while it could still be a marker: output
+    // without newlines (binary data, `\r` progress bars) once grew one string for the whole
+    // stream and rescanned it per chunk (20 MB of zeros: minutes of CPU and ~80 MB of memory).
+    const decoder = new StringDecoder('utf8');
+    let line = '';
+    let long = false;
     from.on('data', (chunk: Buffer) => {
       if (broken) return;
-      if (!strip) to.write(chunk);
-      const text = partial + chunk.toString('utf8');
-      const lines = text.split('\n');
-      partial = lines.pop() as string;
+      if (!strip) pass(chunk);
+      const text = decoder.write(chunk);
       let out = '';
-      for (const line of lines) {
-        const m = PROGRESS_MARKER.exec(line);
-        if (m) void sender.send([ev('progress', { progress: Math.min(100, Number(m[1])) })]);
-        else if (strip) out += `${line}\n`;
+      let at = 0;
+      for (;;) {
+        const nl = text.indexOf('\n', at);
+        const piece = nl < 0 ? text.slice(at) : text.slice(at, nl);
+        if (long) {
+          if (strip) out += piece;
+        } else {
+          line += piece;
+          if (line.length > MARKER_LINE_MAX) {
+            long = true;
+            if (strip) out += line;
+            line = '';
+          }
+        }
+        if (nl < 0) break;
+        if (!long) {
+          const m = PROGRESS_MARKER.exec(line);
+          if (m) progress(m);
+          else if (strip) out += `${line}\n`;
+        } else if (strip) out += '\n';
+        line = '';
+        long = false;
+        at = nl + 1;
       }
-      if (strip && out) to.write(out);
+      if (strip && out) pass(out);
     });
     from.on('end', () => {
-      if (partial === '' || broken) return;
-      const m = PROGRESS_MARKER.exec(partial);
-      if (m) void sender.send([ev('progress', { progress: Math.min(100, Number(m[1])) })]);
-      else if (strip) to.write(partial);
+      if (broken) return;
+      line += decoder.end();
+      if (long || line === '') return;
+      const m = PROGRESS_MARKER.exec(line);
+      if (m) progress(m);
+      else if (strip) to.write(line);
     });
   };
   watch(child.stdout as NodeJS.ReadableStream, io.stdout);

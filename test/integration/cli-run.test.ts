@@ -126,6 +126,34 @@ describe.skipIf(!built)('jobpulse run / push / jobs (real processes)', () => {
     expect(run).toMatchObject({ exit_code: 141, error_message: 'killed by SIGPIPE' });
   });
 
+  it('a slow reader of its stdout holds the command back, as the pipe would without the wrapper', async () => {
+    const size = 20_000_000;
+    // 20,000 lines of 1,000 characters: cheap to scan, so only the reader can hold it back.
+    const child = spawn(process.execPath, [BIN, 'run', '--job', 'slow-reader', '--', process.execPath, '-e', `process.stdout.write(('a'.repeat(999) + '\\n').repeat(${size / 1000}))`], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    // Nobody reads for a while: 20 MB cannot fit in the pipes, so the command must still be running.
+    await until(async () => ((await runs('slow-reader'))[0]?.state === 'running' ? true : undefined), 'the run to start');
+    await new Promise((r) => setTimeout(r, 1500));
+    expect((await runs('slow-reader'))[0]?.state).toBe('running');
+    let got = 0;
+    child.stdout.on('data', (d: Buffer) => (got += d.length));
+    const code = await new Promise<number | null>((r) => child.once('close', (c) => r(c)));
+    expect(code).toBe(0);
+    expect(got).toBe(size);
+    expect((await runs('slow-reader'))[0]?.state).toBe('succeeded');
+  });
+
+  it('passes output without newlines through in time, and a marker after it still counts', async () => {
+    // 20 MB without a newline: the wrapper once kept the whole of it as one pending line and
+    // rescanned it per chunk (11 s and ~300 MB here); it now keeps only what could be a marker.
+    const r = await cli(['run', '--job', 'no-newlines', '--', 'sh', '-c', 'head -c 20000000 /dev/zero; printf "\\nJOBPULSE_PROGRESS 42\\n"; exit 3'], { env });
+    expect(r.code).toBe(3);
+    expect(r.stdout.length).toBe(20_000_000 + '\nJOBPULSE_PROGRESS 42\n'.length);
+    expect((await runs('no-newlines'))[0]).toMatchObject({ state: 'failed', progress: 42 });
+  }, 8_000);
+
   it('runs the command when the agent is down, spools, and push --flush resends when it is up', async () => {
     const down = `http://127.0.0.1:${await freePort()}`;
     const r = await cli(['run', '--job', 'offline', '--url', down, '--', 'sh', '-c', 'echo JOBPULSE_PROGRESS 10; echo done'], { env });
