@@ -82,6 +82,13 @@ describe.skipIf(!built)('jobpulse run / push / jobs (real processes)', () => {
     expect((await runs('ok'))[0]).toMatchObject({ state: 'succeeded', exit_code: 0 });
   });
 
+  it('--strip-progress keeps a UTF-8 character whose bytes arrive in two chunks', async () => {
+    // "é" is C3 A9: the command writes the two bytes 200 ms apart, so they reach the wrapper apart.
+    const r = await cli(['run', '--job', 'utf8', '--strip-progress', '--', 'sh', '-c', "printf '\\303'; sleep 0.2; printf '\\251\\n'"], { env });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('é\n');
+  });
+
   it('sends heartbeats while the command runs', async () => {
     const r = await cli(['run', '--job', 'hb', '--heartbeat', '50ms', '--', 'sh', '-c', 'sleep 0.4'], { env });
     expect(r.code).toBe(0);
