@@ -17,6 +17,8 @@ export interface SparkClusterConfig {
   max_concurrent: number;
   /** ms per request. */
   request_timeout: number;
+  /** Largest response body read, bytes: a bigger one is a `too_large` poll, not memory spent. */
+  max_response_bytes: number;
   /** Longest wait between cycles while the cluster keeps failing, ms. */
   max_backoff: number;
   discovery: {
@@ -35,7 +37,7 @@ export interface SparkConfig {
 /** Matches dates (2024-05-14, 20240514, with an optional time) and long hex/number ids. */
 export const DEFAULT_JOB_NAME_STRIP = '[-_. ]?(\\d{4}-?\\d{2}-?\\d{2}([T_ -]?\\d{2}:?\\d{2}(:?\\d{2})?)?|[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}|\\d{6,})';
 
-const CLUSTER_KEYS = new Set(['name', 'kind', 'base_url', 'interval', 'max_concurrent', 'request_timeout', 'max_backoff', 'discovery']);
+const CLUSTER_KEYS = new Set(['name', 'kind', 'base_url', 'interval', 'max_concurrent', 'request_timeout', 'max_response_bytes', 'max_backoff', 'discovery']);
 const DISCOVERY_KEYS = new Set(['enabled', 'job_name']);
 const JOB_NAME_KEYS = new Set(['field', 'strip']);
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -93,6 +95,12 @@ export function parseSparkConfig(raw: unknown, issues: Issue[]): SparkConfig {
     const interval = dur('interval', 15_000, 100);
     const request_timeout = dur('request_timeout', 10_000, 10);
     const max_backoff = dur('max_backoff', 5 * 60_000, 100);
+    let max_response_bytes = 64 * 1024 * 1024;
+    if (c.max_response_bytes !== undefined && c.max_response_bytes !== null) {
+      const n = typeof c.max_response_bytes === 'string' ? Number(c.max_response_bytes) : c.max_response_bytes;
+      if (typeof n !== 'number' || !Number.isInteger(n) || n < 1024) fail('max_response_bytes', 'expected an integer of at least 1024 (bytes)', c.max_response_bytes);
+      else max_response_bytes = n;
+    }
     let max_concurrent = 5;
     if (c.max_concurrent !== undefined && c.max_concurrent !== null) {
       const n = typeof c.max_concurrent === 'string' ? Number(c.max_concurrent) : c.max_concurrent;
@@ -142,6 +150,7 @@ export function parseSparkConfig(raw: unknown, issues: Issue[]): SparkConfig {
         interval,
         max_concurrent,
         request_timeout,
+        max_response_bytes,
         max_backoff,
         discovery,
       });

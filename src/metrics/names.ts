@@ -65,7 +65,7 @@ export const SELF_METRICS = {
   pings: m('jobpulse_pings_total', 'counter', 'Ping URL requests by kind (success, start, fail, exit_status).', ['kind']),
   detectorSweepDuration: m('jobpulse_detector_sweep_duration_seconds', 'histogram', 'Duration of one detector sweep (detect, schedule checks, durable commit of the verdicts).', []),
   detectorVerdicts: m('jobpulse_detector_verdicts_total', 'counter', 'Detector verdicts handed to ingest, by whether they changed a run (applied) or were stale/duplicate.', ['result']),
-  sparkPolls: m('jobpulse_spark_polls_total', 'counter', 'Requests the Spark poller made, by cluster and result (ok, not_found, timeout, http_error, invalid_json, connection_error, unexpected).', ['cluster', 'result']),
+  sparkPolls: m('jobpulse_spark_polls_total', 'counter', 'Requests the Spark poller made, by cluster and result (ok, not_found, timeout, http_error, invalid_json, too_large, connection_error, unexpected).', ['cluster', 'result']),
   sparkPollDuration: m('jobpulse_spark_poll_duration_seconds', 'histogram', 'Latency of one Spark API request, by cluster.', ['cluster']),
   sparkCycleDuration: m('jobpulse_spark_cycle_duration_seconds', 'histogram', 'Duration of one poll cycle over all tracked runs of a cluster.', ['cluster']),
   sparkTrackedRuns: m('jobpulse_spark_tracked_runs', 'gauge', 'Unfinished runs the Spark poller follows, by cluster.', ['cluster']),

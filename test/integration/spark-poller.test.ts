@@ -230,6 +230,21 @@ describe('Spark poller against the fake Spark server (real fixtures), in a real 
     expect(fake.hits(`/ws/v1/cluster/apps/${id}`)).toBe(1);
   });
 
+  it('a body over max_response_bytes is a too_large poll, read no further, and leaves the run as it was', async () => {
+    ({ a, spark } = await setup([{ name: 'y', kind: 'yarn', base_url: fake.url, max_response_bytes: 2048 }]));
+    const id = 'application_1700840000000_0201';
+    const running = variant('yarn/constructed_app_running.json', () => undefined);
+    const huge = JSON.stringify({ app: { id, state: 'RUNNING', padding: 'x'.repeat(100_000) } });
+    fake.route(`/ws/v1/cluster/apps/${id}`, [running, huge]);
+    await a.push({ job_name: 'big', run_id: 'b1', event: 'queued', labels: { spark_app_id: id } });
+    expect(running.length).toBeLessThan(2048);
+    await spark.cycle();
+    const r = (await spark.cycle())[0] as CycleReport;
+    expect(r.errors).toEqual({ too_large: 1 });
+    expect((await run(a, 'b1')).state).toBe('running');
+    expect((await a.get('/metrics')).text).toContain('jobpulse_spark_polls_total{cluster="y",result="too_large"} 1');
+  });
+
   describe.each<[Fault, string]>([
     ['slow', 'timeout'],
     ['http_500', 'http_error'],

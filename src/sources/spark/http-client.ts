@@ -5,7 +5,7 @@
  */
 
 /** Result labels of `jobpulse_spark_polls_total`. */
-export const POLL_RESULTS = ['ok', 'not_found', 'timeout', 'http_error', 'invalid_json', 'connection_error', 'unexpected'] as const;
+export const POLL_RESULTS = ['ok', 'not_found', 'timeout', 'http_error', 'invalid_json', 'too_large', 'connection_error', 'unexpected'] as const;
 export type PollResult = (typeof POLL_RESULTS)[number];
 
 export class PollError extends Error {
@@ -50,6 +50,8 @@ export interface SparkHttp {
 export function createSparkHttp(opts: {
   baseUrl: string;
   timeoutMs: number;
+  /** Largest body read (a cluster's answer is read whole before parsing). */
+  maxBytes?: number;
   maxConcurrent: number;
   fetch?: FetchFn;
   onResult?: (result: PollResult, seconds: number) => void;
@@ -72,8 +74,9 @@ export function createSparkHttp(opts: {
       }
       let text: string;
       try {
-        text = await res.text();
+        text = await readText(res, opts.maxBytes ?? Number.POSITIVE_INFINITY, () => ac.abort());
       } catch (err) {
+        if (err instanceof PollError) throw new PollError(err.result, `GET ${path}: ${err.message}`, res.status);
         if (ac.signal.aborted) throw new PollError('timeout', `GET ${path}: body not complete within ${opts.timeoutMs} ms`);
         throw new PollError('connection_error', `GET ${path}: body cut off (${causeOf(err)})`);
       }
@@ -113,3 +116,32 @@ const causeOf = (err: unknown): string => {
 };
 
 const snippet = (text: string): string => JSON.stringify(text.replace(/\s+/g, ' ').trim().slice(0, 120));
+
+/**
+ * The body as text, read no further than `maxBytes`: a server that answers with an endless
+ * or enormous body (a proxy's error stream, a huge listing) would otherwise be held in memory
+ * until the request timeout.
+ */
+async function readText(res: Response, maxBytes: number, abort: () => void): Promise<string> {
+  const tooLarge = (): PollError => new PollError('too_large', `body over ${maxBytes} bytes (spark max_response_bytes)`);
+  const declared = Number(res.headers.get('content-length'));
+  if (Number.isFinite(declared) && declared > maxBytes) {
+    abort();
+    throw tooLarge();
+  }
+  if (!res.body) return '';
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > maxBytes) {
+      abort();
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}

@@ -141,6 +141,7 @@ export function createSparkSource(deps: SparkSourceDeps): SparkSource {
     c.http = createSparkHttp({
       baseUrl: cfg.base_url,
       timeoutMs: cfg.request_timeout,
+      maxBytes: cfg.max_response_bytes,
       maxConcurrent: cfg.max_concurrent,
       fetch: deps.fetch,
       onResult(result, seconds) {
