@@ -95,18 +95,18 @@ export function parseSparkConfig(raw: unknown, issues: Issue[]): SparkConfig {
     const interval = dur('interval', 15_000, 100);
     const request_timeout = dur('request_timeout', 10_000, 10);
     const max_backoff = dur('max_backoff', 5 * 60_000, 100);
-    let max_response_bytes = 64 * 1024 * 1024;
-    if (c.max_response_bytes !== undefined && c.max_response_bytes !== null) {
-      const n = typeof c.max_response_bytes === 'string' ? Number(c.max_response_bytes) : c.max_response_bytes;
-      if (typeof n !== 'number' || !Number.isInteger(n) || n < 1024) fail('max_response_bytes', 'expected an integer of at least 1024 (bytes)', c.max_response_bytes);
-      else max_response_bytes = n;
-    }
-    let max_concurrent = 5;
-    if (c.max_concurrent !== undefined && c.max_concurrent !== null) {
-      const n = typeof c.max_concurrent === 'string' ? Number(c.max_concurrent) : c.max_concurrent;
-      if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 1000) fail('max_concurrent', 'expected an integer from 1 to 1000', c.max_concurrent);
-      else max_concurrent = n;
-    }
+    const int = (key: string, def: number, min: number, max: number, expected: string): number => {
+      const v = c[key];
+      if (v === undefined || v === null) return def;
+      const n = typeof v === 'string' ? Number(v) : v;
+      if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) {
+        fail(key, expected, v);
+        return def;
+      }
+      return n;
+    };
+    const max_response_bytes = int('max_response_bytes', 64 * 1024 * 1024, 1024, Number.MAX_SAFE_INTEGER, 'expected an integer of at least 1024 (bytes)');
+    const max_concurrent = int('max_concurrent', 5, 1, 1000, 'expected an integer from 1 to 1000');
     const discovery: SparkClusterConfig['discovery'] = { enabled: false, job_name_field: 'name', job_name_strip: DEFAULT_JOB_NAME_STRIP };
     const d = c.discovery;
     if (d !== undefined && d !== null) {

@@ -173,7 +173,7 @@ describe('observation + run → events (emit only changes)', () => {
 describe('spark config', () => {
   it('fills defaults', () => {
     const c = parseConfig({ spark: { clusters: [{ name: 'prod', kind: 'yarn', base_url: 'http://rm:8088' }] } });
-    expect(c.spark.clusters[0]).toMatchObject({ interval: 15_000, max_concurrent: 5, request_timeout: 10_000, discovery: { enabled: false, job_name_field: 'name' } });
+    expect(c.spark.clusters[0]).toMatchObject({ interval: 15_000, max_concurrent: 5, request_timeout: 10_000, max_response_bytes: 64 * 1024 * 1024, discovery: { enabled: false, job_name_field: 'name' } });
   });
   it.each([
     [[{ name: 'a b', kind: 'yarn', base_url: 'http://x' }], 'spark.clusters[0].name'],
@@ -181,6 +181,7 @@ describe('spark config', () => {
     [[{ name: 'a', kind: 'yarn', base_url: 'ftp://x' }], 'spark.clusters[0].base_url'],
     [[{ name: 'a', kind: 'yarn', base_url: 'http://x', interval: 'soon' }], 'spark.clusters[0].interval'],
     [[{ name: 'a', kind: 'yarn', base_url: 'http://x', max_concurrent: 0 }], 'spark.clusters[0].max_concurrent'],
+    [[{ name: 'a', kind: 'yarn', base_url: 'http://x', max_response_bytes: 100 }], 'spark.clusters[0].max_response_bytes'],
     [[{ name: 'a', kind: 'yarn', base_url: 'http://x', colour: 'red' }], 'spark.clusters[0].colour'],
     [[{ name: 'a', kind: 'standalone-rest', base_url: 'http://x', discovery: { enabled: true } }], 'spark.clusters[0].discovery.enabled'],
     [[{ name: 'a', kind: 'yarn', base_url: 'http://x', discovery: { job_name: { strip: '(' } } }], 'spark.clusters[0].discovery.job_name.strip'],
