@@ -63,8 +63,7 @@ export function nameProblem(v: string, max: number): string | undefined {
   return undefined;
 }
 
-// eslint-disable-next-line no-control-regex
-const CONTROL_ALL = /[\u0000-\u001f\u007f]/g;
+const CONTROL_ALL = new RegExp(CONTROL.source, 'g');
 
 /**
  * A name taken from another system (a Spark application's name) made to pass `nameProblem`:

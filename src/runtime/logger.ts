@@ -108,7 +108,7 @@ function stdoutSink(): LineWriter & { flush(): void } {
       return;
     }
     if (dropped > 0) {
-      const note = `{"time":"${timeOf(Date.now())}","level":"warn","msg":"log lines dropped: the reader of stdout fell behind","dropped":${dropped},"max_backlog_bytes":${stdoutMaxBacklog}}\n`;
+      const note = `{"time":"${timeOf(Date.now())}${LEVEL_PART.warn}"log lines dropped: the reader of stdout fell behind","dropped":${dropped},"max_backlog_bytes":${stdoutMaxBacklog}}\n`;
       dropped = 0;
       process.stdout.write(note);
     }
