@@ -9,7 +9,7 @@ const USAGE = `usage: jobpulse <command> [options]
 
 commands:
   serve [--config FILE]   run the agent (config: YAML file, JOBPULSE_* environment overrides)
-  run --job NAME [--url URL] [--heartbeat 30s] [--strip-progress] -- CMD ARGS...
+  run --job NAME [--url URL] [--heartbeat 30s] [--strip-progress] [--output-grace 2s] -- CMD ARGS...
                           run CMD and report it: started, heartbeats, progress
                           (lines "JOBPULSE_PROGRESS <0-100>"), succeeded/failed
   push --job NAME --event EVENT [--run-id ID] [--progress N] [--exit-code N] [--message TEXT]

@@ -1,5 +1,5 @@
 /**
- * `jobpulse run --job NAME [--url URL] [--heartbeat 30s] [--strip-progress] -- CMD ARGS...`
+ * `jobpulse run --job NAME [--url URL] [--heartbeat 30s] [--strip-progress] [--output-grace 2s] -- CMD ARGS...`
  *
  * Runs CMD with stdin inherited and stdout/stderr passed through byte for byte; sends
  * `started`, a `heartbeat` every interval, `progress` for every marker line
@@ -7,10 +7,12 @@
  * the command prints (on stdout or stderr; `--strip-progress` removes those lines from
  * the output), and `succeeded` / `failed` with the exit code or the signal. Signals the
  * wrapper receives are forwarded to the command; the wrapper exits with the command's
- * code, or dies of the same signal. The agent being down never changes what the command
+ * code, or dies of the same signal. The outcome is the command's exit: output still open
+ * after it (a background process it started holds the pipe) is passed on for at most
+ * `--output-grace`, then no longer read. The agent being down never changes what the command
  * does: events are retried within bounds, then spooled (see event-sender.ts).
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { constants } from 'node:os';
 import { StringDecoder } from 'node:string_decoder';
@@ -20,6 +22,28 @@ import { createSender, type CliEvent, type SenderOptions } from './event-sender.
 export const PROGRESS_MARKER = /^JOBPULSE_PROGRESS[ \t]+(\d+(?:\.\d+)?)[ \t]*\r?$/;
 /** A line longer than this is not a marker (and is not held to be checked). */
 const MARKER_LINE_MAX = 256;
+
+/**
+ * Resolves when the command's stdout and stderr have ended, or after `graceMs`: then the
+ * wrapper stops reading them, as its own exit would (a writer left behind gets EPIPE).
+ */
+function outputEnd(child: ChildProcess, graceMs: number): Promise<void> {
+  const pipes = [child.stdout, child.stderr].filter((p): p is NonNullable<typeof p> => p !== null && !p.destroyed && !p.readableEnded);
+  if (pipes.length === 0) return Promise.resolve();
+  return new Promise((resolve) => {
+    let open = pipes.length;
+    const timer = setTimeout(() => {
+      for (const p of pipes) p.destroy();
+      resolve();
+    }, graceMs);
+    for (const p of pipes)
+      p.once('close', () => {
+        if (--open > 0) return;
+        clearTimeout(timer);
+        resolve();
+      });
+  });
+}
 
 export interface CliIo {
   env: NodeJS.ProcessEnv;
@@ -54,12 +78,17 @@ export async function runCommand(flags: Record<string, string | true>, command: 
   const warn = (s: string): void => void io.stderr.write(`${s}\n`);
   const job = flags.job;
   if (typeof job !== 'string' || job === '' || command.length === 0) {
-    warn('usage: jobpulse run --job NAME [--url URL] [--heartbeat 30s] [--strip-progress] -- CMD ARGS...');
+    warn('usage: jobpulse run --job NAME [--url URL] [--heartbeat 30s] [--strip-progress] [--output-grace 2s] -- CMD ARGS...');
     return 2;
   }
   const heartbeatMs = typeof flags.heartbeat === 'string' ? parseDuration(flags.heartbeat) : 30_000;
   if (heartbeatMs === undefined || heartbeatMs <= 0) {
     warn(`jobpulse: --heartbeat expects a duration like 30s, got ${JSON.stringify(flags.heartbeat)}`);
+    return 2;
+  }
+  const outputGraceMs = typeof flags['output-grace'] === 'string' ? parseDuration(flags['output-grace']) : 2_000;
+  if (outputGraceMs === undefined || outputGraceMs < 0) {
+    warn(`jobpulse: --output-grace expects a duration like 2s, got ${JSON.stringify(flags['output-grace'])}`);
     return 2;
   }
   const strip = flags['strip-progress'] === true;
@@ -155,15 +184,22 @@ export async function runCommand(flags: Record<string, string | true>, command: 
 
   const outcome = await new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>((resolve) => {
     child.once('error', (error) => resolve({ code: 127, signal: null, error }));
-    child.once('close', (code, signal) => resolve({ code, signal }));
+    // 'exit', not 'close': a process the command left behind (`daemon &`, a forked server)
+    // may hold its stdout open for hours; the command's outcome is known when it exits.
+    child.once('exit', (code, signal) => resolve({ code, signal }));
   });
+  const ended = Date.now();
   clearInterval(heartbeat);
-  const duration = (Date.now() - started) / 1000;
+  // What the command wrote before it exited is still in the pipes: pass it on (a last
+  // progress marker goes before the outcome), but wait for the pipes' end only so long.
+  await outputEnd(child, outputGraceMs);
+  const duration = (ended - started) / 1000;
   if (outcome.error) warn(`jobpulse: cannot run ${command[0]}: ${outcome.error.message}`);
   const code = outcome.code ?? 128 + (outcome.signal ? (constants.signals[outcome.signal] ?? 0) : 0);
   const ok = code === 0 && outcome.signal === null;
   await sender.send([
     ev(ok ? 'succeeded' : 'failed', {
+      timestamp: ended,
       exit_code: code,
       ...(ok ? {} : { error_message: outcome.error ? `cannot run ${command[0]}: ${outcome.error.message}` : outcome.signal ? `killed by ${outcome.signal}` : `exited with code ${code}` }),
       metadata: { duration_seconds: duration, ...(outcome.signal ? { signal: outcome.signal } : {}) },

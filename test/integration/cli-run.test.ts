@@ -114,6 +114,30 @@ describe.skipIf(!built)('jobpulse run / push / jobs (real processes)', () => {
     expect((await runs('killed'))[0]).toMatchObject({ state: 'failed', exit_code: 137, error_message: 'killed by SIGKILL' });
   });
 
+  it('a process the command leaves behind holding its stdout does not hold the run open', async () => {
+    // As a cron script that starts a daemon: `sleep 20 &` keeps the pipe to the wrapper open.
+    const t0 = Date.now();
+    const r = await cli(['run', '--job', 'left-behind', '--output-grace', '300ms', '--', 'sh', '-c', 'sleep 20 & echo $!; echo JOBPULSE_PROGRESS 70; exit 3'], { env });
+    const elapsed = Date.now() - t0;
+    const leftover = Number(r.stdout.split('\n')[0]);
+    try {
+      expect(r.code).toBe(3);
+      expect(elapsed).toBeLessThan(10_000);
+      const [run] = await runs('left-behind');
+      expect(run).toMatchObject({ state: 'failed', exit_code: 3, progress: 70 });
+      expect(run?.duration_seconds).toBeLessThan(5);
+    } finally {
+      if (leftover > 0) process.kill(leftover, 'SIGKILL');
+    }
+  });
+
+  it('passes on output written after the command exited, until the pipe ends', async () => {
+    const r = await cli(['run', '--job', 'late-output', '--output-grace', '20s', '--', 'sh', '-c', '(sleep 0.2; echo late) & echo early'], { env });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('early\nlate\n');
+    expect((await runs('late-output'))[0]).toMatchObject({ state: 'succeeded', exit_code: 0 });
+  });
+
   it('when its stdout\'s reader goes away, the command gets the broken pipe and the run ends with its outcome', async () => {
     // As `jobpulse run … | head -1`: the reader takes one chunk and closes.
     const child = spawn(process.execPath, [BIN, 'run', '--job', 'piped', '--', 'sh', '-c', 'while :; do echo line; done'], {
