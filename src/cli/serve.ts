@@ -1,10 +1,21 @@
 /** `jobpulse serve [--config FILE]`: runs the agent until SIGTERM/SIGINT. */
-import { createAgent } from '../agent.js';
+import { createAgent, type Agent } from '../agent.js';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { ConfigError } from '../domain/errors.js';
 import { createLogger } from '../runtime/logger.js';
 import { VERSION } from '../version.js';
+
+/** The URL without its password (a Redis URL may carry one). */
+const redactUrl = (url: string): string => {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '(an unparsable URL)';
+  }
+};
 
 export interface ServeIo {
   env: NodeJS.ProcessEnv;
@@ -26,8 +37,29 @@ export async function serveCommand(flags: Record<string, string | true>, io: Ser
     throw err;
   }
   const logger = createLogger({ level: config.log.level, maxBacklogBytes: config.log.max_backlog_bytes });
-  const agent = await createAgent({ config, logger });
-  const port = await agent.listen();
+  // A store that cannot be opened or a port that is taken is the operator's to fix: one line
+  // that names it (and a log line for the log shipper), not a stack trace.
+  const cannotStart = (what: string, err: unknown): number => {
+    const reason = err instanceof Error ? err.message : String(err);
+    logger.error('cannot start', { what, err });
+    io.stderr(`jobpulse: cannot start: ${what}: ${reason}\n`);
+    return 1;
+  };
+  const where = config.store.kind === 'redis' ? `the redis store at ${redactUrl(config.store.redis.url)}` : `the sqlite store at ${config.store.sqlite.path}`;
+  let agent: Agent;
+  try {
+    agent = await createAgent({ config, logger });
+  } catch (err) {
+    return cannotStart(`opening ${where}`, err);
+  }
+  let port: number;
+  try {
+    port = await agent.listen();
+  } catch (err) {
+    const code = cannotStart(`listening on ${config.http.host}:${config.http.port}`, err);
+    await agent.stop().catch(() => undefined);
+    return code;
+  }
   logger.info('jobpulse started', {
     version: VERSION,
     listen: `${config.http.host}:${port}`,

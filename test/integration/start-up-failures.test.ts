@@ -1,0 +1,82 @@
+/**
+ * `jobpulse serve` that cannot start says why in one line and exits, as the built bin does
+ * it: a store that is not a database or cannot be written, a port another process holds.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { freePort } from '../support/free-port.js';
+import { tempDir } from '../support/temp-dir.js';
+
+const built = existsSync('dist/main.js');
+if (!built && process.env.CI === 'true') throw new Error('dist/main.js missing: run `npm run build` (npm test does it in pretest)');
+if (!built) console.warn('skipping start-up failure tests: run `npm run build` first');
+
+function serve(env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['bin/jobpulse.js', 'serve'], { env: { ...process.env, JOBPULSE_HOST: '127.0.0.1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    // An agent that started instead of failing would never exit: end it and let the test fail.
+    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    child.once('error', reject);
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+describe.skipIf(!built)('jobpulse serve that cannot start', () => {
+  const dirs: ReturnType<typeof tempDir>[] = [];
+  const dir = (): string => {
+    const d = tempDir();
+    dirs.push(d);
+    return d.path;
+  };
+  afterEach(() => {
+    for (const d of dirs.splice(0)) d.cleanup();
+  });
+
+  it('a store file that is not a database: one line naming the file, exit 1', async () => {
+    const db = join(dir(), 'not-a-db.sqlite');
+    writeFileSync(db, 'this is a text file, not SQLite\n'.repeat(200));
+    const r = await serve({ JOBPULSE_PORT: String(await freePort()), JOBPULSE_DB: db });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(`jobpulse: cannot start: opening the sqlite store at ${db}: file is not a database\n`);
+    const line = JSON.parse(r.stdout.trim().split('\n').at(-1) as string);
+    expect(line).toMatchObject({ level: 'error', msg: 'cannot start', what: `opening the sqlite store at ${db}`, err: { message: 'file is not a database' } });
+  });
+
+  it('a store path that is a directory', async () => {
+    const db = join(dir(), 'a-directory');
+    mkdirSync(db);
+    const r = await serve({ JOBPULSE_PORT: String(await freePort()), JOBPULSE_DB: db });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(`jobpulse: cannot start: opening the sqlite store at ${db}: unable to open database file\n`);
+  });
+
+  it('a port another process listens on: says which, and the store it opened is closed cleanly', async () => {
+    const taken = createServer();
+    const port = await new Promise<number>((resolve) => taken.listen(0, '127.0.0.1', () => resolve((taken.address() as { port: number }).port)));
+    try {
+      const r = await serve({ JOBPULSE_PORT: String(port), JOBPULSE_DB: join(dir(), 'db.sqlite') });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(new RegExp(`^jobpulse: cannot start: listening on 127\\.0\\.0\\.1:${port}: listen EADDRINUSE.*\\n$`));
+      expect(r.stdout).toContain('"msg":"stopped"');
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
+    }
+  });
+
+  it('a config error names the key and exits 2', async () => {
+    const r = await serve({ JOBPULSE_PORT: 'eighty', JOBPULSE_DB: join(dir(), 'db.sqlite') });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('http.port');
+    expect(r.stdout).toBe('');
+  });
+});
