@@ -64,7 +64,7 @@ export async function serveCommand(flags: Record<string, string | true>, io: Ser
     version: VERSION,
     listen: `${config.http.host}:${port}`,
     store: config.store.kind,
-    db: config.store.sqlite.path,
+    db: config.store.kind === 'redis' ? redactUrl(config.store.redis.url) : config.store.sqlite.path,
     durability: config.store.sqlite.durability,
     jobs_loaded: agent.state.jobCount,
     auth: {

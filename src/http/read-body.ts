@@ -3,6 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import { gunzipSync } from 'node:zlib';
 import type { Context } from 'hono';
 import { MalformedBodyError, PayloadTooLargeError, UnsupportedMediaTypeError } from '../domain/errors.js';
+import { strictUtf8 } from '../runtime/utf8.js';
 
 const checkDeclared = (header: string | undefined, maxBytes: number): void => {
   const declared = Number(header);
@@ -90,8 +91,10 @@ export async function readJson(c: Context, maxBytes: number): Promise<unknown> {
 
 export function parseJson(bytes: Uint8Array): unknown {
   if (bytes.byteLength === 0) throw new MalformedBodyError('empty body: expected a JSON event or an array of events');
+  const text = strictUtf8(bytes);
+  if (text === undefined) throw new MalformedBodyError('body is not valid UTF-8: JSON text must be');
   try {
-    return JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
+    return JSON.parse(text);
   } catch (err) {
     throw new MalformedBodyError(`malformed JSON: ${(err as Error).message}`);
   }

@@ -5,6 +5,7 @@
  */
 import type { Config } from '../config/schema.js';
 import { ValidationError, type Issue } from '../domain/errors.js';
+import { toWellFormed, wellFormed } from '../runtime/utf8.js';
 import { CLIENT_EVENT_TYPES, isClientEventType, type EventDraft, type ResourceFigures } from '../domain/job-event.js';
 
 export type Limits = Config['limits'];
@@ -60,6 +61,7 @@ function addIssue(issues: Issue[], at: string, f: string, message: string): void
 export function nameProblem(v: string, max: number): string | undefined {
   if (v.length === 0 || v.length > max) return `expected 1 to ${max} characters`;
   if (CONTROL.test(v)) return 'must not contain control characters';
+  if (!wellFormed(v)) return 'must be well-formed Unicode (it holds a lone surrogate)';
   return undefined;
 }
 
@@ -67,12 +69,13 @@ const CONTROL_ALL = new RegExp(CONTROL.source, 'g');
 
 /**
  * A name taken from another system (a Spark application's name) made to pass `nameProblem`:
- * control characters become spaces and the name is cut at `max`. Discovery should still track
+ * control characters become spaces, a lone surrogate U+FFFD, and the name is cut at `max`. Discovery should still track
  * the application, so it is not refused. An empty result falls back to `fallback`.
  */
 export function fitName(v: string, max: number, fallback: string): string {
-  const out = v.replace(CONTROL_ALL, ' ').trim().slice(0, max);
-  return out === '' ? fallback.replace(CONTROL_ALL, ' ').slice(0, max) : out;
+  // Well-formed after the cut too: slicing may split a surrogate pair.
+  const out = toWellFormed(v.replace(CONTROL_ALL, ' ').trim().slice(0, max));
+  return out === '' ? toWellFormed(fallback.replace(CONTROL_ALL, ' ').slice(0, max)) : out;
 }
 
 function str(input: Record<string, unknown>, f: string, max: number, required: boolean, issues: Issue[], at: string): string | undefined {
@@ -157,7 +160,9 @@ export function validateEvent(input: unknown, limits: Limits, now: number, at = 
   let error_message: string | undefined;
   if (input.error_message !== undefined && input.error_message !== null) {
     if (typeof input.error_message !== 'string') addIssue(issues, at, 'error_message', 'expected a string');
-    else error_message = truncate(input.error_message, limits.max_error_message_length);
+    // Free text is kept, not refused (a failure must not be lost to a stray character), in the
+    // form storage keeps it: a lone surrogate becomes U+FFFD.
+    else error_message = toWellFormed(truncate(input.error_message, limits.max_error_message_length));
   }
 
   let labels: Record<string, string> | undefined;
@@ -172,6 +177,7 @@ export function validateEvent(input: unknown, limits: Limits, now: number, at = 
           addIssue(issues, at, `labels.${k}`, `label names match [a-zA-Z_][a-zA-Z0-9_]*, at most ${limits.max_label_name_length} characters, no leading __`);
         else if (typeof v !== 'string') addIssue(issues, at, `labels.${k}`, 'expected a string');
         else if (v.length > limits.max_label_value_length) addIssue(issues, at, `labels.${k}`, `at most ${limits.max_label_value_length} characters`);
+        else if (!wellFormed(v)) addIssue(issues, at, `labels.${k}`, 'must be well-formed Unicode (it holds a lone surrogate)');
         else labels[k] = v;
       }
     }

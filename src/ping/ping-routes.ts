@@ -31,6 +31,20 @@ export const truncateLog = (text: string, maxBytes: number): string => {
   return `${cut}\n[jobpulse: log truncated, ${buf.byteLength - Buffer.byteLength(cut)} more bytes dropped]`;
 };
 
+/**
+ * The job segment of `/ping/<job>/…`, percent-decoded strictly. Hono's param keeps a segment
+ * it cannot decode as it was typed, so `/ping/%ZZ` made a job named "%ZZ" (and `%FF`, bytes
+ * that are not UTF-8, one named "%FF"); the Pushgateway API refuses such a path with 400.
+ */
+function jobFromPath(url: string): string {
+  const raw = new URL(url).pathname.split('/')[2] ?? '';
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new ValidationError([{ path: 'url', message: `invalid percent-encoding in ${JSON.stringify(raw)}` }]);
+  }
+}
+
 const RUN_ID = /^[A-Za-z0-9._:-]{1,200}$/;
 
 export function createPingRoutes(deps: {
@@ -43,7 +57,7 @@ export function createPingRoutes(deps: {
   const app = new Hono();
 
   async function handle(c: Context, action: string | undefined): Promise<Response> {
-    const job_name = c.req.param('job') as string;
+    const job_name = jobFromPath(c.req.url);
     const problem = nameProblem(job_name, deps.limits.max_job_name_length);
     if (problem !== undefined) throw new ValidationError([{ path: 'job_name', message: problem }]);
     let kind: string;

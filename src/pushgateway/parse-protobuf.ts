@@ -5,16 +5,17 @@
  * Pushgateway exposes (native-histogram and exemplar fields are skipped as unknown
  * fields by protobufjs).
  */
+import { isUtf8 } from 'node:buffer';
 import protobuf from 'protobufjs';
 import type { FamilyType, MetricFamily, PushedMetric } from './model.js';
 import { CheckRefusal, ExpositionParseError, TimestampError } from './parse-text.js';
 
 export const PROTOBUF_CONTENT_TYPE = 'application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited';
 
-const SCHEMA = `
+const schema = (labelValue: 'string' | 'bytes'): string => `
 syntax = "proto2";
 package io.prometheus.client;
-message LabelPair { optional string name = 1; optional string value = 2; }
+message LabelPair { optional string name = 1; optional ${labelValue} value = 2; }
 enum MetricType { COUNTER = 0; GAUGE = 1; SUMMARY = 2; UNTYPED = 3; HISTOGRAM = 4; GAUGE_HISTOGRAM = 5; }
 message Gauge { optional double value = 1; }
 message Counter { optional double value = 1; }
@@ -35,12 +36,20 @@ message Metric {
 message MetricFamily { optional string name = 1; optional string help = 2; optional MetricType type = 3; repeated Metric metric = 4; }
 `;
 
-export const MetricFamilyType: protobuf.Type = protobuf.parse(SCHEMA, { keepCase: true }).root.lookupType('io.prometheus.client.MetricFamily');
+const familyType = (labelValue: 'string' | 'bytes'): protobuf.Type => protobuf.parse(schema(labelValue), { keepCase: true }).root.lookupType('io.prometheus.client.MetricFamily');
+export const MetricFamilyType = familyType('string');
+/**
+ * Decoding reads label values as bytes (the same wire type as string) to see what a string
+ * field would hide: the Pushgateway refuses a label value that is not UTF-8 ("value is not utf8").
+ */
+const MetricFamilyBytesType = familyType('bytes');
+
+const EMPTY = new Uint8Array(0);
 
 const TYPE_BY_ENUM: Record<number, FamilyType> = { 0: 'counter', 1: 'gauge', 2: 'summary', 3: 'untyped', 4: 'histogram' };
 
 interface PbMetric {
-  label?: { name?: string; value?: string }[];
+  label?: { name?: string; value?: Uint8Array }[];
   gauge?: { value?: number };
   counter?: { value?: number };
   untyped?: { value?: number };
@@ -59,7 +68,7 @@ export function parseProtobufDelimited(bytes: Uint8Array): MetricFamily[] {
   while (reader.pos < reader.len) {
     let msg: { name?: string; help?: string; type?: number; metric?: PbMetric[] };
     try {
-      msg = MetricFamilyType.toObject(MetricFamilyType.decodeDelimited(reader), { defaults: false }) as typeof msg;
+      msg = MetricFamilyBytesType.toObject(MetricFamilyBytesType.decodeDelimited(reader), { defaults: false }) as typeof msg;
     } catch (err) {
       throw new ExpositionParseError(`protobuf parsing error: ${(err as Error).message}`);
     }
@@ -78,7 +87,9 @@ export function parseProtobufDelimited(bytes: Uint8Array): MetricFamily[] {
         const ln = l.name ?? '';
         if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(ln)) throw new CheckRefusal(`invalid label name ${JSON.stringify(ln)} for metric "${name}"`);
         if (ln in labels) throw new CheckRefusal(`duplicate label name "${ln}" for metric "${name}"`);
-        labels[ln] = l.value ?? '';
+        const value = l.value ?? EMPTY;
+        if (!isUtf8(value)) throw new CheckRefusal(`label "${ln}" of metric "${name}" has a value that is not valid UTF-8`);
+        labels[ln] = Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('utf8');
       }
       if (type === 'summary') {
         const s = m.summary ?? {};

@@ -10,9 +10,33 @@
  * TYPE before the family's samples, `_bucket`/`_sum`/`_count` folded into histograms and
  * summaries, `le`/`quantile` required there, and a line-numbered error otherwise.
  */
+import { isUtf8 } from 'node:buffer';
 import type { FamilyType, MetricFamily, PushedMetric } from './model.js';
 
 export class ExpositionParseError extends Error {}
+
+/**
+ * The pushed bytes as text. The Go parser refuses a sample line that is not valid UTF-8 (a
+ * label value: "invalid label value") and keeps HELP text as it came, where Buffer's decoder
+ * would quietly turn either into U+FFFD: a sample line with invalid UTF-8 is a parse error
+ * naming its line, a comment is decoded as it can be.
+ */
+export function expositionText(bytes: Uint8Array): string {
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (isUtf8(buf)) return buf.toString('utf8');
+  for (let start = 0, line = 1; start <= buf.length; line++) {
+    const nl = buf.indexOf(0x0a, start);
+    const end = nl < 0 ? buf.length : nl;
+    const piece = buf.subarray(start, end);
+    if (!isUtf8(piece)) {
+      let i = 0;
+      while (piece[i] === 0x20 || piece[i] === 0x09) i++;
+      if (piece[i] !== 0x23 /* # */) throw new ExpositionParseError(`text format parsing error in line ${line}: not valid UTF-8`);
+    }
+    start = end + 1;
+  }
+  return buf.toString('utf8');
+}
 
 const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;

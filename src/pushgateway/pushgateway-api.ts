@@ -30,7 +30,7 @@ import { createGroupExposer, goFloat, type GroupExposer } from './group-expositi
 import { deriveEvents } from './lifecycle-bridge.js';
 import { groupKey, PUSH_FAILURE_TIME_HELP, PUSH_TIME_HELP, type Group, type MetricFamily } from './model.js';
 import { encodeFamilies, parseProtobufDelimited } from './parse-protobuf.js';
-import { CheckRefusal, ExpositionParseError, parseText } from './parse-text.js';
+import { CheckRefusal, ExpositionParseError, expositionText, parseText } from './parse-text.js';
 import { parseGroupingPath } from './grouping-path.js';
 
 export interface PushgatewayObserver {
@@ -189,7 +189,7 @@ export function createPushgatewayApi(deps: {
       if (!/encoding=delimited/i.test(type)) throw new UnsupportedMediaTypeError('protobuf pushes must use encoding=delimited');
       return parseProtobufDelimited(bytes);
     }
-    return parseText(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
+    return parseText(expositionText(bytes));
   }
 
   const fromHono = (c: Context): PushRequest => ({

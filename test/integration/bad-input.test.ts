@@ -40,6 +40,17 @@ describe('no bad input reaches the 500 branch', () => {
     expect(counted).toEqual(statuses);
   });
 
+  it('refuses a body that is not UTF-8 instead of storing U+FFFD in its place; ignores a byte order mark', async () => {
+    const post = (body: Uint8Array) => fetch(`${a.url}/push`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    const bad = await post(Buffer.concat([Buffer.from('{"job_name":"not-utf8-'), Buffer.from([0xff, 0xfe]), Buffer.from('","event":"started"}')]));
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toMatchObject({ code: 'malformed_body', error: 'body is not valid UTF-8: JSON text must be' });
+    expect((await a.get('/api/v1/jobs')).body.jobs.map((j: { job_name: string }) => j.job_name).filter((n: string) => n.startsWith('not-utf8'))).toEqual([]);
+    // Windows tools (PowerShell 5's `Out-File -Encoding utf8`) write one; RFC 8259 lets a parser ignore it.
+    const bom = await post(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"job_name":"with-bom","event":"started"}')]));
+    expect(bom.status).toBe(200);
+  });
+
   it('refuses metadata nested 20,000 deep with a 400 naming the limit (JSON.stringify would throw)', async () => {
     const body = `{"job_name":"deep","event":"started","metadata":${'['.repeat(20_000)}${']'.repeat(20_000)}}`;
     const res = await fetch(`${a.url}/push`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });

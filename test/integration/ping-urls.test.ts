@@ -62,6 +62,13 @@ describe('ping URLs', () => {
     expect(res.status).toBe(400);
   });
 
+  it.each(['/ping/%ZZ', '/ping/a%FFb/start', '/ping/%E0%A4%A/0'])('refuses a job segment that is not valid percent-encoded UTF-8, as the Pushgateway API does: %s', async (path) => {
+    const res = await fetch(`${a.url}${path}`);
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ issues: [{ path: 'url', message: expect.stringContaining('invalid percent-encoding') }] });
+    expect((await a.get('/api/v1/jobs')).body.jobs.map((j: { job_name: string }) => j.job_name)).not.toContain(path.split('/')[2]);
+  });
+
   it.each(['/ping/a%0Ab', '/ping/a%00b/start', '/ping/a%09b/0'])('refuses a job name with control characters, as /push does: %s', async (path) => {
     const res = await fetch(`${a.url}${path}`);
     expect(res.status).toBe(400);

@@ -21,6 +21,17 @@ const pb = encodeProtobufDelimited([
   { name: 'pb_summary', type: 2, metric: [{ summary: { sample_count: 3, sample_sum: 4.5, quantile: [{ quantile: 0.5, value: 1.5 }] } }] },
 ]);
 
+/** A label value of bytes that are not UTF-8, in protobuf (a string field on the wire). */
+const pbNotUtf8 = (() => {
+  const good = encodeProtobufDelimited([{ name: 'pb_bad', type: 1, metric: [{ label: [{ name: 'k', value: 'AB' }], gauge: { value: 1 } }] }]);
+  const bytes = Buffer.from(good);
+  const at = bytes.indexOf('AB');
+  bytes[at] = 0xff;
+  bytes[at + 1] = 0xfe;
+  return bytes;
+})();
+const notUtf8 = (head: string, tail: string): Uint8Array => Buffer.concat([Buffer.from(head), Buffer.from([0xff]), Buffer.from(tail)]);
+
 const SCRIPT: Step[] = [
   ['PUT', '/metrics/job/j1/instance/i1', '# TYPE a counter\na 1\nb{x="y"} 2\n'],
   ['POST', '/metrics/job/j1/instance/i1', 'b{x="z"} 3\n'],
@@ -47,6 +58,11 @@ const SCRIPT: Step[] = [
   ['PUT', '/metrics/job/j13', '# TYPE u gauge\nu 1\n'],
   ['PUT', '/metrics/job/j1/instance/i1', '# TYPE a gauge\na 1\n'],
   ['PUT', '/metrics/job/pb', pb, { 'content-type': PROTOBUF_CONTENT_TYPE }],
+  // Bytes that are not UTF-8: refused in a label value (text: a parse error; protobuf: the
+  // consistency check, which records the failure on the group), kept in HELP text.
+  ['PUT', '/metrics/job/u1', notUtf8('# TYPE u8 gauge\nu8{k="x', '"} 1\n')],
+  ['PUT', '/metrics/job/u2', pbNotUtf8, { 'content-type': PROTOBUF_CONTENT_TYPE }],
+  ['PUT', '/metrics/job/u3', notUtf8('# HELP u9 help ', '\n# TYPE u9 gauge\nu9 1\n')],
   ['PUT', '/metrics/job/gz', gzipSync('gz_value{l="with \\"quote\\" and \\\\ and \\n"} 3\n'), { 'content-encoding': 'gzip' }],
   ['POST', '/metrics/job/j11', '# TYPE h histogram\nh_bucket{le="0.5"} 0\nh_bucket{le="+Inf"} 1\nh_sum 0.7\nh_count 1\n'],
   // Suffix collisions with summaries and histograms, across groups, in both orders, and within a push.

@@ -78,6 +78,20 @@ describe('Kafka message decoding', () => {
     });
   });
 
+  it('refuses a message that is not UTF-8 as invalid JSON, and takes one with a byte order mark', () => {
+    const bad = decodeMessage({ ...msg(null), value: Buffer.concat([Buffer.from('{"jobId":1,"status":"Running","jobName":"x'), Buffer.from([0xff]), Buffer.from('"}')]) }, opts);
+    expect(bad).toMatchObject({ ok: false, reason: 'invalid_json', detail: 'not valid UTF-8: JSON text must be' });
+    const bom = decodeMessage({ ...msg(null), value: Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(JSON.stringify(status('Running')))]) }, opts);
+    expect(bom.ok && bom.draft).toMatchObject({ run_id: '123', event: 'started' });
+  });
+
+  it('refuses a lone surrogate in a native event\'s job name, and does not take a key that is not text as the run id', () => {
+    const lone = decodeMessage(msg('{"job_name":"a\\ud800","event":"started"}'), opts);
+    expect(lone).toMatchObject({ ok: false, reason: 'invalid_shape' });
+    const binaryKey = decodeMessage(msg({ status: 'Running' }, { key: Buffer.from([0x00, 0xff, 0x12]) }), opts);
+    expect(binaryKey).toMatchObject({ ok: false, reason: 'invalid_shape', detail: 'jobId: is required when the message has no key (or one that is not UTF-8 text)' });
+  });
+
   it('uses the configured default job name, and the key when there is no jobId', () => {
     const d = decodeMessage(msg({ status: 'Running' }, { key: Buffer.from('run-7') }), { ...opts, jobNameDefault: 'engine' });
     expect(d.ok && d.draft).toMatchObject({ job_name: 'engine', run_id: 'run-7', event: 'started' });

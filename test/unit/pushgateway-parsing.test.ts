@@ -24,6 +24,9 @@ describe('grouping path', () => {
     ['/metrics/job@base64/=', /job name is required/],
     ['/metrics/job/j/x@base64/!!', /invalid base64/],
     ['/metrics/job/%E0%A4%A', /invalid percent-encoding/],
+    ['/metrics/job/%FF', /invalid percent-encoding/],
+    // 0xff once decoded: the Pushgateway refuses it in its consistency check ("not utf8").
+    ['/metrics/job/j/x@base64/_w', /is not valid UTF-8 once base64-decoded/],
   ])('%s is refused', (path, why) => expect(() => parseGroupingPath(path)).toThrow(why));
 });
 

@@ -36,6 +36,10 @@ describe('push validation', () => {
     ['label value not a string', { job_name: 'a', event: 'started', labels: { team: 3 } }, 'labels.team: expected a string'],
     ['unknown field', { job_name: 'a', event: 'started', jobname: 'x' }, 'jobname: unknown field'],
     ['control characters in job_name', { job_name: 'a\nb', event: 'started' }, 'job_name: must not contain control characters'],
+    // As JSON.parse gives `"\ud800"`: storage would write U+FFFD, another name after a restart.
+    ['a lone surrogate in job_name', { job_name: 'a\ud800b', event: 'started' }, 'job_name: must be well-formed Unicode (it holds a lone surrogate)'],
+    ['a lone surrogate in run_id', { job_name: 'a', run_id: 'r\udc00', event: 'started' }, 'run_id: must be well-formed Unicode'],
+    ['a lone surrogate in a label value', { job_name: 'a', event: 'started', labels: { team: '\ud83d' } }, 'labels.team: must be well-formed Unicode'],
     ['metadata too large', { job_name: 'a', event: 'started', metadata: { x: 'y'.repeat(70_000) } }, 'metadata: is 70008 bytes'],
     ['metadata nested too deep', { job_name: 'a', event: 'started', metadata: nested(33) }, 'metadata: is nested deeper than limits.max_metadata_depth (32)'],
     // JSON.parse takes this; JSON.stringify would throw a RangeError.
@@ -50,6 +54,11 @@ describe('push validation', () => {
   it('lists every issue of every event with its index', () => {
     const issues = issuesOf([{ job_name: 'a', event: 'started' }, { event: 'x', progress: -1 }]);
     expect(issues).toEqual(expect.arrayContaining([expect.stringMatching(/^\[1\]\.job_name/), expect.stringMatching(/^\[1\]\.event/), expect.stringMatching(/^\[1\]\.progress/)]));
+  });
+
+  it('keeps an error message with a lone surrogate as storage keeps it (U+FFFD), a pair whole', () => {
+    const [d] = validatePushBody({ job_name: 'a', event: 'failed', error_message: 'bad \ud800 but \ud83d\ude00 fine' }, limits, NOW);
+    expect(d?.error_message).toBe('bad \ufffd but \ud83d\ude00 fine');
   });
 
   it('truncates a long error message with a marker instead of refusing it', () => {
@@ -78,6 +87,9 @@ describe('push validation', () => {
     ['line\none\ttab\u0000nul', 'line one tab nul'],
     ['x'.repeat(250), 'x'.repeat(200)],
     ['\n\t', 'app-fallback'],
+    ['lone \ud800 surrogate', 'lone \ufffd surrogate'],
+    // Cut inside a surrogate pair: the half left over is not kept as it is.
+    [`${'x'.repeat(199)}\ud83d\ude00`, `${'x'.repeat(199)}\ufffd`],
   ])('fits the foreign name %j to the job-name rule', (name, expected) => {
     const fitted = fitName(name, 200, 'app-fallback');
     expect(fitted).toBe(expected);

@@ -17,9 +17,11 @@
  * Every event gets an `event_id` so that a redelivered message is applied once: the
  * message's own `event_id` if it has one, else one derived from topic/partition/offset.
  */
+import { isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import type { EventDraft } from '../../domain/job-event.js';
 import { truncate, validateEvent, type Limits } from '../../ingest/validate.js';
+import { strictUtf8 } from '../../runtime/utf8.js';
 
 /** Operators' statuses (lower-cased) → lifecycle events. Documented in README.md. */
 export const STATUS_EVENTS: Readonly<Record<string, EventDraft['event']>> = {
@@ -74,15 +76,18 @@ export function decodeMessage(msg: RawMessage, opts: DecodeOptions): Decoded {
   if (value === null || value.length === 0) return poison('invalid_shape', 'empty message (tombstone)');
   if (value.length > opts.maxMessageBytes)
     return poison('oversize', `${value.length} bytes, over kafka.max_message_bytes (${opts.maxMessageBytes})`);
+  const text = strictUtf8(value);
+  if (text === undefined) return poison('invalid_json', 'not valid UTF-8: JSON text must be');
   let body: unknown;
   try {
-    body = JSON.parse(value.toString('utf8'));
+    body = JSON.parse(text);
   } catch (err) {
     return poison('invalid_json', (err as Error).message);
   }
   if (!isObj(body)) return poison('invalid_shape', 'expected a JSON object');
 
-  const key = msg.key && msg.key.length > 0 ? msg.key.toString('utf8') : undefined;
+  // A key that is not text (a serialized number) is no run id; refused below if one is needed.
+  const key = msg.key && msg.key.length > 0 && isUtf8(msg.key) ? msg.key.toString('utf8') : undefined;
   const fieldName = body[opts.jobNameField];
   const jobName =
     typeof fieldName === 'string' && fieldName !== '' ? fieldName : (opts.jobNameDefault ?? msg.topic);
@@ -107,7 +112,7 @@ export function decodeMessage(msg: RawMessage, opts: DecodeOptions): Decoded {
     else if (typeof jobId === 'string' && jobId !== '') runId = jobId;
     else if (jobId !== undefined && jobId !== null) return poison('invalid_shape', 'jobId: expected a number or a string');
     else runId = key;
-    if (runId === undefined) return poison('invalid_shape', 'jobId: is required when the message has no key');
+    if (runId === undefined) return poison('invalid_shape', 'jobId: is required when the message has no key (or one that is not UTF-8 text)');
     event = { job_name: jobName, run_id: runId, event: ev };
     const completedAt = body.completedAt;
     if (completedAt !== undefined && completedAt !== null && (ev === 'succeeded' || ev === 'failed' || ev === 'cancelled'))
