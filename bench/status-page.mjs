@@ -1,7 +1,7 @@
 // npm run bench:status-page — server-side render time of the status page with many jobs.
 // Spawns the built agent (dist/) on a free port with a temp SQLite file, seeds JOBS jobs
 // over /push (two runs each: a finished one, every 7th failed, and a running one with
-// progress), then times each page over loopback: median and p95 of ROUNDS requests.
+// progress) and as many Pushgateway groups, then times each page over loopback: median and p95 of ROUNDS requests.
 // Target: `/` with 10k jobs in < 200 ms. Prints a markdown table for the README.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -12,6 +12,7 @@ import { AGENT_NODE_FLAGS, freePort, waitReady } from './support.mjs';
 const JOBS = Number(process.env.BENCH_JOBS ?? 10_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 30);
 const BATCH = 2000;
+const GROUPS = Number(process.env.BENCH_GROUPS ?? JOBS);
 
 async function push(url, events) {
   const res = await fetch(`${url}/push`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(events) });
@@ -49,6 +50,8 @@ const child = spawn(process.execPath, [...AGENT_NODE_FLAGS, 'bin/jobpulse.js', '
     JOBPULSE_DB: join(dir, 'bench.db'),
     JOBPULSE_LOG_LEVEL: 'warn',
     JOBPULSE_LIMITS__MAX_JOBS: String(JOBS * 2),
+    // The groups stay groups: bridged, each would be one more job on \`/\`.
+    JOBPULSE_PUSHGATEWAY__LIFECYCLE_BRIDGE: 'false',
   },
   stdio: ['ignore', 'ignore', 'inherit'],
 });
@@ -76,6 +79,16 @@ try {
     if (events.length >= BATCH) await flush();
   }
   await flush();
+  // Pushgateway groups for /groups: as many as jobs, one pusher per instance (32 at a time).
+  let next = 0;
+  const putGroups = async () => {
+    while (next < GROUPS) {
+      const g = next++;
+      const res = await fetch(`${url}/metrics/job/bench/instance/i${g}`, { method: 'PUT', headers: { 'content-type': 'text/plain' }, body: `# TYPE bench_records gauge\nbench_records ${g}\n# TYPE bench_last_success_time_seconds gauge\nbench_last_success_time_seconds ${1700000000 + g}\n` });
+      if (res.status !== 200) throw new Error(`PUT group ${g}: ${res.status}`);
+    }
+  };
+  await Promise.all(Array.from({ length: 32 }, putGroups));
   const seedSeconds = (performance.now() - t0) / 1000;
 
   const paths = [
@@ -87,11 +100,14 @@ try {
     '/?per_page=1000',
     '/jobs/job-00001',
     '/runs/job-00001-b',
+    '/groups',
+    '/groups?page=100',
+    '/groups?labels=i99',
   ];
   const rows = [];
   for (const p of paths) rows.push(await time(url, p));
 
-  console.log(`\nStatus page, ${JOBS} jobs (${runs} runs), seeded in ${seedSeconds.toFixed(1)} s; ${ROUNDS} requests each over loopback, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}\n`);
+  console.log(`\nStatus page, ${JOBS} jobs (${runs} runs) and ${GROUPS} Pushgateway groups, seeded in ${seedSeconds.toFixed(1)} s; ${ROUNDS} requests each over loopback, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}\n`);
   console.log('| page | server render median ms | server render p95 ms | round trip median ms | round trip p95 ms | HTML KiB |');
   console.log('|---|---:|---:|---:|---:|---:|');
   const f = (x) => x.toFixed(1);

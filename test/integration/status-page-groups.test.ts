@@ -66,6 +66,43 @@ describe('status page /groups', () => {
   });
 });
 
+describe('status page /groups with many groups', () => {
+  let a: TestAgent;
+  beforeAll(async () => {
+    a = await startAgent();
+    for (let i = 0; i < 120; i++) {
+      const r = await fetch(`${a.url}/metrics/job/many/instance/i${String(i).padStart(3, '0')}`, { method: 'PUT', headers: { 'content-type': 'text/plain' }, body: `# TYPE many_value gauge\nmany_value ${i}\n` });
+      expect(r.status).toBe(200);
+    }
+    // A refused push (a timestamp) is recorded on its group: that group is failing.
+    expect((await fetch(`${a.url}/metrics/job/many/instance/i007`, { method: 'PUT', body: 'many_value 1 1234\n' })).status).toBe(400);
+  });
+  afterAll(() => a.stop());
+
+  const page = (q: string) => fetch(`${a.url}/groups${q}`).then((r) => r.text());
+  const shown = (html: string): string[] => [...html.matchAll(/<h2>job=&quot;many&quot;, instance=&quot;(i\d+)&quot;<\/h2>/g)].map((m) => m[1] as string);
+
+  it('shows a page at a time, in label order, with a pager', async () => {
+    const first = await page('');
+    expect(shown(first)).toEqual(Array.from({ length: 50 }, (_, i) => `i${String(i).padStart(3, '0')}`));
+    expect(first).toContain('1–50 of 120');
+    expect(first).toContain('href="/groups?page=2"');
+    const third = await page('?page=3');
+    expect(shown(third)).toEqual(Array.from({ length: 20 }, (_, i) => `i${100 + i}`));
+    expect(third).toContain('101–120 of 120');
+    // Past the end: the last page, as the jobs table does.
+    expect(shown(await page('?page=99'))).toEqual(shown(third));
+  });
+
+  it('filters by label text and by failing pushes, and counts the failing groups', async () => {
+    expect(shown(await page('?labels=' + encodeURIComponent('instance="i01')))).toEqual(Array.from({ length: 10 }, (_, i) => `i01${i}`));
+    const failing = await page('?failing=1');
+    expect(shown(failing)).toEqual(['i007']);
+    expect(failing).toContain('120 groups · <a href="/groups?failing=1">1 failing</a>');
+    expect(await page('?labels=nothing-like-this')).toContain('No groups match.');
+  });
+});
+
 describe('status page /groups without admin tokens or without the Pushgateway API', () => {
   it('shows no delete buttons and refuses deletes when no admin token is configured', async () => {
     const a = await startAgent();

@@ -25,6 +25,7 @@ import type { Auth, Role } from '../auth.js';
 import type { ReadinessCheck } from '../create-app.js';
 import type { PushgatewayApi } from '../../pushgateway/pushgateway-api.js';
 import { GroupsPage } from './groups-page.js';
+import { parseGroupsQuery, selectGroups } from './groups-query.js';
 import type { ChartRun } from './duration-chart.js';
 import { JobPage } from './job-page.js';
 import { parseJobsQuery, selectJobs, type JobRow } from './jobs-query.js';
@@ -248,8 +249,8 @@ export function createPageRoutes(deps: PageDeps): Hono {
     const pg = deps.pushgateway?.();
     if (!pg) return notFound(c, 'The Pushgateway API is disabled (pushgateway.enabled: false).');
     await pg.expire();
-    const label = (g: { labels: Record<string, string> }): string => JSON.stringify(Object.entries(g.labels).sort());
-    const groups = [...pg.registry.all()].sort((a, b) => (label(a) < label(b) ? -1 : 1));
+    const query = parseGroupsQuery((k) => c.req.query(k));
+    const sel = selectGroups(pg.registry.all(), query);
     return respond(
       c,
       t0,
@@ -257,7 +258,14 @@ export function createPageRoutes(deps: PageDeps): Hono {
         health={await health()}
         refresh={refreshOf(c)}
         now={clock.now()}
-        groups={groups}
+        groups={sel.groups}
+        total={sel.total}
+        failing={sel.failing}
+        all={pg.registry.size}
+        query={query}
+        params={new URL(c.req.url).searchParams}
+        page={sel.page}
+        pages={sel.pages}
         canDelete={deps.config.auth.admin_tokens.length > 0}
         notice={c.req.query('deleted') !== undefined ? 'Group deleted.' : undefined}
       />,
