@@ -1,7 +1,8 @@
 /** REST API v1 (JSON): current state from memory, history from the store. */
 import { Hono, type Context } from 'hono';
 import { NotFoundError, ValidationError } from '../domain/errors.js';
-import { RUN_STATES, type RunState } from '../domain/run.js';
+import type { Job } from '../domain/job.js';
+import { RUN_STATES, type Run, type RunState } from '../domain/run.js';
 import { windowStats } from '../history/stats.js';
 import { eventView, jobView, runView } from '../history/views.js';
 import type { Clock } from '../runtime/clock.js';
@@ -9,6 +10,7 @@ import { parseDuration } from '../runtime/duration.js';
 import type { JobState } from '../state/job-state.js';
 import type { Store } from '../store/store.js';
 import type { Auth } from './auth.js';
+import { streamJsonList } from './json-stream.js';
 
 export interface ApiDeps {
   state: JobState;
@@ -38,17 +40,31 @@ export function createApiRoutes(deps: ApiDeps): Hono {
   const app = new Hono();
   app.use('/api/*', deps.auth.require('read'));
 
+  /**
+   * Every job by name, or a page of them (`?limit=` up to 10000, `?cursor=` the last name of
+   * the previous page, `next_cursor` while more follow). Streamed: see json-stream.ts.
+   */
   app.get('/api/v1/jobs', (c) => {
     const states = parseStates(c.req.query('state'));
+    const limit = c.req.query('limit') === undefined ? undefined : parseLimit(c.req.query('limit'), 0, 10_000);
+    const cursor = c.req.query('cursor');
     const now = clock.now();
-    const jobs = [];
+    let picked: { job: Job; latest: Run | undefined }[] = [];
     for (const job of state.allJobs()) {
+      if (cursor !== undefined && job.job_name <= cursor) continue;
       const latest = state.latestRun(job);
       if (states && !(latest && states.includes(latest.state))) continue;
-      jobs.push(jobView(job, latest, now, deps.expectedDuration(job.job_name)));
+      picked.push({ job, latest });
     }
-    jobs.sort((a, b) => (a.job_name < b.job_name ? -1 : 1));
-    return c.json({ jobs });
+    picked.sort((a, b) => (a.job.job_name < b.job.job_name ? -1 : 1));
+    let next_cursor: string | undefined;
+    if (limit !== undefined && picked.length > limit) {
+      picked = picked.slice(0, limit);
+      next_cursor = picked[limit - 1]?.job.job_name;
+    }
+    c.header('Content-Type', 'application/json');
+    const view = ({ job, latest }: (typeof picked)[number]) => jobView(job, latest, now, deps.expectedDuration(job.job_name));
+    return c.body(streamJsonList('jobs', picked, view, limit === undefined ? {} : { tail: { next_cursor: next_cursor ?? null } }));
   });
 
   app.get('/api/v1/jobs/:job_name', (c) => {

@@ -35,6 +35,28 @@ describe('history, stats, retention and auth', () => {
     expect((await a.get('/api/v1/stats?window=soon')).status).toBe(400);
   });
 
+  it('lists every job by name, or a page at a time with a cursor, streamed as one JSON document', async () => {
+    a = await startAgent();
+    const names = Array.from({ length: 600 }, (_, i) => `job-${String(i).padStart(3, '0')}`);
+    await a.push(names.map((job_name, i) => ({ job_name, event: i % 5 === 0 ? 'failed' : 'started' })));
+    const all = await a.get('/api/v1/jobs');
+    expect(all.status).toBe(200);
+    expect(all.body.jobs.map((j: { job_name: string }) => j.job_name)).toEqual(names);
+    expect(all.body).not.toHaveProperty('next_cursor');
+
+    const paged: string[] = [];
+    let cursor: string | null = null;
+    for (let pages = 0; pages < 10; pages++) {
+      const r = await a.get(`/api/v1/jobs?state=failed&limit=50${cursor ? `&cursor=${cursor}` : ''}`);
+      paged.push(...r.body.jobs.map((j: { job_name: string }) => j.job_name));
+      cursor = r.body.next_cursor;
+      if (cursor === null) break;
+    }
+    expect(paged).toEqual(names.filter((_, i) => i % 5 === 0));
+    expect((await a.get('/api/v1/jobs?limit=0')).status).toBe(400);
+    expect((await a.get('/api/v1/jobs?limit=10001')).status).toBe(400);
+  });
+
   it('paginates a job history with a cursor and filters by state', async () => {
     const clock = new ManualClock(Date.UTC(2026, 10, 20));
     a = await startAgent({ clock });
