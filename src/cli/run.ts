@@ -24,25 +24,31 @@ export const PROGRESS_MARKER = /^JOBPULSE_PROGRESS[ \t]+(\d+(?:\.\d+)?)[ \t]*\r?
 const MARKER_LINE_MAX = 256;
 
 /**
- * Resolves when the command's stdout and stderr have ended, or after `graceMs`: then the
- * wrapper stops reading them, as its own exit would (a writer left behind gets EPIPE).
+ * After the command's exit: `settled` when its stdout and stderr have ended or `graceMs` has
+ * passed (then the outcome is sent), `ended` when the wrapper is done with them. A pipe still
+ * open after the grace is no longer read, as the wrapper's own exit would do (a writer left
+ * behind gets EPIPE), unless it is paused because our reader is slow: what it holds is the
+ * command's output, not yet passed on (cutting it lost the last ~150 KB of a 550 KB output),
+ * and it is looked at again one grace later.
  */
-function outputEnd(child: ChildProcess, graceMs: number): Promise<void> {
+function outputEnd(child: ChildProcess, graceMs: number): { settled: Promise<void>; ended: Promise<void> } {
   const pipes = [child.stdout, child.stderr].filter((p): p is NonNullable<typeof p> => p !== null && !p.destroyed && !p.readableEnded);
-  if (pipes.length === 0) return Promise.resolve();
-  return new Promise((resolve) => {
-    let open = pipes.length;
-    const timer = setTimeout(() => {
-      for (const p of pipes) p.destroy();
+  const ended = Promise.all(pipes.map((p) => new Promise<void>((r) => (p.closed ? r() : p.once('close', () => r()))))).then(() => undefined);
+  let timer: NodeJS.Timeout | undefined;
+  const settled = new Promise<void>((resolve) => {
+    const cut = (): void => {
       resolve();
-    }, graceMs);
-    for (const p of pipes)
-      p.once('close', () => {
-        if (--open > 0) return;
-        clearTimeout(timer);
-        resolve();
-      });
+      const open = pipes.filter((p) => !p.closed);
+      for (const p of open) if (!p.isPaused()) p.destroy();
+      if (open.some((p) => !p.destroyed)) timer = setTimeout(cut, graceMs);
+    };
+    timer = setTimeout(cut, graceMs);
+    void ended.then(() => {
+      clearTimeout(timer);
+      resolve();
+    });
   });
+  return { settled, ended };
 }
 
 export interface CliIo {
@@ -192,7 +198,8 @@ export async function runCommand(flags: Record<string, string | true>, command: 
   clearInterval(heartbeat);
   // What the command wrote before it exited is still in the pipes: pass it on (a last
   // progress marker goes before the outcome), but wait for the pipes' end only so long.
-  await outputEnd(child, outputGraceMs);
+  const output = outputEnd(child, outputGraceMs);
+  await output.settled;
   const duration = (ended - started) / 1000;
   if (outcome.error) warn(`jobpulse: cannot run ${command[0]}: ${outcome.error.message}`);
   const code = outcome.code ?? 128 + (outcome.signal ? (constants.signals[outcome.signal] ?? 0) : 0);
@@ -206,6 +213,7 @@ export async function runCommand(flags: Record<string, string | true>, command: 
     }),
   ]);
   await sender.idle();
+  await output.ended;
   for (const [sig, fn] of forwarders) io.offSignal(sig, fn);
   if (outcome.signal) {
     io.killSelf(outcome.signal);

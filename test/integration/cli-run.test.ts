@@ -131,6 +131,28 @@ describe.skipIf(!built)('jobpulse run / push / jobs (real processes)', () => {
     }
   });
 
+  it('after the command exited, output a slow reader has not taken yet is still passed on whole, past the grace', async () => {
+    const size = 400_000;
+    // Fits in the pipes and buffers between the command, the wrapper and us: the command
+    // exits at once, while part of its output is still in the wrapper's pipe from it, waiting
+    // for a reader slower than the grace.
+    const child = spawn(process.execPath, [BIN, 'run', '--job', 'slow-after-exit', '--output-grace', '100ms', '--', process.execPath, '-e', `process.stdout.write('b'.repeat(${size}))`], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const closed = new Promise<number | null>((r) => child.once('close', (c) => r(c)));
+    // A listener, then paused: Node resumes (and discards) an exited child's unread stdio
+    // that nobody listens to.
+    let got = 0;
+    child.stdout.on('data', (d: Buffer) => (got += d.length));
+    child.stdout.pause();
+    await until(async () => ((await runs('slow-after-exit'))[0]?.state === 'succeeded' ? true : undefined), 'the run to end');
+    await new Promise((r) => setTimeout(r, 500));
+    child.stdout.resume();
+    expect(await closed).toBe(0);
+    expect(got).toBe(size);
+  });
+
   it('passes on output written after the command exited, until the pipe ends', async () => {
     const r = await cli(['run', '--job', 'late-output', '--output-grace', '20s', '--', 'sh', '-c', '(sleep 0.2; echo late) & echo early'], { env });
     expect(r.code).toBe(0);
