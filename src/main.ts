@@ -14,7 +14,9 @@ commands:
                           (lines "JOBPULSE_PROGRESS <0-100>"), succeeded/failed
   push --job NAME --event EVENT [--run-id ID] [--progress N] [--exit-code N] [--message TEXT]
                           send one event;  push --flush  resends the spool
-  jobs [--watch] [--json] print the jobs table (--watch redraws, --json for scripts)
+  jobs [--watch] [--json] [--state S,...]
+                          print the jobs table (--watch redraws what fits the terminal,
+                          --json for scripts, --state keeps jobs in those states)
   version                 print the version
 
 Client commands read JOBPULSE_URL (default http://127.0.0.1:9469), JOBPULSE_TOKEN,
@@ -74,6 +76,7 @@ export async function main(argv: string[]): Promise<number | undefined> {
         stdout: (s) => process.stdout.write(s),
         stderr: (s) => process.stderr.write(s),
         onSignal: (sig, fn) => process.on(sig, fn),
+        rows: () => (process.stdout.isTTY ? process.stdout.rows : undefined),
       });
     }
     case 'version':

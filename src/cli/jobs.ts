@@ -1,7 +1,11 @@
 /**
- * `jobpulse jobs [--watch] [--json] [--url URL]`: the jobs table in the terminal: state,
- * a progress bar for running runs, elapsed vs expected, last success, failures.
- * `--watch` redraws in place every 2 s until interrupted; `--json` prints the API's JSON.
+ * `jobpulse jobs [--watch] [--json] [--state S,...] [--url URL]`: the jobs table in the
+ * terminal: state, a progress bar for running runs, elapsed vs expected, last success,
+ * failures. `--state` keeps jobs whose latest run is in one of those states; `--json` prints
+ * the API's JSON. `--watch` redraws in place every 2 s until interrupted: in a terminal it
+ * shows what fits on the screen, the jobs that need a look first (stuck, then running, then
+ * failed), and says how many more there are — with thousands of jobs a full table scrolled
+ * away and nothing was redrawn "in place".
  */
 interface JobRow {
   job_name: string;
@@ -24,6 +28,18 @@ export const progressBar = (p: number, width = 10): string => {
   return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${String(Math.round(p)).padStart(3)}%`;
 };
 
+const ATTENTION: Record<string, number> = { running: 1, submitting: 1, queued: 2, crashed: 3, failed: 3, timed_out: 3, missed: 3 };
+/** Stuck runs first, then running and waiting ones, then failures, then the rest; by name within each. */
+const attention = (j: JobRow): number => (j.state === 'running' && j.latest_run?.stuck ? 0 : (ATTENTION[j.state ?? ''] ?? 4));
+
+/** The rows that fit `lines` screen lines (a header and a footer included), the ones that need a look first. */
+export function fitJobs(jobs: JobRow[], lines: number): { shown: JobRow[]; hidden: number } {
+  const room = Math.max(1, lines - 3);
+  if (jobs.length <= room) return { shown: jobs, hidden: 0 };
+  const sorted = [...jobs].sort((a, b) => attention(a) - attention(b) || (a.job_name < b.job_name ? -1 : a.job_name > b.job_name ? 1 : 0));
+  return { shown: sorted.slice(0, room), hidden: jobs.length - room };
+}
+
 export function renderJobsTable(jobs: JobRow[], now: number): string {
   const rows = [['JOB', 'STATE', 'PROGRESS', 'ELAPSED/EXPECTED', 'LAST SUCCESS', 'FAILURES']];
   for (const j of jobs) {
@@ -44,19 +60,36 @@ export function renderJobsTable(jobs: JobRow[], now: number): string {
 
 export async function jobsCommand(
   flags: Record<string, string | true>,
-  io: { env: NodeJS.ProcessEnv; stdout: (s: string) => void; stderr: (s: string) => void; onSignal: (s: NodeJS.Signals, fn: () => void) => void },
+  io: {
+    env: NodeJS.ProcessEnv;
+    stdout: (s: string) => void;
+    stderr: (s: string) => void;
+    onSignal: (s: NodeJS.Signals, fn: () => void) => void;
+    /** The terminal's height when stdout is one. */
+    rows?: () => number | undefined;
+  },
 ): Promise<number> {
   const url = (typeof flags.url === 'string' ? flags.url : (io.env.JOBPULSE_URL ?? 'http://127.0.0.1:9469')).replace(/\/$/, '');
   const token = typeof flags.token === 'string' ? flags.token : io.env.JOBPULSE_TOKEN;
+  const query = typeof flags.state === 'string' ? `?state=${encodeURIComponent(flags.state)}` : '';
   const fetchJobs = async (): Promise<JobRow[]> => {
-    const res = await fetch(`${url}/api/v1/jobs`, { headers: token ? { authorization: `Bearer ${token}` } : {}, signal: AbortSignal.timeout(5000) });
-    if (!res.ok) throw new Error(`agent answered ${res.status}`);
+    const res = await fetch(`${url}/api/v1/jobs${query}`, { headers: token ? { authorization: `Bearer ${token}` } : {}, signal: AbortSignal.timeout(10_000) });
+    if (!res.ok) {
+      const why = ((await res.json().catch(() => ({}))) as { error?: string }).error;
+      throw new Error(`agent answered ${res.status}${why ? `: ${why}` : ''}`);
+    }
     return ((await res.json()) as { jobs: JobRow[] }).jobs;
   };
   const once = async (): Promise<boolean> => {
     try {
       const jobs = await fetchJobs();
-      io.stdout(flags.json === true ? `${JSON.stringify({ jobs })}\n` : renderJobsTable(jobs, Date.now()));
+      const lines = flags.watch === true ? io.rows?.() : undefined;
+      if (flags.json === true) io.stdout(`${JSON.stringify({ jobs })}\n`);
+      else if (lines === undefined) io.stdout(renderJobsTable(jobs, Date.now()));
+      else {
+        const { shown, hidden } = fitJobs(jobs, lines);
+        io.stdout(renderJobsTable(shown, Date.now()) + (hidden > 0 ? `… and ${hidden} more jobs (narrow with --state, or run without --watch for all)\n` : ''));
+      }
       return true;
     } catch (err) {
       io.stderr(`jobpulse: cannot read jobs from ${url}: ${(err as Error).message}\n`);

@@ -268,6 +268,13 @@ describe.skipIf(!built)('jobpulse run / push / jobs (real processes)', () => {
     const json = JSON.parse((await cli(['jobs', '--json'], { env })).stdout);
     expect(json.jobs[0]).toMatchObject({ job_name: 'scripted', state: 'running' });
     expect((await cli(['push', '--job', 'scripted', '--event', 'bogus'], { env })).code).toBe(2);
+    expect((await cli(['push', '--job', 'done-one', '--event', 'succeeded'], { env })).code).toBe(0);
+    const running = await cli(['jobs', '--state', 'running'], { env });
+    expect(running.stdout).toContain('scripted');
+    expect(running.stdout).not.toContain('done-one');
+    const bad = await cli(['jobs', '--state', 'sleeping'], { env });
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('agent answered 400: invalid input: state: unknown state sleeping');
   });
 
   it('jobs --json whose reader closes early ends quietly, as a Unix filter does', async () => {
