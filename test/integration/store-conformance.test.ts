@@ -30,7 +30,8 @@ const ADAPTERS: Adapter[] = [
     setup: async () => undefined,
     async open() {
       const dir = tempDir();
-      return { store: createSqliteStore({ path: `${dir.path}/t.db`, durability: 'process' }), cleanup: dir.cleanup };
+      // Tiny prune slices: the prune case below crosses several of them.
+      return { store: createSqliteStore({ path: `${dir.path}/t.db`, durability: 'process', pruneSlice: 2, pruneRuns: 1 }), cleanup: dir.cleanup };
     },
     teardown: async () => undefined,
   },

@@ -56,10 +56,16 @@ export interface SqliteStoreOptions {
   flushBehind?: boolean;
   /** Run snapshots held behind the log before the oldest are written regardless of age (default MAX_DIRTY_RUNS). */
   maxDirtyRuns?: number;
+  /** Events (seqs) and finished runs deleted per prune transaction (defaults PRUNE_SLICE, PRUNE_RUNS; tests make them small). */
+  pruneSlice?: number;
+  pruneRuns?: number;
 }
 
 /** Above this many ids a lookup is one json_each statement instead of one statement per id. */
 const BULK_LOOKUP = 8;
+/** Events (seqs) pruned per transaction, and finished runs: each a few ms on the writer. */
+const PRUNE_SLICE = 5_000;
+const PRUNE_RUNS = 2_000;
 
 export function createSqliteStore(opts: SqliteStoreOptions): Store {
   if (opts.path === ':memory:') throw new Error('the SQLite store needs a file: its writer thread opens a connection of its own');
@@ -74,17 +80,27 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
   const upsertJob = W.add(UPSERT_JOB_SQL);
   const markJob = W.add('UPDATE jobs SET snap_seq = max(snap_seq, ?) WHERE job_name = ?');
   const setReplayFrom = W.add(`UPDATE store_meta SET value = ? WHERE key = 'replay_from'`);
-  const deleteEventsThrough = W.add('DELETE FROM events WHERE seq <= ?');
-  const deleteKeysThrough = W.add('DELETE FROM event_keys WHERE seq <= ?');
-  const deleteChunksThrough = W.add('DELETE FROM run_events WHERE last_seq <= ?');
-  const deleteRuns = W.add(
-    `DELETE FROM runs WHERE ended_at IS NOT NULL AND ended_at < ?
-       AND run_id NOT IN (SELECT json_extract(data, '$.latest_run_id') FROM jobs)`,
+  // Pruning, a slice of the log (seq > ? AND seq <= ?) per transaction. event_keys and
+  // run_events have no index on seq: their rows are found through the slice's events (an
+  // event's id and run), by primary key, not by scanning the whole table.
+  const deleteKeysOfSlice = W.add(`DELETE FROM event_keys WHERE event_id IN (SELECT json_extract(data, '$.event_id') FROM events WHERE seq > ? AND seq <= ?) AND seq <= ?`);
+  const deleteChunksOfSlice = W.add('DELETE FROM run_events WHERE run_id IN (SELECT run_id FROM events WHERE seq > ? AND seq <= ?) AND last_seq <= ?');
+  const deleteEventsOfSlice = W.add('DELETE FROM events WHERE seq > ? AND seq <= ?');
+  // Finished runs picked on this thread (selectPrunableRuns), checked again where they are deleted.
+  const deleteRunsPicked = W.add(
+    `DELETE FROM runs WHERE run_id IN (SELECT value FROM json_each(?)) AND ended_at IS NOT NULL AND ended_at < ?
+       AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.job_name = runs.job_name AND json_extract(j.data, '$.latest_run_id') = runs.run_id)`,
   );
   const groupStatements = prepareGroupLogStatements(W);
 
   const selectReplayFrom = db.prepare(`SELECT value FROM store_meta WHERE key = 'replay_from'`);
   const selectMaxSeq = db.prepare('SELECT COALESCE(MAX(seq), 0) AS s FROM events');
+  const selectPrunableRuns = db.prepare(
+    // runs_by_end holds (ended_at, rowid): the cursor walks it in order, ties included.
+    `SELECT run_id, ended_at, rowid AS rid FROM runs r WHERE ended_at IS NOT NULL AND ended_at < ? AND (ended_at, rowid) > (?, ?)
+       AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.job_name = r.job_name AND json_extract(j.data, '$.latest_run_id') = r.run_id)
+     ORDER BY ended_at, rowid LIMIT ?`,
+  );
   const selectJobs = db.prepare('SELECT data FROM jobs');
   const selectUnfinished = db.prepare('SELECT data FROM runs WHERE ended_at IS NULL');
   const selectRun = db.prepare('SELECT data FROM runs WHERE run_id = ?');
@@ -221,8 +237,32 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
       }
     }
     if (cut < 1) return 0;
-    const changes = await writer.run([[deleteKeysThrough, cut], [deleteChunksThrough, cut], [deleteEventsThrough, cut]], { changes: true });
-    return changes?.[2] ?? 0;
+    // Slice by slice: deleting 600k events and their keys in one transaction held the writer
+    // (and every push waiting on it) for 1.9 s, and an hourly prune scanned all of event_keys
+    // and run_events however little it deleted.
+    let deleted = 0;
+    const slice = opts.pruneSlice ?? PRUNE_SLICE;
+    for (let from = (selectMinSeq.get() as { s: number }).s - 1; from < cut; from += slice) {
+      const to = Math.min(cut, from + slice);
+      const changes = await writer.run([[deleteKeysOfSlice, from, to, to], [deleteChunksOfSlice, from, to, to], [deleteEventsOfSlice, from, to]], { changes: true });
+      deleted += changes?.[2] ?? 0;
+    }
+    return deleted;
+  };
+
+  /** Finished runs ended before `before`, except each job's latest, PRUNE_RUNS at a time after a cursor. */
+  const pruneRuns = async (before: number): Promise<number> => {
+    let deleted = 0;
+    const per = opts.pruneRuns ?? PRUNE_RUNS;
+    let after = { ended_at: -1, rid: 0 };
+    for (;;) {
+      const picked = selectPrunableRuns.all(before, after.ended_at, after.rid, per) as { run_id: string; ended_at: number; rid: number }[];
+      if (picked.length === 0) return deleted;
+      const changes = await writer.run([[deleteRunsPicked, JSON.stringify(picked.map((r) => r.run_id)), before]], { changes: true });
+      deleted += changes?.[0] ?? 0;
+      if (picked.length < per) return deleted;
+      after = picked[picked.length - 1] as { ended_at: number; rid: number };
+    }
   };
 
   /**
@@ -410,7 +450,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
     async prune(q) {
       await flushAll();
       const events = await pruneEvents(q.eventsBefore);
-      const runs = (await writer.run([[deleteRuns, q.runsBefore]], { changes: true }))?.[0] ?? 0;
+      const runs = await pruneRuns(q.runsBefore);
       return { events, runs };
     },
 
