@@ -33,4 +33,11 @@ describe('config', () => {
   it('reports a bad environment value under its config key', () => {
     expect(() => parseConfig(applyEnv({}, { JOBPULSE_PORT: '99999' }))).toThrow(/http\.port/);
   });
+
+  it('refuses an environment variable that is no setting, suggesting the near one, and leaves the client commands\' alone', () => {
+    expect(() => applyEnv({}, { JOBPULSE_PROT: '8080' })).toThrow(/JOBPULSE_PROT: unknown environment variable \(did you mean JOBPULSE_PORT\?\)/);
+    expect(() => applyEnv({}, { JOBPULSE_VERBOSE: '1' })).toThrow(/JOBPULSE_VERBOSE: unknown environment variable; settings are JOBPULSE_PORT/);
+    const client = { JOBPULSE_URL: 'http://x', JOBPULSE_TOKEN: 't', JOBPULSE_SPOOL: '/tmp/s', JOBPULSE_RETRIES: '2', JOBPULSE_BACKOFF_MS: '5', JOBPULSE_SPOOL_MAX_EVENTS: '9', JOBPULSE_SPOOL_MAX_BYTES: '9', JOBPULSE_CONFIG: 'x.yaml' };
+    expect(applyEnv({}, client)).toEqual({});
+  });
 });
