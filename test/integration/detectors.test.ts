@@ -21,6 +21,19 @@ describe('detectors over HTTP with a real agent and store', () => {
     a = undefined;
   });
 
+  it('commits the verdicts of a mass sweep in slices, not as one batch that holds every push up', async () => {
+    const clock = new ManualClock(T0);
+    a = await startAgent({ clock, config: { jobs: { defaults: { stuck_after: '10m' } } } });
+    for (let i = 0; i < 1200; i += 400) await a.push(Array.from({ length: 400 }, (_, j) => ({ job_name: `mass-${(i + j) % 300}`, run_id: `m${i + j}`, event: 'started' })));
+    clock.advance(11 * MIN);
+    expect(await sweep(a)).toMatchObject({ events: 1200, applied: 1200 });
+    const m = (await a.get('/metrics')).text;
+    const count = Number(/^jobpulse_store_commit_events_count (\d+)$/m.exec(m)?.[1]);
+    // Every commit, the seeding pushes' and the sweep's, held at most 512 events.
+    expect(m).toContain(`jobpulse_store_commit_events_bucket{le="512"} ${count}`);
+    expect(m).toMatch(/job_stuck\{job_name="mass-299"\} 1/);
+  });
+
   it('stuck: flagged at stuck_after, shown on /metrics and in the run log, cleared by a heartbeat', async () => {
     const clock = new ManualClock(T0);
     a = await startAgent({ clock, config: { jobs: { defaults: { stuck_after: '10m' } } } });

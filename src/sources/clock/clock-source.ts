@@ -13,13 +13,16 @@
 import { expectationsFor, type Config } from '../../config/schema.js';
 import type { EventDraft } from '../../domain/job-event.js';
 import type { Run } from '../../domain/run.js';
-import type { IngestFn } from '../../ingest/ingest.js';
+import type { IngestFn, IngestResult } from '../../ingest/ingest.js';
 import type { Clock } from '../../runtime/clock.js';
 import type { Logger } from '../../runtime/logger.js';
 import type { JobState } from '../../state/job-state.js';
 import type { Source, SourceHealth } from '../source.js';
 import { detect, type Baseline, type BatchCounts } from './detect.js';
 import { detectMissed, nextSlot, type ScheduleSpec } from './schedule.js';
+
+/** Verdicts per ingest call: a few ms of reducing each. */
+const VERDICT_SLICE = 500;
 
 export interface SweepResult {
   events: number;
@@ -154,7 +157,12 @@ export function createClockSource(deps: {
     try {
       drafts.push(...(await scheduleDrafts(now, checked)));
       if (drafts.length > 0) {
-        const results = await deps.ingest(drafts);
+        // In slices: ingest takes a request whole into one batch, and tens of thousands of
+        // verdicts at once (every run overdue after an outage) held the event loop and every
+        // push behind them. Verdict ids are deterministic: a slice committed before a later one
+        // failed is a duplicate when the next sweep judges the same runs again.
+        const results: IngestResult[] = [];
+        for (let i = 0; i < drafts.length; i += VERDICT_SLICE) results.push(...(await deps.ingest(drafts.slice(i, i + VERDICT_SLICE))));
         const kind = new Map(drafts.map((d) => [d.event_id, d.event]));
         for (const r of results) {
           if (r.result !== 'applied') continue;
