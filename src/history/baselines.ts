@@ -91,7 +91,14 @@ export function createBaselines(deps: { store: Store; state: JobState; runs: num
     get: (name) => windows.get(name)?.baseline(deps.minSamples),
     refresh: (name) => (chain = chain.then(() => refresh(name))),
     async start() {
-      for (const job of deps.state.allJobs()) await refresh(job.job_name);
+      const all = await deps.store.recentSuccessesOfAll?.(deps.runs);
+      if (all) {
+        for (const [name, successes] of all) {
+          const w = new SuccessWindow(deps.runs);
+          for (const s of successes) w.add(s.ended_at, s.duration_seconds);
+          windows.set(name, w);
+        }
+      } else for (const job of deps.state.allJobs()) await refresh(job.job_name);
       off ??= deps.state.onChange(({ runs }) => {
         for (const r of runs) {
           if (r.state !== 'succeeded' || r.ended_at === undefined) continue;

@@ -55,9 +55,20 @@ export function createBatchIndex(deps: { state: JobState; store: Store }): Batch
         if (r.parent_run_id !== undefined) candidates.add(r.parent_run_id);
         else candidates.add(r.run_id);
       }
-      for (const id of candidates) {
+      const parentIds = [...candidates].filter((id) => {
         const parent = state.getRun(id);
-        if (parent && isTerminal(parent.state)) continue;
+        return !(parent && isTerminal(parent.state));
+      });
+      // One pass for all of them where the store has it: one query per open run was 0.85 s of a
+      // start with 30k running runs.
+      if (store.childRuns) {
+        for (const c of await store.childRuns(parentIds)) {
+          const id = c.parent_run_id as string;
+          if (!parents.get(id)?.children.has(c.run_id) || isTerminal(c.state)) note(c);
+        }
+        return;
+      }
+      for (const id of parentIds) {
         let cursor: string | undefined;
         do {
           const page = await store.listRuns({ parent_run_id: id, limit: 1000, ...(cursor ? { cursor } : {}) });

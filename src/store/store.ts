@@ -136,6 +136,13 @@ export interface Store {
   finishedRuns(q: { job_name?: string; since: number; until: number }): Promise<FinishedRun[]>;
   /** End time and duration (seconds) of the newest `limit` succeeded runs of a job, newest first (SQLite orders by creation, Redis by end). */
   recentSuccesses(jobName: string, limit: number): Promise<Success[]>;
+  /**
+   * The same for every job at once, in one pass (start-up: one query per job was 2.1 s of a
+   * 4.5 s start at 50k jobs). A store without it is asked job by job.
+   */
+  recentSuccessesOfAll?(limit: number): Promise<Map<string, Success[]>>;
+  /** Every child run of these parents, in one pass (start-up; a store without it is asked parent by parent). */
+  childRuns?(parentIds: readonly string[]): Promise<Run[]>;
   prune(q: { eventsBefore: number; runsBefore: number }): Promise<{ events: number; runs: number }>;
   /** Throws when the store cannot be written (readiness). */
   ping(): Promise<void>;

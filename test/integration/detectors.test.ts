@@ -144,6 +144,30 @@ describe('detectors over HTTP with a real agent and store', () => {
     expect(m).toContain('job_runs_total{job_name="index-batch",outcome="crashed"} 1');
   });
 
+  it('child batches finished before a restart still count for their parent after it', async () => {
+    const dir = tempDir();
+    const clock = new ManualClock(T0);
+    const config = { jobs: { defaults: { stuck_after: '1d', crash_after: '1d' } } };
+    a = await startAgent({ clock, config, dir: dir.path });
+    await a.push([
+      { job_name: 'load', run_id: 'lp', event: 'started' },
+      { job_name: 'load', run_id: 'other-parent', event: 'started' },
+    ]);
+    await a.push(['c1', 'c2', 'c3'].map((id) => ({ job_name: 'load-batch', run_id: id, parent_run_id: 'lp', event: 'started' })));
+    await a.push([
+      { job_name: 'load-batch', run_id: 'c1', event: 'failed' },
+      { job_name: 'load-batch', run_id: 'c2', event: 'failed' },
+    ]);
+    await a.agent.stop();
+    a = await startAgent({ clock, config, dir: dir.path });
+    await a.push({ job_name: 'load-batch', run_id: 'c3', event: 'succeeded' });
+    await sweep(a);
+    // 2 of 3 failed, as the index loaded at start says; not 1 of 1 succeeded.
+    expect((await a.get('/api/v1/runs/lp')).body).toMatchObject({ state: 'failed', error_message: expect.stringContaining('2 of 3 child batches') });
+    expect((await a.get('/api/v1/runs/other-parent')).body.state).toBe('running');
+    dir.cleanup();
+  });
+
   it('missed schedule: counted once, in the job history, survives a restart in the middle of a grace window', async () => {
     const dir = tempDir();
     const clock = new ManualClock(Date.parse('2026-11-23T01:00:00Z'));

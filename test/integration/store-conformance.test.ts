@@ -221,6 +221,13 @@ describe.each(ADAPTERS)('Store conformance: $name', (adapter) => {
         { ended_at: T0 + 12_000, duration_seconds: 2 },
       ]);
       expect(await store.recentSuccesses('none', 5)).toEqual([]);
+      // The start-up pass over every job says what asking job by job says.
+      if (store.recentSuccessesOfAll) {
+        const all = await store.recentSuccessesOfAll(2);
+        expect(all.get('a')).toEqual(await store.recentSuccesses('a', 2));
+        expect(all.has('none')).toBe(false);
+        expect((await store.recentSuccessesOfAll(10)).get('a')).toEqual(await store.recentSuccesses('a', 10));
+      }
     });
 
     it('prune removes old events and finished runs but keeps each job latest run and unfinished runs', async () => {

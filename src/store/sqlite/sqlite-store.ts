@@ -118,6 +118,13 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
     `SELECT ended_at, duration_seconds FROM runs WHERE job_name = ? AND state = 'succeeded' AND duration_seconds IS NOT NULL
      ORDER BY created_at DESC LIMIT ?`,
   );
+  const selectChildrenOf = db.prepare('SELECT data FROM runs WHERE parent_run_id IN (SELECT value FROM json_each(?))');
+  const selectAllRecentSuccesses = db.prepare(
+    `SELECT job_name, ended_at, duration_seconds FROM (
+       SELECT job_name, ended_at, duration_seconds, row_number() OVER (PARTITION BY job_name ORDER BY created_at DESC) AS n
+       FROM runs WHERE state = 'succeeded' AND duration_seconds IS NOT NULL)
+     WHERE n <= ? ORDER BY job_name, n`,
+  );
   const firstSeqFrom = db.prepare('SELECT seq, received_at FROM events WHERE seq >= ? ORDER BY seq LIMIT 1');
   const selectMinSeq = db.prepare('SELECT COALESCE(MIN(seq), 0) AS s FROM events');
 
@@ -445,6 +452,25 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
     async recentSuccesses(jobName, limit) {
       await flushJob(jobName);
       return selectRecentSuccesses.all(jobName, limit) as Success[];
+    },
+
+    async childRuns(parentIds) {
+      await flushAll();
+      const out: Run[] = [];
+      for (let i = 0; i < parentIds.length; i += 5_000)
+        for (const r of selectChildrenOf.iterate(JSON.stringify(parentIds.slice(i, i + 5_000))) as Iterable<{ data: string }>) out.push(JSON.parse(r.data) as Run);
+      return out;
+    },
+
+    async recentSuccessesOfAll(limit) {
+      await flushAll();
+      const out = new Map<string, Success[]>();
+      for (const r of selectAllRecentSuccesses.iterate(limit) as Iterable<Success & { job_name: string }>) {
+        let list = out.get(r.job_name);
+        if (!list) out.set(r.job_name, (list = []));
+        list.push({ ended_at: r.ended_at, duration_seconds: r.duration_seconds });
+      }
+      return out;
     },
 
     async prune(q) {
