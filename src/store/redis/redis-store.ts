@@ -31,6 +31,7 @@ import {
   type RunQuery,
   type Store,
   type StoredEvent,
+  type Success,
 } from '../store.js';
 import { COMMIT_SCRIPT, DELETE_RUN_SCRIPT } from './commit-script.js';
 import { createRedisGroups } from './redis-groups.js';
@@ -118,6 +119,8 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
     return out;
   }
   const readRuns = (ids: string[]): Promise<Map<string, Run>> => readMany<Run>('run', ids);
+  const successesOf = (ids: string[], runs: Map<string, Run>): Success[] =>
+    ids.map((id) => runs.get(id)).flatMap((r) => (r?.ended_at !== undefined ? [{ ended_at: r.ended_at, duration_seconds: runDurationSeconds(r) ?? 0 }] : []));
   const readJobs = (names: string[]): Promise<Map<string, Job>> => readMany<Job>('job', names);
 
   return {
@@ -249,7 +252,28 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
     async recentSuccesses(jobName, limit) {
       const ids = await redis.zrevrange(`${p}succeeded:${jobName}`, 0, limit - 1);
       const runs = await readRuns(ids);
-      return ids.map((id) => runs.get(id)).flatMap((r) => (r?.ended_at !== undefined ? [{ ended_at: r.ended_at, duration_seconds: runDurationSeconds(r) ?? 0 }] : []));
+      return successesOf(ids, runs);
+    },
+
+    async recentSuccessesOfAll(limit) {
+      // Pipelined per CHUNK jobs: one round trip per job made start-up wait on the network.
+      const names = await redis.smembers(`${p}jobs`);
+      const out = new Map<string, Success[]>();
+      for (let i = 0; i < names.length; i += CHUNK) {
+        const part = names.slice(i, i + CHUNK);
+        const pipe = redis.pipeline();
+        for (const n of part) pipe.zrevrange(`${p}succeeded:${n}`, 0, limit - 1);
+        const ids = ((await pipe.exec()) ?? []).map(([err, val]) => {
+          if (err) throw err;
+          return val as string[];
+        });
+        const runs = await readRuns(ids.flat());
+        part.forEach((n, k) => {
+          const list = successesOf(ids[k] ?? [], runs);
+          if (list.length > 0) out.set(n, list);
+        });
+      }
+      return out;
     },
 
     async prune(q) {
