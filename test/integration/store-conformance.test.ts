@@ -171,6 +171,12 @@ describe.each(ADAPTERS)('Store conformance: $name', (adapter) => {
       expect(all).toEqual(['p4', 'c2', 'c1', 'p3', 'p2', 'p1']);
       expect((await store.listRuns({ limit: 100 })).runs.map((r) => r.run_id)).toEqual(['p4', 'c2', 'c1', 'p3', 'p2', 'q1', 'p1']);
       expect((await store.listRuns({ parent_run_id: 'p3', limit: 100 })).runs.map((r) => r.run_id)).toEqual(['c2', 'c1']);
+      // The start-up pass over many parents finds the same children.
+      if (store.childRuns) {
+        const kids = await store.childRuns(['p3', 'p1', 'nobody']);
+        expect(kids.map((r) => `${r.parent_run_id}/${r.run_id}/${r.state}`).sort()).toEqual(['p3/c1/succeeded', 'p3/c2/failed']);
+        expect(await store.childRuns([])).toEqual([]);
+      }
       expect((await store.listRuns({ job_name: 'a', states: ['failed'], limit: 100 })).runs.map((r) => r.run_id)).toEqual(['c2', 'p2']);
       const first = await store.listRuns({ states: ['succeeded'], limit: 1 });
       expect(first.runs.map((r) => r.run_id)).toEqual(['p4']);

@@ -255,6 +255,21 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
       return successesOf(ids, runs);
     },
 
+    async childRuns(parentIds) {
+      // Pipelined per CHUNK parents: start-up asks for the children of every open run.
+      const out: Run[] = [];
+      for (let i = 0; i < parentIds.length; i += CHUNK) {
+        const pipe = redis.pipeline();
+        for (const id of parentIds.slice(i, i + CHUNK)) pipe.zrange(`${p}child-runs:${id}`, 0, -1);
+        const ids = ((await pipe.exec()) ?? []).flatMap(([err, val]) => {
+          if (err) throw err;
+          return val as string[];
+        });
+        if (ids.length > 0) out.push(...(await readRuns(ids)).values());
+      }
+      return out;
+    },
+
     async recentSuccessesOfAll(limit) {
       // Pipelined per CHUNK jobs: one round trip per job made start-up wait on the network.
       const names = await redis.smembers(`${p}jobs`);
