@@ -19,6 +19,7 @@ import { ValidationError } from '../domain/errors.js';
 import type { EventDraft } from '../domain/job-event.js';
 import type { IngestFn } from '../ingest/ingest.js';
 import type { Auth } from '../http/auth.js';
+import { decodePathSegment } from '../http/path-segment.js';
 import { readBody } from '../http/read-body.js';
 import { nameProblem } from '../ingest/validate.js';
 
@@ -36,14 +37,7 @@ export const truncateLog = (text: string, maxBytes: number): string => {
  * it cannot decode as it was typed, so `/ping/%ZZ` made a job named "%ZZ" (and `%FF`, bytes
  * that are not UTF-8, one named "%FF"); the Pushgateway API refuses such a path with 400.
  */
-function jobFromPath(url: string): string {
-  const raw = new URL(url).pathname.split('/')[2] ?? '';
-  try {
-    return decodeURIComponent(raw);
-  } catch {
-    throw new ValidationError([{ path: 'url', message: `invalid percent-encoding in ${JSON.stringify(raw)}` }]);
-  }
-}
+const jobFromPath = (url: string): string => decodePathSegment(new URL(url).pathname.split('/')[2] ?? '');
 
 const RUN_ID = /^[A-Za-z0-9._:-]{1,200}$/;
 

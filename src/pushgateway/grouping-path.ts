@@ -12,6 +12,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { ValidationError } from '../domain/errors.js';
+import { decodePathSegment } from '../http/path-segment.js';
 
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
@@ -30,14 +31,7 @@ export function decodeBase64Value(s: string): string {
 export function parseGroupingPath(rawPath: string): Record<string, string> {
   const rest = rawPath.replace(/^\/metrics\//, '');
   const segments = rest.split('/');
-  const decode = (seg: string): string => {
-    try {
-      return decodeURIComponent(seg);
-    } catch {
-      throw bad(`invalid percent-encoding in ${JSON.stringify(seg)}`);
-    }
-  };
-  const parts = segments.map(decode);
+  const parts = segments.map(decodePathSegment);
   if (parts.length % 2 !== 0) throw bad(`odd number of components in label string ${JSON.stringify('/' + parts.join('/'))}`);
   const labels: Record<string, string> = {};
   for (let i = 0; i < parts.length; i += 2) {
