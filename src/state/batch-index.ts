@@ -49,6 +49,10 @@ export function createBatchIndex(deps: { state: JobState; store: Store }): Batch
       return { total: e.children.size, by_state, ...(e.last_ended_at !== undefined ? { last_ended_at: e.last_ended_at } : {}) };
     },
     async load() {
+      // A child read from the store counts unless memory already knows it and it is still open there.
+      const loaded = (id: string, c: Run): void => {
+        if (!parents.get(id)?.children.has(c.run_id) || isTerminal(c.state)) note(c);
+      };
       const open = [...state.allRuns()].filter((r) => !isTerminal(r.state));
       const candidates = new Set<string>();
       for (const r of open) {
@@ -62,17 +66,14 @@ export function createBatchIndex(deps: { state: JobState; store: Store }): Batch
       // One pass for all of them where the store has it: one query per open run was 0.85 s of a
       // start with 30k running runs.
       if (store.childRuns) {
-        for (const c of await store.childRuns(parentIds)) {
-          const id = c.parent_run_id as string;
-          if (!parents.get(id)?.children.has(c.run_id) || isTerminal(c.state)) note(c);
-        }
+        for (const c of await store.childRuns(parentIds)) loaded(c.parent_run_id as string, c);
         return;
       }
       for (const id of parentIds) {
         let cursor: string | undefined;
         do {
           const page = await store.listRuns({ parent_run_id: id, limit: 1000, ...(cursor ? { cursor } : {}) });
-          for (const c of page.runs) if (!parents.get(id)?.children.has(c.run_id) || isTerminal(c.state)) note(c);
+          for (const c of page.runs) loaded(id, c);
           cursor = page.next_cursor;
         } while (cursor);
       }

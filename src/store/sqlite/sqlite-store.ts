@@ -66,6 +66,8 @@ const BULK_LOOKUP = 8;
 /** Events (seqs) pruned per transaction, and finished runs: each a few ms on the writer. */
 const PRUNE_SLICE = 5_000;
 const PRUNE_RUNS = 2_000;
+/** SQL: the run `alias` is not its job's latest run (kept by retention whatever its age). */
+const NOT_LATEST = (alias: string): string => `NOT EXISTS (SELECT 1 FROM jobs j WHERE j.job_name = ${alias}.job_name AND json_extract(j.data, '$.latest_run_id') = ${alias}.run_id)`;
 
 export function createSqliteStore(opts: SqliteStoreOptions): Store {
   if (opts.path === ':memory:') throw new Error('the SQLite store needs a file: its writer thread opens a connection of its own');
@@ -89,7 +91,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
   // Finished runs picked on this thread (selectPrunableRuns), checked again where they are deleted.
   const deleteRunsPicked = W.add(
     `DELETE FROM runs WHERE run_id IN (SELECT value FROM json_each(?)) AND ended_at IS NOT NULL AND ended_at < ?
-       AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.job_name = runs.job_name AND json_extract(j.data, '$.latest_run_id') = runs.run_id)`,
+       AND ${NOT_LATEST('runs')}`,
   );
   const groupStatements = prepareGroupLogStatements(W);
 
@@ -98,7 +100,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
   const selectPrunableRuns = db.prepare(
     // runs_by_end holds (ended_at, rowid): the cursor walks it in order, ties included.
     `SELECT run_id, ended_at, rowid AS rid FROM runs r WHERE ended_at IS NOT NULL AND ended_at < ? AND (ended_at, rowid) > (?, ?)
-       AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.job_name = r.job_name AND json_extract(j.data, '$.latest_run_id') = r.run_id)
+       AND ${NOT_LATEST('r')}
      ORDER BY ended_at, rowid LIMIT ?`,
   );
   const selectJobs = db.prepare('SELECT data FROM jobs');
