@@ -102,7 +102,9 @@ export function createApiRoutes(deps: ApiDeps): Hono {
     const id = c.req.param('run_id');
     const run = await knownRun(id);
     const events = await store.listEvents(id);
-    return c.json({ ...runView(run, clock.now()), events: events.map(eventView) });
+    // A run heartbeating for days has tens of thousands of events: streamed (json-stream.ts).
+    c.header('Content-Type', 'application/json');
+    return c.body(streamJsonList('events', events, eventView, { head: runView(run, clock.now()) as unknown as Record<string, unknown> }));
   });
 
   // A parent's child batches (state, duration, error, metadata), filterable by state.

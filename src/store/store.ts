@@ -133,6 +133,11 @@ export interface Store {
   getRun(runId: string): Promise<Run | undefined>;
   listRuns(q: RunQuery): Promise<{ runs: Run[]; next_cursor?: string }>;
   listEvents(runId: string): Promise<StoredEvent[]>;
+  /**
+   * The first `head` and the newest `tail` events of a run, in order, and how many it has: the
+   * status page's timeline of a long log without reading all of it. A store without it is read whole.
+   */
+  eventWindow?(runId: string, head: number, tail: number): Promise<{ events: StoredEvent[]; total: number }>;
   finishedRuns(q: { job_name?: string; since: number; until: number }): Promise<FinishedRun[]>;
   /** End time and duration (seconds) of the newest `limit` succeeded runs of a job, newest first (SQLite orders by creation, Redis by end). */
   recentSuccesses(jobName: string, limit: number): Promise<Success[]>;

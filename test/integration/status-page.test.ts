@@ -131,6 +131,20 @@ describe('status page HTML', () => {
     expect(crashed.html).toContain('<td>crashed</td><td>clock</td>');
   });
 
+  it('shows a long log as its first 100 and newest 400 events, and says how many are left out', async () => {
+    await a.push({ job_name: 'chatty', run_id: 'chatty-1', event: 'started' });
+    await a.push(Array.from({ length: 649 }, (_, i) => ({ job_name: 'chatty', run_id: 'chatty-1', event: 'progress', progress: (i % 99) + 1 })));
+    const { html } = await page('/runs/chatty-1');
+    const seqs = [...html.matchAll(/<tr data-event="[a-z]+"><td class="num">(\d+)<\/td>/g)].map((m) => Number(m[1]));
+    expect(seqs).toHaveLength(500);
+    // In order, with the gap after the first 100: 150 events left out.
+    expect(seqs).toEqual([...seqs].sort((x, y) => x - y));
+    expect(html).toContain('… 150 events not shown');
+    expect(html.indexOf('data-testid="timeline-omitted"')).toBeGreaterThan(html.indexOf(`<td class="num">${seqs[99]}</td>`));
+    // The API keeps the whole log.
+    expect((await (await fetch(`${a.url}/api/v1/runs/chatty-1`)).json()).events).toHaveLength(650);
+  });
+
   it('answers unknown jobs and runs with an HTML 404, and leaves /metrics, /api and JSON 404s alone', async () => {
     expect((await page('/jobs/nope')).status).toBe(404);
     expect((await page('/runs/nope')).html).toContain('No run with id');

@@ -250,6 +250,10 @@ describe.each(ADAPTERS)('Store conformance: $name', (adapter) => {
       expect(await store.getRun('open')).toBeDefined();
       expect(await store.listEvents('old1')).toEqual([]);
       expect((await store.listEvents('new')).map((e) => e.event)).toEqual(['started', 'succeeded']);
+      if (store.eventWindow) {
+        expect(await store.eventWindow('new', 1, 1)).toEqual({ events: await store.listEvents('new'), total: 2 });
+        expect(await store.eventWindow('old1', 1, 1)).toEqual({ events: [], total: 0 });
+      }
       expect((await store.listRuns({ job_name: 'a', limit: 10 })).runs.map((r) => r.run_id)).toEqual(['new']);
       expect((await store.loadState()).runs.map((r) => r.run_id).sort()).toEqual(['lonely', 'new', 'open']);
     });

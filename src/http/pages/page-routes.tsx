@@ -20,7 +20,7 @@ import { RUN_STATES, type RunState } from '../../domain/run.js';
 import { quantile, summarize } from '../../history/stats.js';
 import type { Clock } from '../../runtime/clock.js';
 import type { JobState } from '../../state/job-state.js';
-import type { Store } from '../../store/store.js';
+import type { Store, StoredEvent } from '../../store/store.js';
 import type { Auth, Role } from '../auth.js';
 import type { ReadinessCheck } from '../create-app.js';
 import type { PushgatewayApi } from '../../pushgateway/pushgateway-api.js';
@@ -32,7 +32,7 @@ import { parseJobsQuery, selectJobs, type JobRow } from './jobs-query.js';
 import { JobsPage } from './jobs-page.js';
 import { ErrorPage, type HealthCheck } from './layout.js';
 import { createRecentFailures } from './recent-failures.js';
-import { RunPage } from './run-page.js';
+import { RunPage, TIMELINE_HEAD, TIMELINE_TAIL } from './run-page.js';
 
 export interface PageDeps {
   state: JobState;
@@ -72,6 +72,17 @@ const statesOf = (c: Context): RunState[] =>
   (c.req.queries('state') ?? [])
     .flatMap((v) => v.split(','))
     .filter((s): s is RunState => (RUN_STATES as readonly string[]).includes(s));
+
+/** The events the timeline shows, and how many it leaves out: from the store's window where it has one. */
+async function timelineOf(store: Pick<Store, 'listEvents' | 'eventWindow'>, runId: string): Promise<{ events: StoredEvent[]; omitted: number }> {
+  if (store.eventWindow) {
+    const w = await store.eventWindow(runId, TIMELINE_HEAD, TIMELINE_TAIL);
+    return { events: w.events, omitted: w.total - w.events.length };
+  }
+  const events = await store.listEvents(runId);
+  if (events.length <= TIMELINE_HEAD + TIMELINE_TAIL) return { events, omitted: 0 };
+  return { events: [...events.slice(0, TIMELINE_HEAD), ...events.slice(-TIMELINE_TAIL)], omitted: events.length - TIMELINE_HEAD - TIMELINE_TAIL };
+}
 
 export function createPageRoutes(deps: PageDeps): Hono {
   const { state, store, clock } = deps;
@@ -221,8 +232,8 @@ export function createPageRoutes(deps: PageDeps): Hono {
     const run = state.getRun(id) ?? (await store.getRun(id));
     if (!run) return notFound(c, `No run with id ${JSON.stringify(id)}.`);
     const childStates = statesOf(c);
-    const [events, children] = await Promise.all([
-      store.listEvents(id),
+    const [timeline, children] = await Promise.all([
+      timelineOf(store, id),
       store.listRuns({ parent_run_id: id, states: childStates, limit: RUNS_PER_PAGE, cursor: c.req.query('cursor') }),
     ]);
     return respond(
@@ -233,7 +244,8 @@ export function createPageRoutes(deps: PageDeps): Hono {
         refresh={refreshOf(c)}
         now={clock.now()}
         run={run}
-        events={events}
+        events={timeline.events}
+        omitted={timeline.omitted}
         expected={deps.expectedDuration(run.job_name)}
         batches={children.runs}
         childCursor={children.next_cursor}

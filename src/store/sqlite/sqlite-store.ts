@@ -116,6 +116,10 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
   const selectEvents = db.prepare(
     'SELECT * FROM events WHERE seq IN (SELECT j.value FROM run_events r, json_each(r.seqs) j WHERE r.run_id = ?) AND run_id = ? ORDER BY seq',
   );
+  const RUN_SEQS = 'SELECT j.value FROM run_events r, json_each(r.seqs) j WHERE r.run_id = ?';
+  const countEvents = db.prepare(`SELECT count(*) AS n FROM events WHERE seq IN (${RUN_SEQS}) AND run_id = ?`);
+  const selectFirstEvents = db.prepare(`SELECT * FROM events WHERE seq IN (${RUN_SEQS}) AND run_id = ? ORDER BY seq LIMIT ?`);
+  const selectLastEvents = db.prepare(`SELECT * FROM events WHERE seq IN (${RUN_SEQS}) AND run_id = ? ORDER BY seq DESC LIMIT ?`);
   const selectRecentSuccesses = db.prepare(
     `SELECT ended_at, duration_seconds FROM runs WHERE job_name = ? AND state = 'succeeded' AND duration_seconds IS NOT NULL
      ORDER BY created_at DESC LIMIT ?`,
@@ -439,6 +443,16 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
       const job = dirty.jobWithEventsOf(runId);
       await (job !== undefined ? flushJob(job) : flushRows(() => []));
       return (selectEvents.all(runId, runId) as EventRow[]).map(eventOfRow);
+    },
+
+    async eventWindow(runId, head, tail) {
+      const job = dirty.jobWithEventsOf(runId);
+      await (job !== undefined ? flushJob(job) : flushRows(() => []));
+      const total = (countEvents.get(runId, runId) as { n: number }).n;
+      if (total <= head + tail) return { events: (selectEvents.all(runId, runId) as EventRow[]).map(eventOfRow), total };
+      const first = selectFirstEvents.all(runId, runId, head) as EventRow[];
+      const last = (selectLastEvents.all(runId, runId, tail) as EventRow[]).reverse();
+      return { events: [...first, ...last].map(eventOfRow), total };
     },
 
     async finishedRuns(q) {
