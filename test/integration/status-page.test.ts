@@ -142,7 +142,7 @@ describe('status page HTML', () => {
     expect(html).toContain('… 150 events not shown');
     expect(html.indexOf('data-testid="timeline-omitted"')).toBeGreaterThan(html.indexOf(`<td class="num">${seqs[99]}</td>`));
     // The API keeps the whole log.
-    expect((await (await fetch(`${a.url}/api/v1/runs/chatty-1`)).json()).events).toHaveLength(650);
+    expect(((await (await fetch(`${a.url}/api/v1/runs/chatty-1`)).json()) as { events: unknown[] }).events).toHaveLength(650);
   });
 
   it('answers unknown jobs and runs with an HTML 404, and leaves /metrics, /api and JSON 404s alone', async () => {
