@@ -10,9 +10,9 @@
  *   "odd number of components" (a deliberate difference, listed in the README).
  * - A label repeated in the path: the last value wins, as in the Pushgateway.
  */
-import { isUtf8 } from 'node:buffer';
 import { ValidationError } from '../domain/errors.js';
 import { decodePathSegment } from '../http/path-segment.js';
+import { utf8Text } from '../runtime/utf8.js';
 
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
@@ -21,10 +21,10 @@ const bad = (message: string): ValidationError => new ValidationError([{ path: '
 export function decodeBase64Value(s: string): string {
   const trimmed = s.replace(/=+$/, '');
   if (!/^[A-Za-z0-9_-]*$/.test(trimmed) && !/^[A-Za-z0-9+/]*$/.test(trimmed)) throw bad(`invalid base64 encoding in label value ${JSON.stringify(s)}`);
-  const bytes = Buffer.from(trimmed.replace(/\+/g, '-').replace(/\//g, '_'), 'base64url');
+  const text = utf8Text(Buffer.from(trimmed.replace(/\+/g, '-').replace(/\//g, '_'), 'base64url'));
   // The Pushgateway refuses such a value (its consistency check: "value is not utf8").
-  if (!isUtf8(bytes)) throw bad(`label value ${JSON.stringify(s)} is not valid UTF-8 once base64-decoded`);
-  return bytes.toString('utf8');
+  if (text === undefined) throw bad(`label value ${JSON.stringify(s)} is not valid UTF-8 once base64-decoded`);
+  return text;
 }
 
 /** `rawPath` is the URL path as sent (not yet percent-decoded), starting at `/metrics/`. */

@@ -5,8 +5,8 @@
  * Pushgateway exposes (native-histogram and exemplar fields are skipped as unknown
  * fields by protobufjs).
  */
-import { isUtf8 } from 'node:buffer';
 import protobuf from 'protobufjs';
+import { utf8Text } from '../runtime/utf8.js';
 import type { FamilyType, MetricFamily, PushedMetric } from './model.js';
 import { CheckRefusal, ExpositionParseError, TimestampError } from './parse-text.js';
 
@@ -87,9 +87,9 @@ export function parseProtobufDelimited(bytes: Uint8Array): MetricFamily[] {
         const ln = l.name ?? '';
         if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(ln)) throw new CheckRefusal(`invalid label name ${JSON.stringify(ln)} for metric "${name}"`);
         if (ln in labels) throw new CheckRefusal(`duplicate label name "${ln}" for metric "${name}"`);
-        const value = l.value ?? EMPTY;
-        if (!isUtf8(value)) throw new CheckRefusal(`label "${ln}" of metric "${name}" has a value that is not valid UTF-8`);
-        labels[ln] = Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('utf8');
+        const value = utf8Text(l.value ?? EMPTY);
+        if (value === undefined) throw new CheckRefusal(`label "${ln}" of metric "${name}" has a value that is not valid UTF-8`);
+        labels[ln] = value;
       }
       if (type === 'summary') {
         const s = m.summary ?? {};

@@ -10,15 +10,18 @@ import { isUtf8 } from 'node:buffer';
 
 const BOM = [0xef, 0xbb, 0xbf];
 
+/** The bytes as text exactly, or undefined when they are not valid UTF-8 (a name, a label value, a key). */
+export function utf8Text(bytes: Uint8Array): string | undefined {
+  return isUtf8(bytes) ? Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8') : undefined;
+}
+
 /**
- * The bytes as text, a leading byte order mark dropped (RFC 8259 lets a parser ignore it, and
- * Windows tools write one), or undefined when they are not valid UTF-8.
+ * A JSON document's bytes as text, a leading byte order mark dropped (RFC 8259 lets a parser
+ * ignore it, and Windows tools write one), or undefined when they are not valid UTF-8.
  */
 export function strictUtf8(bytes: Uint8Array): string | undefined {
-  if (!isUtf8(bytes)) return undefined;
-  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const bom = buf.length >= 3 && buf[0] === BOM[0] && buf[1] === BOM[1] && buf[2] === BOM[2];
-  return buf.toString('utf8', bom ? 3 : 0);
+  const bom = bytes.length >= 3 && bytes[0] === BOM[0] && bytes[1] === BOM[1] && bytes[2] === BOM[2];
+  return utf8Text(bom ? bytes.subarray(3) : bytes);
 }
 
 /** Whether `s` holds no lone surrogate (Node 20 has the ES2024 method; our lib target is ES2023). */

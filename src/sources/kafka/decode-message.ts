@@ -17,11 +17,10 @@
  * Every event gets an `event_id` so that a redelivered message is applied once: the
  * message's own `event_id` if it has one, else one derived from topic/partition/offset.
  */
-import { isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import type { EventDraft } from '../../domain/job-event.js';
 import { truncate, validateEvent, type Limits } from '../../ingest/validate.js';
-import { strictUtf8 } from '../../runtime/utf8.js';
+import { strictUtf8, utf8Text } from '../../runtime/utf8.js';
 
 /** Operators' statuses (lower-cased) → lifecycle events. Documented in README.md. */
 export const STATUS_EVENTS: Readonly<Record<string, EventDraft['event']>> = {
@@ -87,7 +86,7 @@ export function decodeMessage(msg: RawMessage, opts: DecodeOptions): Decoded {
   if (!isObj(body)) return poison('invalid_shape', 'expected a JSON object');
 
   // A key that is not text (a serialized number) is no run id; refused below if one is needed.
-  const key = msg.key && msg.key.length > 0 && isUtf8(msg.key) ? msg.key.toString('utf8') : undefined;
+  const key = msg.key && msg.key.length > 0 ? utf8Text(msg.key) : undefined;
   const fieldName = body[opts.jobNameField];
   const jobName =
     typeof fieldName === 'string' && fieldName !== '' ? fieldName : (opts.jobNameDefault ?? msg.topic);
