@@ -1,15 +1,12 @@
-/** Run statistics over a window and the window before it: pure arithmetic over finished runs. */
+/**
+ * Run statistics over a window and the window before it: pure arithmetic over finished
+ * runs, or the same figures aggregated by the store (`Store.runStats`, which must agree
+ * with `summarizeWindow`: the conformance suite compares them).
+ */
 import { FAILURE_STATES } from '../domain/run.js';
-import type { FinishedRun } from '../store/store.js';
+import type { FinishedRun, RunStats, Store, WindowSummary } from '../store/store.js';
 
-export interface RunStats {
-  runs: number;
-  succeeded: number;
-  failed: number;
-  cancelled: number;
-  success_rate: number | null;
-  duration_seconds: { avg: number | null; p50: number | null; p95: number | null; max: number | null };
-}
+export type { RunStats, WindowSummary };
 
 /** Nearest-rank quantile of a sorted array. */
 export const quantile = (sorted: readonly number[], q: number): number | null =>
@@ -54,26 +51,33 @@ export function compareWindows(current: RunStats, previous: RunStats) {
   };
 }
 
-export function windowStats(current: readonly FinishedRun[], previous: readonly FinishedRun[]) {
-  const group = (rs: readonly FinishedRun[]): Map<string, FinishedRun[]> => {
-    const m = new Map<string, FinishedRun[]>();
-    for (const r of rs) {
-      const list = m.get(r.job_name);
-      if (list) list.push(r);
-      else m.set(r.job_name, [r]);
-    }
-    return m;
-  };
-  const cur = group(current);
-  const prev = group(previous);
-  const names = [...new Set([...cur.keys(), ...prev.keys()])].sort();
-  const overall = summarize(current);
-  const overallPrev = summarize(previous);
+export const NO_RUNS: RunStats = summarize([]);
+
+/** A window's finished runs summarized overall and per job. */
+export function summarizeWindow(runs: readonly FinishedRun[]): WindowSummary {
+  const byJob = new Map<string, FinishedRun[]>();
+  for (const r of runs) {
+    const list = byJob.get(r.job_name);
+    if (list) list.push(r);
+    else byJob.set(r.job_name, [r]);
+  }
+  const jobs = new Map<string, RunStats>();
+  for (const [name, list] of byJob) jobs.set(name, summarize(list));
+  return { overall: summarize(runs), jobs };
+}
+
+/** The store's aggregate where it has one, else its finished runs summarized here. */
+export async function windowSummary(store: Store, q: { job_name?: string; since: number; until: number }): Promise<WindowSummary> {
+  return store.runStats ? store.runStats(q) : summarizeWindow(await store.finishedRuns(q));
+}
+
+export function windowStats(current: WindowSummary, previous: WindowSummary) {
+  const names = [...new Set([...current.jobs.keys(), ...previous.jobs.keys()])].sort();
   return {
-    overall: { ...overall, trend: compareWindows(overall, overallPrev) },
+    overall: { ...current.overall, trend: compareWindows(current.overall, previous.overall) },
     jobs: names.map((job_name) => {
-      const c = summarize(cur.get(job_name) ?? []);
-      const p = summarize(prev.get(job_name) ?? []);
+      const c = current.jobs.get(job_name) ?? NO_RUNS;
+      const p = previous.jobs.get(job_name) ?? NO_RUNS;
       return { job_name, ...c, previous: p, trend: compareWindows(c, p) };
     }),
   };

@@ -3,7 +3,7 @@ import { Hono, type Context } from 'hono';
 import { NotFoundError, ValidationError } from '../domain/errors.js';
 import type { Job } from '../domain/job.js';
 import { RUN_STATES, type Run, type RunState } from '../domain/run.js';
-import { windowStats } from '../history/stats.js';
+import { windowStats, windowSummary } from '../history/stats.js';
 import { eventView, jobView, runView } from '../history/views.js';
 import type { Clock } from '../runtime/clock.js';
 import { parseDuration } from '../runtime/duration.js';
@@ -123,8 +123,8 @@ export function createApiRoutes(deps: ApiDeps): Hono {
     const now = clock.now();
     const q = jobName !== undefined ? { job_name: jobName } : {};
     const [current, previous] = await Promise.all([
-      store.finishedRuns({ ...q, since: now - windowMs, until: now }),
-      store.finishedRuns({ ...q, since: now - 2 * windowMs, until: now - windowMs }),
+      windowSummary(store, { ...q, since: now - windowMs, until: now }),
+      windowSummary(store, { ...q, since: now - 2 * windowMs, until: now - windowMs }),
     ]);
     return c.json({ window_seconds: windowMs / 1000, until: new Date(now).toISOString(), ...windowStats(current, previous) });
   });

@@ -8,6 +8,7 @@ import type { Job } from '../../src/domain/job.js';
 import type { EventType } from '../../src/domain/job-event.js';
 import { createRedisStore } from '../../src/store/redis/redis-store.js';
 import { createSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import { summarizeWindow, windowSummary } from '../../src/history/stats.js';
 import type { CommitBatch, Store } from '../../src/store/store.js';
 import { hasBinary } from '../support/require-binary.js';
 import { startRedis, type TestRedis } from '../support/start-redis.js';
@@ -196,6 +197,46 @@ describe.each(ADAPTERS)('Store conformance: $name', (adapter) => {
         ['a', 'succeeded', T0 + 1000, 1],
       ]);
       expect((await store.finishedRuns({ job_name: 'b', since: T0, until: T0 + 30_000 })).map((r) => r.duration_seconds)).toEqual([3]);
+    });
+
+    it('windowSummary (the store aggregate where it has one) equals the finished runs summarized', async () => {
+      // Outcomes, tied and odd durations, runs finished without a start (no duration), runs
+      // outside the window and an unfinished run, over several jobs: every branch of summarize.
+      const outcomes: EventType[] = ['succeeded', 'failed', 'cancelled', 'timed_out', 'crashed', 'succeeded', 'succeeded'];
+      let seed = 7;
+      // mulberry32: an LCG's low bits repeat with a short period, which made every duration alike.
+      const next = (n: number): number => {
+        seed = (seed + 0x6d2b79f5) | 0;
+        let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+        t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+        return (((t ^ (t >>> 14)) >>> 0) / 2 ** 32) * n | 0;
+      };
+      const specs: Parameters<Writer['batch']>[0] = [];
+      for (let i = 0; i < 150; i++) {
+        const job = `job-${next(5)}`;
+        const at = T0 + next(200) * 1000;
+        const outcome = outcomes[next(outcomes.length)] as EventType;
+        if (next(10) > 0) specs.push({ run: `s${i}`, job, event: 'started', at });
+        specs.push({ run: `s${i}`, job, event: outcome, at: at + (next(4) === 0 ? 5000 : next(60_000)) });
+      }
+      specs.push({ run: 'open', job: 'job-1', event: 'started', at: T0 + 1000 });
+      await store.commit(w.batch(specs));
+      for (const q of [
+        { since: T0 + 20_000, until: T0 + 150_000 },
+        { since: T0, until: T0 + 400_000 },
+        { job_name: 'job-2', since: T0 + 20_000, until: T0 + 150_000 },
+        { job_name: 'job-3', since: T0, until: T0 + 1 },
+        { since: T0 + 10 ** 9, until: T0 + 10 ** 9 + 1 },
+      ]) {
+        const expected = summarizeWindow(await store.finishedRuns(q));
+        const got = await windowSummary(store, q);
+        // Sums taken in another order may differ in the last bits: averages are compared closely, the rest exactly.
+        const norm = (s: typeof got.overall) => ({ ...s, duration_seconds: { ...s.duration_seconds, avg: s.duration_seconds.avg === null ? null : Math.round(s.duration_seconds.avg * 1e6) } });
+        expect(norm(got.overall)).toEqual(norm(expected.overall));
+        expect([...got.jobs.keys()].sort()).toEqual([...expected.jobs.keys()].sort());
+        for (const [name, stats] of expected.jobs) expect(norm(got.jobs.get(name) as typeof stats)).toEqual(norm(stats));
+      }
+      expect((await windowSummary(store, { since: T0, until: T0 + 400_000 })).overall.runs).toBe(150);
     });
 
     it('concurrent reads each see everything committed before them', async () => {

@@ -17,7 +17,7 @@ import type { HtmlEscapedString } from 'hono/utils/html';
 import { expectationsFor, type Config } from '../../config/schema.js';
 import { ValidationError } from '../../domain/errors.js';
 import { RUN_STATES, type RunState } from '../../domain/run.js';
-import { quantile, summarize } from '../../history/stats.js';
+import { NO_RUNS, quantile, windowSummary } from '../../history/stats.js';
 import type { Clock } from '../../runtime/clock.js';
 import type { JobState } from '../../state/job-state.js';
 import type { Store, StoredEvent } from '../../store/store.js';
@@ -191,7 +191,7 @@ export function createPageRoutes(deps: PageDeps): Hono {
       store.listRuns({ job_name: name, states, limit: RUNS_PER_PAGE, cursor: c.req.query('cursor') }),
       store.listRuns({ job_name: name, limit: CHART_RUNS }),
       store.recentSuccesses(name, BASELINE_RUNS),
-      store.finishedRuns({ job_name: name, since: now - 7 * DAY_MS, until: now + 1 }),
+      windowSummary(store, { job_name: name, since: now - 7 * DAY_MS, until: now + 1 }),
     ]);
     const sorted = durations.map((d) => d.duration_seconds).sort((a, b) => a - b);
     const p95 = quantile(sorted, 0.95);
@@ -216,7 +216,7 @@ export function createPageRoutes(deps: PageDeps): Hono {
         baseline={p95 === null ? undefined : { p95, runs: sorted.length }}
         expected={deps.expectedDuration(name)}
         chart={chart}
-        week={summarize(week)}
+        week={week.jobs.get(name) ?? NO_RUNS}
         runs={page.runs}
         nextCursor={page.next_cursor}
         states={states}

@@ -1,5 +1,6 @@
 /**
- * Runs SQLite's WAL checkpoints on a worker thread with its own connection.
+ * Runs SQLite's WAL checkpoints on a worker thread with its own connection, and the
+ * store's long aggregate reads on the same connection between checkpoints.
  *
  * Why: with the default `wal_autocheckpoint`, the commit that crosses 1000 WAL pages
  * copies the WAL into the database file and fsyncs it, inside the writer's transaction,
@@ -9,11 +10,17 @@
  * the start once a checkpoint has caught up, so the WAL stays bounded as long as this
  * thread keeps pace (it does: it only copies pages).
  *
+ * Aggregate reads (run statistics over a window: one job with 100k runs in the window took
+ * 300-700 ms of SQL and JavaScript) would hold the event loop, and every push waiting on it;
+ * here they cost a checkpoint's delay instead. They return a few rows per job, never run
+ * rows: cloning 100k objects back would cost the event loop much of what it saved.
+ *
  * The worker's source is an eval'd string so the same file works from dist/ and from the
  * TypeScript sources under the test runner; better-sqlite3 is resolved here and passed in.
  */
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
+import type { StatementSet } from './writer-thread.js';
 
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
@@ -21,6 +28,11 @@ const Database = require(workerData.driver);
 const db = new Database(workerData.path, { fileMustExist: true });
 db.pragma('busy_timeout = 1000');
 db.pragma('wal_autocheckpoint = 0');
+// Its reads would otherwise grow better-sqlite3's default 16 MiB page cache (RSS).
+db.pragma('cache_size = -' + workerData.cacheKib);
+const stmts = workerData.statements.map((sql) => db.prepare(sql));
+// One read transaction: the answers of one message agree with each other.
+const readAll = db.transaction((reads) => reads.map((r) => stmts[r[0]].all(...r.slice(1))));
 let stopping = false;
 const tick = () => {
   if (stopping) return;
@@ -33,7 +45,12 @@ const tick = () => {
   setTimeout(tick, workerData.intervalMs);
 };
 parentPort.on('message', (m) => {
-  if (m === 'stop') { stopping = true; db.close(); parentPort.postMessage({ stopped: true }); }
+  if (m === 'stop') { stopping = true; db.close(); parentPort.postMessage({ stopped: true }); return; }
+  try {
+    parentPort.postMessage({ id: m.id, rows: readAll(m.reads) });
+  } catch (err) {
+    parentPort.postMessage({ id: m.id, error: String(err && err.message || err) });
+  }
 });
 tick();
 `;
@@ -45,21 +62,48 @@ export interface CheckpointStatus {
   error?: string;
 }
 
+/** A read statement's index in the thread's StatementSet and its parameters. */
+export type Read = [number, ...unknown[]];
+
 export interface Checkpointer {
   last(): CheckpointStatus | undefined;
+  /**
+   * Runs the reads in one read transaction on the thread's connection; each read's rows, in
+   * order. `undefined` when the thread is gone (stopped or died): the caller reads itself.
+   */
+  read(reads: Read[]): Promise<unknown[][]> | undefined;
   stop(): Promise<void>;
 }
 
-export function startCheckpointer(path: string, intervalMs = 200): Checkpointer {
+export function startCheckpointer(path: string, opts: { intervalMs?: number; cacheKib?: number; statements?: StatementSet } = {}): Checkpointer {
   const driver = createRequire(import.meta.url).resolve('better-sqlite3');
-  const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { path, driver, intervalMs }, resourceLimits: { maxYoungGenerationSizeMb: 1 } });
+  const workerData = { path, driver, intervalMs: opts.intervalMs ?? 200, cacheKib: opts.cacheKib ?? 2048, statements: opts.statements?.sql ?? [] };
+  const worker = new Worker(WORKER_SOURCE, { eval: true, workerData, resourceLimits: { maxYoungGenerationSizeMb: 1 } });
   worker.unref();
   let status: CheckpointStatus | undefined;
   let stopped: Promise<void> | undefined;
   // A thread that already ended (its file vanished before it opened it) emits no second 'exit'.
   let exited = false;
-  worker.once('exit', () => (exited = true));
-  worker.on('message', (m: CheckpointStatus & { stopped?: boolean }) => {
+  const pending = new Map<number, { resolve: (rows: unknown[][]) => void; reject: (e: Error) => void }>();
+  let nextId = 0;
+  const settleAll = (err: Error): void => {
+    for (const p of pending.values()) p.reject(err);
+    pending.clear();
+  };
+  worker.once('exit', () => {
+    exited = true;
+    settleAll(new Error('the SQLite checkpointer thread ended before answering'));
+  });
+  worker.on('message', (m: CheckpointStatus & { stopped?: boolean; id?: number; rows?: unknown[][] }) => {
+    if (m.id !== undefined) {
+      const p = pending.get(m.id);
+      if (!p) return;
+      pending.delete(m.id);
+      if (pending.size === 0) worker.unref();
+      if (m.error !== undefined) p.reject(new Error(m.error));
+      else p.resolve(m.rows ?? []);
+      return;
+    }
     if (!m.stopped) status = m;
   });
   // A dead checkpointer only costs WAL growth, never data: the main connection's close
@@ -69,6 +113,16 @@ export function startCheckpointer(path: string, intervalMs = 200): Checkpointer 
   });
   return {
     last: () => status,
+    read(reads) {
+      if (exited || stopped) return undefined;
+      return new Promise((resolve, reject) => {
+        const id = nextId++;
+        pending.set(id, { resolve, reject });
+        // Referenced only while a read is awaited, like the writer thread.
+        if (pending.size === 1) worker.ref();
+        worker.postMessage({ id, reads });
+      });
+    },
     stop() {
       stopped ??= new Promise<void>((resolve) => {
         if (exited) return resolve();

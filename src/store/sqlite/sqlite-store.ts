@@ -14,14 +14,15 @@
  */
 import type { Job } from '../../domain/job.js';
 import type { Run, RunState } from '../../domain/run.js';
-import type { CommitBatch, FinishedRun, RunQuery, Store, Success } from '../store.js';
+import type { CommitBatch, FinishedRun, RunQuery, RunStats, Store, Success } from '../store.js';
 import { createSqliteGroupLog, prepareGroupLogStatements } from './group-log.js';
-import { openDatabase, type Db } from './open-database.js';
+import { cacheKib, openDatabase, type Db } from './open-database.js';
 import type { Durability } from '../../config/schema.js';
 import { decodeCursor, encodeCursor } from '../run-cursor.js';
-import { startCheckpointer, type Checkpointer } from './checkpointer.js';
+import { startCheckpointer, type Checkpointer, type Read } from './checkpointer.js';
 import { DirtySnapshots, forEachChunk, type DirtyEntry } from './dirty-snapshots.js';
 import { replayTail } from './replay-tail.js';
+import { NO_RUNS_ROW, runStatsOfRow, runStatsSql, type RunStatsRow } from './run-stats-sql.js';
 import { chunkRow, eventOfRow, INSERT_CHUNK_SQL, jobRow, runRow, UPSERT_JOB_SQL, UPSERT_RUN_SQL, type EventRow } from './rows.js';
 import { StatementSet, startWriterThread, type Op } from './writer-thread.js';
 
@@ -227,7 +228,14 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
     }, FLUSH_EVERY_MS);
     flushTimer.unref();
   }
-  const checkpointer: Checkpointer = startCheckpointer(opts.path);
+  // Aggregate reads, run on the checkpointer's connection (off the event loop).
+  const R = new StatementSet();
+  const statsPerJob = R.add(runStatsSql({ perJob: true, oneJob: false }));
+  const statsOfJob = R.add(runStatsSql({ perJob: true, oneJob: true }));
+  const statsOverall = R.add(runStatsSql({ perJob: false, oneJob: false }));
+  const checkpointer: Checkpointer = startCheckpointer(opts.path, { statements: R, cacheKib: cacheKib(opts.cacheMb) });
+  // Only when the thread is gone: the same reads on this connection, still correct, just blocking.
+  const readHere = (reads: Read[]): unknown[][] => db.transaction(() => reads.map(([i, ...p]) => db.prepare(R.sql[i] as string).all(...p)))();
 
   const groups = createSqliteGroupLog(db, writer, groupStatements);
 
@@ -463,6 +471,16 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
       const args: unknown[] = [q.since, q.until];
       if (q.job_name !== undefined) args.push(q.job_name);
       return db.prepare(sql).all(...args) as FinishedRun[];
+    },
+
+    async runStats(q) {
+      if (q.job_name !== undefined) await flushJob(q.job_name);
+      else await flushAll();
+      const reads: Read[] = q.job_name !== undefined ? [[statsOfJob, q.since, q.until, q.job_name]] : [[statsPerJob, q.since, q.until], [statsOverall, q.since, q.until]];
+      const [perJob = [], overall = perJob] = ((await checkpointer.read(reads)) ?? readHere(reads)) as RunStatsRow[][];
+      const jobs = new Map<string, RunStats>();
+      for (const r of perJob) jobs.set(r.job_name, runStatsOfRow(r));
+      return { overall: runStatsOfRow(overall[0] ?? NO_RUNS_ROW), jobs };
     },
 
     async recentSuccesses(jobName, limit) {
