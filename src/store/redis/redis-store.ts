@@ -343,10 +343,9 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
         const ids = await redis.zrangebyscore(`${p}ended`, '-inf', `(${q.runsBefore}`, 'LIMIT', offset, CHUNK);
         if (ids.length === 0) break;
         const snaps = await readRuns(ids);
-        let deleted = 0;
-        for (const r of snaps.values()) {
-          deleted += await redis.jpDeleteRun(p, r.run_id, String(revisionOf(r)), r.job_name, r.parent_run_id ?? '');
-        }
+        // Sent together (one pipeline): awaited one by one, a round trip per run made 30k runs 4-5 s.
+        const counts = await Promise.all([...snaps.values()].map((r) => redis.jpDeleteRun(p, r.run_id, String(revisionOf(r)), r.job_name, r.parent_run_id ?? '')));
+        const deleted = counts.reduce((a, b) => a + b, 0);
         runs += deleted;
         // Kept runs (each job's latest) stay in the index: step over them.
         offset += ids.length - deleted;
