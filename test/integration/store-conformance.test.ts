@@ -179,6 +179,15 @@ describe.each(ADAPTERS)('Store conformance: $name', (adapter) => {
         expect(await store.childRuns([])).toEqual([]);
       }
       expect((await store.listRuns({ job_name: 'a', states: ['failed'], limit: 100 })).runs.map((r) => r.run_id)).toEqual(['c2', 'p2']);
+      // Unfinished states only (SQLite reads them through its index of open runs), paged.
+      await store.commit(w.batch([{ run: 'p5', job: 'a', event: 'queued', at: T0 + 1000 }, { run: 'p6', job: 'a', event: 'started', at: T0 + 4000 }, { run: 'q2', job: 'b', event: 'started', at: T0 }]));
+      const open1 = await store.listRuns({ job_name: 'a', states: ['running', 'queued'], limit: 2 });
+      expect(open1.runs.map((r) => r.run_id)).toEqual(['p6', 'p5']);
+      const open2 = await store.listRuns({ job_name: 'a', states: ['running', 'queued'], limit: 2, cursor: open1.next_cursor as string });
+      expect(open2.runs.map((r) => r.run_id)).toEqual(['p3']);
+      expect(open2.next_cursor).toBeUndefined();
+      expect((await store.listRuns({ job_name: 'a', states: ['queued'], limit: 10 })).runs.map((r) => r.run_id)).toEqual(['p5']);
+      expect((await store.listRuns({ job_name: 'a', states: ['running', 'failed'], limit: 10 })).runs.map((r) => r.run_id)).toEqual(['p6', 'c2', 'p3', 'p2']);
       const first = await store.listRuns({ states: ['succeeded'], limit: 1 });
       expect(first.runs.map((r) => r.run_id)).toEqual(['p4']);
       const second = await store.listRuns({ states: ['succeeded'], limit: 5, cursor: first.next_cursor as string });
