@@ -99,7 +99,7 @@ export function startCheckpointer(path: string, opts: { intervalMs?: number; cac
       const p = pending.get(m.id);
       if (!p) return;
       pending.delete(m.id);
-      if (pending.size === 0) worker.unref();
+      if (pending.size === 0 && !stopped) worker.unref();
       if (m.error !== undefined) p.reject(new Error(m.error));
       else p.resolve(m.rows ?? []);
       return;
@@ -126,6 +126,9 @@ export function startCheckpointer(path: string, opts: { intervalMs?: number; cac
     stop() {
       stopped ??= new Promise<void>((resolve) => {
         if (exited) return resolve();
+        // Held until it has ended: an unref'd thread let a process with nothing else to do
+        // exit before its store was closed (a script awaiting store.close() ended with code 13).
+        worker.ref();
         const done = (): void => resolve();
         worker.once('exit', done);
         worker.on('message', (m: { stopped?: boolean }) => {

@@ -15,8 +15,9 @@ const rank = (hundredths: number): string => `max(1, (n * ${hundredths} + 99) / 
  */
 export function runStatsSql(opts: { perJob: boolean; oneJob: boolean }): string {
   const failed = [...FAILURE_STATES].map((s) => `'${s}'`).join(', ');
+  // MATERIALIZED: the window is read once for both the counts and the ranks (inlined, twice).
   return `
-WITH w AS (
+WITH w AS MATERIALIZED (
   SELECT ${opts.perJob ? 'job_name' : "'' AS job_name"}, state, duration_seconds AS d FROM runs
   WHERE ended_at IS NOT NULL AND ended_at >= ? AND ended_at < ?${opts.oneJob ? ' AND job_name = ?' : ''}
 ),

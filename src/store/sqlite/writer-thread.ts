@@ -132,7 +132,7 @@ export function startWriterThread(opts: { path: string; durability: Durability; 
     const p = pending.get(m.id as number);
     if (!p) return;
     pending.delete(m.id as number);
-    if (pending.size === 0) worker.unref();
+    if (pending.size === 0 && !closed) worker.unref();
     if (m.error !== undefined) p.reject(new SqliteWriteError(m.error, m.code));
     else p.resolve(m.changes);
   });
@@ -156,6 +156,8 @@ export function startWriterThread(opts: { path: string; durability: Durability; 
     close() {
       closed ??= new Promise<void>((resolve) => {
         if (dead) return resolve();
+        // Held until it has ended, like the checkpointer: see checkpointer.ts stop().
+        worker.ref();
         onClosed = () => {
           void worker.terminate().then(() => resolve());
         };
