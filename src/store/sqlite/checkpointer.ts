@@ -20,6 +20,7 @@
  */
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
+import { OverloadedError } from '../../domain/errors.js';
 import type { StatementSet } from './writer-thread.js';
 
 const WORKER_SOURCE = `
@@ -70,12 +71,17 @@ export interface Checkpointer {
   /**
    * Runs the reads in one read transaction on the thread's connection; each read's rows, in
    * order. `undefined` when the thread is gone (stopped or died): the caller reads itself.
+   * One read is on the thread at a time; past MAX_WAITING_READS waiting, OverloadedError.
    */
   read(reads: Read[]): Promise<unknown[][]> | undefined;
   stop(): Promise<void>;
 }
 
-export function startCheckpointer(path: string, opts: { intervalMs?: number; cacheKib?: number; statements?: StatementSet } = {}): Checkpointer {
+/** Reads waiting behind the one in flight before more are refused (OverloadedError: 503, Retry-After). */
+export const MAX_WAITING_READS = 16;
+
+export function startCheckpointer(path: string, opts: { intervalMs?: number; cacheKib?: number; statements?: StatementSet; maxWaiting?: number } = {}): Checkpointer {
+  const maxWaiting = opts.maxWaiting ?? MAX_WAITING_READS;
   const driver = createRequire(import.meta.url).resolve('better-sqlite3');
   const workerData = { path, driver, intervalMs: opts.intervalMs ?? 200, cacheKib: opts.cacheKib ?? 2048, statements: opts.statements?.sql ?? [] };
   const worker = new Worker(WORKER_SOURCE, { eval: true, workerData, resourceLimits: { maxYoungGenerationSizeMb: 1 } });
@@ -84,11 +90,30 @@ export function startCheckpointer(path: string, opts: { intervalMs?: number; cac
   let stopped: Promise<void> | undefined;
   // A thread that already ended (its file vanished before it opened it) emits no second 'exit'.
   let exited = false;
-  const pending = new Map<number, { resolve: (rows: unknown[][]) => void; reject: (e: Error) => void }>();
-  let nextId = 0;
+  // Reads go one at a time, so the thread's checkpoint timer runs between them: a burst of
+  // queued reads handled back to back would hold checkpoints off and let the WAL grow.
+  interface Waiting {
+    reads: Read[];
+    resolve: (rows: unknown[][]) => void;
+    reject: (e: Error) => void;
+  }
+  const waiting: Waiting[] = [];
+  let current: Waiting | undefined;
+  const pump = (): void => {
+    if (current || exited) return;
+    current = waiting.shift();
+    if (!current) {
+      if (!stopped) worker.unref();
+      return;
+    }
+    // Referenced only while a read is awaited, like the writer thread.
+    worker.ref();
+    worker.postMessage({ id: 0, reads: current.reads });
+  };
   const settleAll = (err: Error): void => {
-    for (const p of pending.values()) p.reject(err);
-    pending.clear();
+    for (const w of [...(current ? [current] : []), ...waiting]) w.reject(err);
+    current = undefined;
+    waiting.length = 0;
   };
   worker.once('exit', () => {
     exited = true;
@@ -96,12 +121,11 @@ export function startCheckpointer(path: string, opts: { intervalMs?: number; cac
   });
   worker.on('message', (m: CheckpointStatus & { stopped?: boolean; id?: number; rows?: unknown[][] }) => {
     if (m.id !== undefined) {
-      const p = pending.get(m.id);
-      if (!p) return;
-      pending.delete(m.id);
-      if (pending.size === 0 && !stopped) worker.unref();
-      if (m.error !== undefined) p.reject(new Error(m.error));
-      else p.resolve(m.rows ?? []);
+      const w = current;
+      current = undefined;
+      if (m.error !== undefined) w?.reject(new Error(m.error));
+      else w?.resolve(m.rows ?? []);
+      pump();
       return;
     }
     if (!m.stopped) status = m;
@@ -115,12 +139,11 @@ export function startCheckpointer(path: string, opts: { intervalMs?: number; cac
     last: () => status,
     read(reads) {
       if (exited || stopped) return undefined;
+      if (waiting.length >= maxWaiting)
+        return Promise.reject(new OverloadedError(`${waiting.length} statistics queries are waiting for the store; try again shortly`));
       return new Promise((resolve, reject) => {
-        const id = nextId++;
-        pending.set(id, { resolve, reject });
-        // Referenced only while a read is awaited, like the writer thread.
-        if (pending.size === 1) worker.ref();
-        worker.postMessage({ id, reads });
+        waiting.push({ reads, resolve, reject });
+        pump();
       });
     },
     stop() {
