@@ -228,7 +228,12 @@ export function createPushgatewayApi(deps: {
         if (refusal) throw new InconsistentPushError(refusal.message);
         const ttl = ttlOf(labels.job as string);
         const { group: next } = registry.prepare({ key, labels, families, replaceAll, now, ...(ttl > 0 ? { expiresAt: now + ttl } : {}) });
-        await write([{ put: toStored(next) }]);
+        try {
+          await write([{ put: toStored(next) }]);
+        } catch (err) {
+          registry.abort(next);
+          throw err;
+        }
         registry.commit(next);
         return next;
       } catch (err) {

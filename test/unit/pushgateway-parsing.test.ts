@@ -127,6 +127,29 @@ describe('incremental consistency checks', () => {
     push(r, { job: 'b' }, [fam('m', 'counter')]);
   });
 
+  it('counts prepared, uncommitted pushes against each other: concurrent pushes cannot give a name two types or a series two groups', () => {
+    const r = new GroupRegistry();
+    const prep = (labels: Record<string, string>, families: ReturnType<typeof fam>[]) => r.prepare({ key: groupKey(labels), labels, families, replaceAll: true, now: 1 }).group;
+    const a = prep({ job: 'a' }, [fam('m', 'gauge'), fam('s', 'gauge', { x: '1' })]);
+    // While a's write is under way: b may not make m a counter, nor expose a's new series.
+    expect(() => prep({ job: 'b' }, [fam('m', 'counter')])).toThrow(/is not a GAUGE/);
+    expect(() => prep({ job: 'a', x: '1' }, [fam('s', 'gauge')])).toThrow(/already exposed by another group/);
+    expect(() => prep({ job: 'b' }, [fam('m_count', 'gauge'), { name: 'm', type: 'summary', metrics: [{ labels: {}, quantiles: [], sum: 1, count: 1 }] } as never])).toThrow(InconsistentPushError);
+    const c = prep({ job: 'c' }, [fam('m', 'gauge')]); // the same type is fine
+    r.commit(a);
+    r.commit(c);
+    expect(() => push(r, { job: 'b' }, [fam('m', 'counter')])).toThrow(/is not a GAUGE/);
+    // An aborted change (its write failed) frees what it reserved.
+    const d = prep({ job: 'd' }, [fam('n', 'counter')]);
+    expect(() => prep({ job: 'e' }, [fam('n', 'gauge')])).toThrow(InconsistentPushError);
+    r.abort(d);
+    push(r, { job: 'e' }, [fam('n', 'gauge')]);
+    // A re-push of the same families reserves nothing: another group may still take the same type.
+    const again = prep({ job: 'e' }, [fam('n', 'gauge')]);
+    push(r, { job: 'f' }, [fam('n', 'gauge')]);
+    r.commit(again);
+  });
+
   it('refuses a series another group already exposes', () => {
     const r = new GroupRegistry();
     push(r, { job: 'a' }, [fam('m', 'gauge', { x: '1' })]);
