@@ -167,7 +167,10 @@ export function createPushgatewayApi(deps: {
   async function expire(): Promise<number> {
     const now = clock.now();
     const dead: Group[] = [];
-    for (const g of registry.all()) if (g.expires_at !== undefined && g.expires_at <= now) dead.push(g);
+    // A group with a push or delete under way is left to it: its write may already be queued
+    // ahead of ours, and a re-push deleted behind it in the store stayed visible in memory
+    // (the 200 was lost at the next restart). If that push fails, the next expiry takes it.
+    for (const g of registry.all()) if (g.expires_at !== undefined && g.expires_at <= now && !inflight.has(g.key)) dead.push(g);
     if (dead.length === 0) return 0;
     expiring = true;
     try {
