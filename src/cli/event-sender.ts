@@ -11,8 +11,8 @@
  * about the job now), each drop is logged with its count, and the running total is kept in
  * `<spool>.dropped` until the next flush reports it.
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 
 export interface CliEvent {
   job_name: string;
@@ -130,29 +130,98 @@ function mayExceedCount(path: string, maxEvents: number, size: number): boolean 
   return n > maxEvents;
 }
 
-/** Resends the spool; events the agent took are removed, the rest stay. Returns how many were sent. */
+/** `<spool>.<pid>.<n>.flushing`: a spool taken by process `pid` for resending. */
+const takenName = (path: string, n: number): string => `${path}.${process.pid}.${n}.flushing`;
+let taken = 0;
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: it exists, under another user.
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
+
+/**
+ * Spools taken for resending by processes that died before they knew the outcome (killed
+ * during the POST): their events are still owed, and resent like the spool's own.
+ */
+function orphans(path: string): string[] {
+  const dir = dirname(path);
+  const prefix = `${basename(path)}.`;
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const out: string[] = [];
+  for (const name of names) {
+    if (!name.startsWith(prefix) || !name.endsWith('.flushing')) continue;
+    const pid = Number(name.slice(prefix.length).split('.')[0]);
+    if (Number.isInteger(pid) && pid !== process.pid && !alive(pid)) out.push(join(dir, name));
+  }
+  return out.sort();
+}
+
+/**
+ * Resends the spool; events the agent took are removed, the rest stay. Returns how many were sent.
+ * The spool is moved aside first, so a concurrent run appends to a fresh file instead of
+ * racing this one, and the moved file is removed only once the outcome is known: removed
+ * before the POST, a flush killed while it waited for the agent lost every spooled event.
+ * A resend after such a kill may repeat events the agent took; their event ids make it a no-op.
+ */
 export async function flushSpool(opts: SenderOptions): Promise<{ sent: number; left: number }> {
-  if (!existsSync(opts.spoolPath)) return { sent: 0, left: 0 };
-  // Move it aside first so a concurrent run appends to a fresh file instead of racing this one.
-  const taking = `${opts.spoolPath}.${process.pid}.flushing`;
-  renameSync(opts.spoolPath, taking);
-  const events = readFileSync(taking, 'utf8')
-    .split('\n')
-    .filter((l) => l.trim() !== '')
-    .flatMap((l) => {
+  const files = orphans(opts.spoolPath);
+  const mine = takenName(opts.spoolPath, ++taken);
+  try {
+    renameSync(opts.spoolPath, mine);
+    files.push(mine);
+  } catch (err) {
+    // No spool (or another run took it first): only orphans, if any.
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  if (files.length === 0) return { sent: 0, left: 0 };
+  const events = files.flatMap((f) => {
+    let text: string;
+    try {
+      text = readFileSync(f, 'utf8');
+    } catch {
+      return []; // another flusher adopted this orphan first
+    }
+    return text
+      .split('\n')
+      .filter((l) => l.trim() !== '')
+      .flatMap((l) => {
+        try {
+          return [JSON.parse(l) as CliEvent];
+        } catch {
+          return [];
+        }
+      });
+  });
+  const forget = (): void => {
+    for (const f of files) {
       try {
-        return [JSON.parse(l) as CliEvent];
+        unlinkSync(f);
       } catch {
-        return [];
+        /* adopted and removed by another flusher */
       }
-    });
-  unlinkSync(taking);
-  if (events.length === 0) return { sent: 0, left: 0 };
+    }
+  };
+  if (events.length === 0) {
+    forget();
+    return { sent: 0, left: 0 };
+  }
   const r = await post(opts, events);
   if (r === 'retry') {
     spool(opts, events);
+    forget();
     return { sent: 0, left: events.length };
   }
+  forget();
   const dropped = spoolDropped(opts.spoolPath);
   if (dropped > 0) {
     opts.warn?.(`jobpulse: spool flushed; ${dropped} older event(s) had been dropped from it (spool cap)`);
@@ -174,7 +243,8 @@ export async function flushSpool(opts: SenderOptions): Promise<{ sent: number; l
  */
 export function createSender(opts: SenderOptions) {
   let chain: Promise<unknown> = Promise.resolve();
-  let behindSpool = existsSync(opts.spoolPath);
+  // Also behind a spool a killed flush left taken: its events are older than this run's.
+  let behindSpool = existsSync(opts.spoolPath) || orphans(opts.spoolPath).length > 0;
   const deliver = async (events: CliEvent[]): Promise<'ok' | 'refused' | 'spooled'> => {
     if (behindSpool) {
       const { left } = await flushSpool(opts).catch(() => ({ left: 1 }));

@@ -3,7 +3,8 @@
  * against a real agent. Build first: `npm run build` (the test script's pretest does).
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { freePort } from '../support/free-port.js';
@@ -220,6 +221,30 @@ describe.skipIf(!built)('jobpulse run / push / jobs (real processes)', () => {
     expect(flush.stdout).toContain('flushed 3 event(s)');
     expect((await runs('offline'))[0]).toMatchObject({ state: 'succeeded', progress: 100 });
     expect(existsSync(env.JOBPULSE_SPOOL as string)).toBe(false);
+  });
+
+  it('a flush killed while the agent does not answer keeps the spooled events for the next one', async () => {
+    const down = `http://127.0.0.1:${await freePort()}`;
+    expect((await cli(['run', '--job', 'kept', '--url', down, '--', 'true'], { env })).code).toBe(0);
+    // An agent that takes the connection and never answers: the flush waits in its POST.
+    const requests: Socket[] = [];
+    const hanging = createServer((sock) => void requests.push(sock));
+    await new Promise<void>((r) => hanging.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(hanging.address() as AddressInfo).port}`;
+      let pid = 0;
+      const flushing = cli(['push', '--flush', '--url', url], { env, onSpawn: (p) => (pid = p) });
+      await until(async () => (requests.length > 0 ? true : undefined), 'the flush to reach the hanging agent');
+      process.kill(pid, 'SIGKILL');
+      expect((await flushing).signal).toBe('SIGKILL');
+    } finally {
+      for (const s of requests) s.destroy();
+      hanging.close();
+    }
+    // The next run sends the killed flush's events first, then its own.
+    expect((await cli(['run', '--job', 'kept', '--', 'true'], { env })).code).toBe(0);
+    expect((await runs('kept')).map((r) => r.state)).toEqual(['succeeded', 'succeeded']);
+    expect(readdirSync(spoolDir.path)).toEqual([]);
   });
 
   it('caps the spool: the oldest events are dropped first, counted, and reported at the flush', async () => {
