@@ -65,6 +65,11 @@ export class FencedWriteError extends JobpulseError {
   }
 }
 
+/** A ping named (with `rid`) a run of another job: run ids are global. */
+export class RunOfAnotherJobError extends JobpulseError {
+  readonly code = 'run_of_another_job';
+}
+
 export class NotFoundError extends JobpulseError {
   readonly code = 'not_found';
 }

@@ -110,12 +110,22 @@ export const TRANSITIONS: Readonly<Record<FromState, Partial<Record<EventType, R
 
 export type ApplyResult =
   | { applied: true; run: Run; from: FromState }
-  | { applied: false; run: Run | undefined; from: FromState; reason: string };
+  | { applied: false; run: Run | undefined; from: FromState; reason: string; /** Set when the run belongs to another job than the event names. */ owner?: string };
 
 const SIGN_OF_LIFE: ReadonlySet<EventType> = new Set<EventType>(['started', 'progress', 'heartbeat']);
 
 export function apply(run: Run | undefined, event: JobEvent): ApplyResult {
   const from: FromState = run ? run.state : 'new';
+  // Run ids are global. One reused by another job (a build number, a ping's rid) would finish
+  // or restart that job's run, and count it for the job named in the event.
+  if (run && run.job_name !== event.job_name)
+    return {
+      applied: false,
+      run,
+      from,
+      owner: run.job_name,
+      reason: `run ${event.run_id} belongs to job ${JSON.stringify(run.job_name)}, not ${JSON.stringify(event.job_name)}: run ids are global, make them unique across jobs`,
+    };
   const pre = event.precondition;
   if (pre && run && (run.state !== pre.state || (pre.alive_at !== undefined && lastSignOfLife(run) > pre.alive_at))) {
     return { applied: false, run, from, reason: `stale ${event.event} verdict: the run changed (now ${run.state}) after the detector looked` };

@@ -11,6 +11,7 @@ import {
   MalformedBodyError,
   NotFoundError,
   OverloadedError,
+  RunOfAnotherJobError,
   PayloadTooLargeError,
   StoreUnavailableError,
   TooManyJobsError,
@@ -30,6 +31,7 @@ export const STATUS_BY_ERROR: readonly [ErrorClass, 400 | 401 | 404 | 409 | 413 
   [NotFoundError, 404],
   // Internal to singleton sources; mapped so it can never turn into a 500.
   [FencedWriteError, 409],
+  [RunOfAnotherJobError, 409],
   [PayloadTooLargeError, 413],
   [UnsupportedMediaTypeError, 415],
   [TooManyJobsError, 429],

@@ -47,6 +47,8 @@ export interface IngestResult {
   result: 'applied' | 'recorded' | 'duplicate';
   state?: Run['state'];
   reason?: string;
+  /** The job the named run belongs to, when that is not the event's job (the event was not applied). */
+  run_job_name?: string;
 }
 
 export interface IngestObserver {
@@ -305,7 +307,16 @@ export function createIngest(deps: {
           if (keep) results.push({ event_id: event.event_id, job_name: event.job_name, run_id: event.run_id, result: 'applied', state: out.run.state });
         } else {
           records.push({ event, applied: false, reason: out.reason, keyed: d.event_id !== undefined });
-          if (keep) results.push({ event_id: event.event_id, job_name: event.job_name, run_id: event.run_id, result: 'recorded', reason: out.reason, ...(prev ? { state: prev.state } : {}) });
+          if (keep)
+            results.push({
+              event_id: event.event_id,
+              job_name: event.job_name,
+              run_id: event.run_id,
+              result: 'recorded',
+              reason: out.reason,
+              ...(prev ? { state: prev.state } : {}),
+              ...(out.owner !== undefined ? { run_job_name: out.owner } : {}),
+            });
         }
         count(event.source, out.applied ? 'applied' : 'recorded');
       }

@@ -15,7 +15,7 @@
 import { Hono } from 'hono';
 import type { Context, MiddlewareHandler } from 'hono';
 import type { Config } from '../config/schema.js';
-import { ValidationError } from '../domain/errors.js';
+import { RunOfAnotherJobError, ValidationError } from '../domain/errors.js';
 import type { EventDraft } from '../domain/job-event.js';
 import type { IngestFn } from '../ingest/ingest.js';
 import type { Auth } from '../http/auth.js';
@@ -81,6 +81,8 @@ export function createPingRoutes(deps: {
     }
     const [r] = await deps.ingest([draft]);
     deps.observer?.ping(kind);
+    // Answered 200 "OK", the ping would look delivered; 409 fails `curl -f` where a person sees it.
+    if (r?.run_job_name !== undefined) throw new RunOfAnotherJobError(r.reason ?? `run ${r.run_id} belongs to job ${JSON.stringify(r.run_job_name)}`);
     c.header('X-Run-Id', r?.run_id ?? '');
     return c.text('OK\n', 200);
   }

@@ -50,6 +50,18 @@ describe('ping URLs', () => {
     expect(byId).toEqual({ r1: 'failed', r2: 'succeeded' });
   });
 
+  it("refuses a rid that names another job's run with 409, which curl -f reports, and leaves that run alone", async () => {
+    await run('curl', ['-fsS', `${a.url}/ping/backup/start?rid=nightly-1`]);
+    const res = await fetch(`${a.url}/ping/reindex/fail?rid=nightly-1`);
+    expect(res.status).toBe(409);
+    const body = (await res.json()) as { code: string; error: string };
+    expect(body.code).toBe('run_of_another_job');
+    expect(body.error).toMatch(/belongs to job "backup"/);
+    await expect(run('curl', ['-fsS', `${a.url}/ping/reindex/fail?rid=nightly-1`])).rejects.toThrow(/409/);
+    expect((await runsOf('backup')).map((r) => [r.run_id, r.state])).toEqual([['nightly-1', 'running']]);
+    expect((await a.get('/api/v1/jobs/reindex')).status).toBe(404);
+  });
+
   it('keeps a POST body as the log excerpt, truncated with a marker', async () => {
     await fetch(`${a.url}/ping/logs/start`);
     await fetch(`${a.url}/ping/logs/1`, { method: 'POST', body: 'x'.repeat(100) });

@@ -58,6 +58,19 @@ describe('POST /push → state → /metrics and the REST API', () => {
     expect(json.error).toBeTruthy();
   });
 
+  it("does not let one job's event touch another job's run (a reused run id): recorded, not applied, with the reason", async () => {
+    expect((await a.push({ job_name: 'build-a', run_id: '42', event: 'started' })).status).toBe(200);
+    const other = await a.push({ job_name: 'build-b', run_id: '42', event: 'succeeded' });
+    expect(other.status).toBe(200);
+    expect(other.body.results[0]).toMatchObject({ result: 'recorded', state: 'running', run_job_name: 'build-a' });
+    expect(other.body.results[0].reason).toMatch(/belongs to job "build-a"/);
+    expect((await a.get('/api/v1/runs/42')).body).toMatchObject({ job_name: 'build-a', state: 'running' });
+    expect((await a.get('/api/v1/jobs/build-b')).status).toBe(404);
+    const metrics = (await a.get('/metrics')).text;
+    expect(metrics).not.toContain('build-b');
+    expect(metrics).toContain('job_status{job_name="build-a",state="running"} 1');
+  });
+
   it('lists every offending field path', async () => {
     const res = await a.push([{ job_name: 'a', event: 'started' }, { job_name: '', event: 'nope', progress: 101, labels: { 'bad-name': 'x' } }]);
     expect(res.status).toBe(400);

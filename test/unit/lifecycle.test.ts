@@ -84,6 +84,15 @@ describe('lifecycle fields', () => {
     expect(run.records_processed).toBe(50);
   });
 
+  it.each<RunState>(['running', 'succeeded'])("does not apply an event naming a %s run of another job (run ids are global)", (state) => {
+    const run = runIn(state) as Run;
+    const other = ev('succeeded', { job_name: `not-${run.job_name}` });
+    const out = apply(run, other);
+    expect(out.applied).toBe(false);
+    expect(out.run).toBe(run);
+    if (!out.applied) expect(out.reason).toMatch(/belongs to job .*run ids are global/);
+  });
+
   it('merges object metadata key by key', () => {
     let run = apply(undefined, ev('started', { metadata: { docs: [1, 2] } })).run as Run;
     run = apply(run, ev('progress', { metadata: { generated: 'x' } })).run as Run;
