@@ -66,6 +66,8 @@ export interface Agent {
   detectors: ClockSource | undefined;
   baselines: Baselines;
   batches: BatchIndex;
+  /** The Pushgateway-compatible API, when enabled and the store keeps groups. */
+  pushgateway: PushgatewayApi | undefined;
   /** Expected duration (seconds) of a job: configured max_duration, later the learned baseline. */
   expectedDuration(jobName: string): number | undefined;
   /** Listens on config.http; resolves with the bound port. */
@@ -326,6 +328,7 @@ export async function createAgent(opts: AgentOptions): Promise<Agent> {
     detectors,
     baselines,
     batches,
+    pushgateway,
     expectedDuration,
     async listen() {
       for (const s of sources) {

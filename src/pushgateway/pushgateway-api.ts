@@ -59,6 +59,8 @@ export interface PushgatewayApi {
   observer: PushgatewayObserver | undefined;
   exposer: GroupExposer;
   registry: GroupRegistry;
+  /** Groups with a lifecycle-bridge entry in memory (bounded by the live groups; tests check it). */
+  bridgedGroups(): number;
   /** Loads stored groups (restart). */
   load(): Promise<void>;
   /** Removes expired groups; returns how many. */
@@ -161,6 +163,15 @@ export function createPushgatewayApi(deps: {
 
   /** Event ids last handed to ingest per group, to skip a bridge round trip that would only find duplicates. */
   const bridged = new Map<string, string>();
+  /**
+   * A group gone from memory, however it went (expired, deleted here or on another replica):
+   * its bridge entry goes too. Expiry kept them, one per group for good: with a TTL and an
+   * instance label per pod, the map grew with every pod that ever pushed.
+   */
+  const forget = (key: string): void => {
+    registry.delete(key);
+    bridged.delete(key);
+  };
 
   const ttlOf = (job: string): number => deps.config.job_ttl[job] ?? deps.config.group_ttl;
 
@@ -174,7 +185,7 @@ export function createPushgatewayApi(deps: {
     if (dead.length === 0) return 0;
     expiring = true;
     try {
-      for (const g of dead) registry.delete(g.key);
+      for (const g of dead) forget(g.key);
       deps.observer?.expired(dead.length);
       await write(dead.map((g) => ({ delete: g.key })));
     } catch (err) {
@@ -281,8 +292,7 @@ export function createPushgatewayApi(deps: {
       // On a shared store another replica may hold a group this one has not seen yet: delete anyway.
       if (!registry.get(key) && !deps.groups.follow) return;
       await write([{ delete: key }]);
-      registry.delete(key);
-      bridged.delete(key);
+      forget(key);
     });
   }
 
@@ -358,18 +368,22 @@ export function createPushgatewayApi(deps: {
       for (const s of await deps.groups.load()) registry.commit(fromStored(s));
       // Shared store (Redis): install what any replica writes, so all of them serve the same groups.
       deps.groups.follow?.((c) => {
-        if (c.reset) registry.clear();
-        for (const k of c.removed) registry.delete(k);
+        if (c.reset) {
+          registry.clear();
+          bridged.clear();
+        }
+        for (const k of c.removed) forget(k);
         for (const s of c.upserts) registry.commit(fromStored(s));
       });
     },
     expire: () => track(expire()),
+    bridgedGroups: () => bridged.size,
     remove: (key) =>
       track(
         serial(key, async () => {
           if (!registry.get(key)) return false;
           await write([{ delete: key }]);
-          registry.delete(key);
+          forget(key);
           return true;
         }),
       ),

@@ -42,4 +42,23 @@ describe('Pushgateway group TTL and a push at expiry', () => {
       dir.cleanup();
     }
   });
+
+  it('forgets the lifecycle-bridge entry of every group that expires (memory stays bounded by live groups)', async () => {
+    const clock = new ManualClock(Date.UTC(2026, 11, 7, 12));
+    const a = await startAgent({ clock, config: { pushgateway: { job_ttl: { pod: '1h' } } } });
+    try {
+      const api = a.agent.pushgateway;
+      if (!api) throw new Error('pushgateway API off');
+      for (let i = 0; i < 20; i++) {
+        const body = `job_last_success_unixtime ${Math.floor(clock.now() / 1000) - 60}\n`;
+        expect((await fetch(`${a.url}/metrics/job/pod/instance/pod-${i}`, { method: 'PUT', body })).status).toBe(200);
+      }
+      expect(api.bridgedGroups()).toBe(20);
+      clock.advance(2 * 3_600_000);
+      expect(await api.expire()).toBe(20);
+      expect(api.bridgedGroups()).toBe(0);
+    } finally {
+      await a.stop();
+    }
+  });
 });
