@@ -20,7 +20,7 @@
  */
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
-import { OverloadedError } from '../../domain/errors.js';
+import { OverloadedError, StoreUnavailableError } from '../../domain/errors.js';
 import type { StatementSet } from './writer-thread.js';
 
 const WORKER_SOURCE = `
@@ -117,13 +117,14 @@ export function startCheckpointer(path: string, opts: { intervalMs?: number; cac
   };
   worker.once('exit', () => {
     exited = true;
-    settleAll(new Error('the SQLite checkpointer thread ended before answering'));
+    settleAll(new StoreUnavailableError('the SQLite checkpointer thread ended before answering'));
   });
   worker.on('message', (m: CheckpointStatus & { stopped?: boolean; id?: number; rows?: unknown[][] }) => {
     if (m.id !== undefined) {
       const w = current;
       current = undefined;
-      if (m.error !== undefined) w?.reject(new Error(m.error));
+      // An answer the store could not give is the store's trouble (503), not the request's.
+      if (m.error !== undefined) w?.reject(new StoreUnavailableError(`store read failed: ${m.error}`));
       else w?.resolve(m.rows ?? []);
       pump();
       return;
