@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { freePort } from '../support/free-port.js';
 import { tempDir } from '../support/temp-dir.js';
@@ -50,6 +51,16 @@ describe.skipIf(!built)('jobpulse serve that cannot start', () => {
     expect(r.stderr).toBe(`jobpulse: cannot start: opening the sqlite store at ${db}: file is not a database\n`);
     const line = JSON.parse(r.stdout.trim().split('\n').at(-1) as string);
     expect(line).toMatchObject({ level: 'error', msg: 'cannot start', what: `opening the sqlite store at ${db}`, err: { message: 'file is not a database' } });
+  });
+
+  it('a database a newer jobpulse migrated (schema version above the known ones)', async () => {
+    const db = join(dir(), 'newer.db');
+    const raw = new Database(db);
+    raw.pragma('user_version = 999');
+    raw.close();
+    const r = await serve({ JOBPULSE_PORT: String(await freePort()), JOBPULSE_DB: db });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(new RegExp(`^jobpulse: cannot start: opening the sqlite store at ${db}: the database is at schema version 999, newer than this jobpulse knows \\(\\d+\\)`));
   });
 
   it('a store path that is a directory', async () => {

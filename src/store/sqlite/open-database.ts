@@ -43,6 +43,11 @@ export function migrate(db: Db): number {
   // Migration 5 keys the event log by this hash; SQL has no way to compute it.
   db.function('run_hash', { deterministic: true }, (id: unknown) => runHash(String(id)));
   const current = db.pragma('user_version', { simple: true }) as number;
+  const known = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;
+  // A file a newer jobpulse migrated (a rolled-back upgrade): this build's statements may not
+  // fit its tables, and it would only find out push by push. Refuse it at start instead.
+  if (current > known)
+    throw new Error(`the database is at schema version ${current}, newer than this jobpulse knows (${known}): run the jobpulse version that wrote it, or a newer one`);
   for (const m of MIGRATIONS) {
     if (m.version <= current) continue;
     db.transaction(() => {
