@@ -333,6 +333,43 @@ describe.skipIf(!has)('Kafka source (librdkafka mock cluster via kcat)', () => {
     expect(metricValue(await metrics(a), 'jobpulse_kafka_connected')).toBe(1);
   });
 
+  it('brokers that stop answering after the join: /readyz and jobpulse_kafka_connected say so within session_timeout; once they answer, nothing is lost or counted twice', async () => {
+    // A cluster of its own: the shared one must keep answering the other tests.
+    const hung = await startKafkaMock();
+    cleanups.push(() => hung.stop());
+    const own = new Kafka({ clientId: 'jobpulse-test-hung', brokers: hung.brokers, logLevel: logLevel.NOTHING });
+    const p = own.producer({ allowAutoTopicCreation: true, createPartitioner: Partitioners.DefaultPartitioner });
+    await p.connect();
+    cleanups.push(() => p.disconnect());
+    const { topic, group } = names();
+    const batch = (from: number) =>
+      p.send({
+        topic,
+        messages: Array.from({ length: 200 }, (_, i) => ({ key: String(from + i), value: JSON.stringify({ jobId: `h-${from + i}`, status: 'Completed', jobName: 'hung' }) })),
+      });
+    await batch(0);
+    const a = await start({
+      kafka: { brokers: hung.brokers, topic, group_id: group, from_beginning: true, session_timeout: '6s', retry: { initial: '100ms', max: '1s' } },
+    });
+    await waitFor(async () => (await runsOf(a, 'hung')) === 200, { what: '200 runs' });
+    expect((await a.get('/readyz')).status).toBe(200);
+
+    hung.pause();
+    await waitFor(async () => (await a.get('/readyz')).status === 503, { what: '/readyz failing while the brokers are silent', timeoutMs: 20_000 });
+    const check = (await a.get('/readyz')).body.checks.find((c: { name: string }) => c.name === 'kafka');
+    expect(check).toMatchObject({ ok: false, detail: expect.stringContaining('silent') });
+    expect(metricValue(await metrics(a), 'jobpulse_kafka_connected')).toBe(0);
+    // Pushes are not Kafka's: still served.
+    expect((await a.push({ job_name: 'during-kafka-outage', event: 'started' })).status).toBe(200);
+
+    hung.resume();
+    await batch(200);
+    await waitFor(async () => (await runsOf(a, 'hung')) === 400, { what: '400 runs after the brokers answer again', timeoutMs: 60_000 });
+    await waitFor(async () => (await a.get('/readyz')).status === 200, { what: '/readyz ok again' });
+    expect(metricValue(await metrics(a), 'jobpulse_kafka_connected')).toBe(1);
+    expect(await runsOf(a, 'hung')).toBe(400);
+  });
+
   it('graceful stop commits what is durable and leaves the group', async () => {
     const { topic, group } = names();
     await send(topic, Array.from({ length: 20 }, (_, i) => ({ key: String(i), value: { jobId: `g-${i}`, status: 'Completed', jobName: 'graceful' } })));
