@@ -370,6 +370,40 @@ describe.skipIf(!has)('Kafka source (librdkafka mock cluster via kcat)', () => {
     expect(await runsOf(a, 'hung')).toBe(400);
   });
 
+  it('a topic whose offsets start from 0 again (same name on a rebuilt cluster, same database): its messages are new events, not duplicates', async () => {
+    const { topic, group } = names();
+    const dir = tempDir();
+    cleanups.push(() => dir.cleanup());
+    const total = 300;
+    const consume = async (cluster: KafkaMock, from: number, want: number): Promise<void> => {
+      const k = new Kafka({ clientId: 'jobpulse-test-rebuilt', brokers: cluster.brokers, logLevel: logLevel.NOTHING });
+      const p = k.producer({ allowAutoTopicCreation: true, createPartitioner: Partitioners.DefaultPartitioner });
+      await p.connect();
+      await p.send({
+        topic,
+        messages: Array.from({ length: total }, (_, i) => ({ key: String(from + i), value: JSON.stringify({ jobId: `re-${from + i}`, status: 'Completed', jobName: 'rebuilt' }) })),
+      });
+      await p.disconnect();
+      const a = await startAgent({
+        config: { kafka: { brokers: cluster.brokers, topic, group_id: group, from_beginning: true, session_timeout: '6s', retry: { initial: '100ms', max: '1s' } } },
+        dir: dir.path,
+      });
+      try {
+        await waitFor(async () => metricValue(await metrics(a), 'jobpulse_kafka_messages_total{result="ok"}') === total, { what: `${total} messages ingested` });
+        expect(await runsOf(a, 'rebuilt')).toBe(want);
+      } finally {
+        await a.stop();
+      }
+    };
+    const first = await startKafkaMock();
+    cleanups.push(() => first.stop());
+    await consume(first, 0, total);
+    await first.stop();
+    const rebuilt = await startKafkaMock();
+    cleanups.push(() => rebuilt.stop());
+    await consume(rebuilt, total, 2 * total);
+  });
+
   it('graceful stop commits what is durable and leaves the group', async () => {
     const { topic, group } = names();
     await send(topic, Array.from({ length: 20 }, (_, i) => ({ key: String(i), value: { jobId: `g-${i}`, status: 'Completed', jobName: 'graceful' } })));

@@ -6,7 +6,7 @@
  *   message, awaits `ingest(drafts)` (which resolves only after the events are durable),
  *   then resolves and commits the batch's last offset. A crash or a rebalance before that
  *   commit re-delivers the batch.
- * - Every event carries an event_id (the message's own, or `kafka:<topic>:<partition>:<offset>`),
+ * - Every event carries an event_id (the message's own, or `kafka:<topic>:<partition>:<offset>:<timestamp>`),
  *   so ingest drops the re-delivered copies: nothing is counted twice.
  * - A poison message (not JSON, wrong shape, unknown status, oversize) is counted by reason,
  *   logged once with topic/partition/offset and a truncated excerpt, copied to the
