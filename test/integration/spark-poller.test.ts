@@ -3,6 +3,7 @@ import { ManualClock } from '../../src/runtime/clock.js';
 import type { CycleReport, SparkSource } from '../../src/sources/spark/spark-source.js';
 import {
   fixture,
+  livyBatchList,
   livySequence,
   monitoringSequence,
   standaloneSequence,
@@ -143,6 +144,18 @@ describe('Spark poller against the fake Spark server (real fixtures), in a real 
     const r = await run(a, 'spark-livy-7');
     expect(r.state).toBe('cancelled');
     expect(r.labels).toMatchObject({ spark_cluster: 'livy', livy_batch_id: '7', spark_app_id: 'application_1700840000000_0043' });
+  });
+
+  it('Livy discovery pages through /batches: active batches past the first page of 100 are found', async () => {
+    ({ a, spark } = await setup([{ name: 'livy', kind: 'livy', base_url: fake.url, discovery: { enabled: true } }]));
+    // Livy lists oldest first: 150 finished batches it still retains, then 260 running ones.
+    const batches = Array.from({ length: 410 }, (_, i) => ({ id: i, name: `etl-${i % 7}`, state: i < 150 ? 'dead' : 'running' }));
+    fake.routeQuery('/batches', livyBatchList(batches));
+    const [r] = await spark.cycle();
+    expect(r?.discovered).toBe(260);
+    expect((await run(a, 'spark-livy-409')).state).toBe('running');
+    expect(fake.hits('/batches')).toBeGreaterThan(1);
+    expect(r?.errors).toEqual({});
   });
 
   it('standalone master discovery: WAITING is queued, the job-name rule strips dates; tracked runs cost one request', async () => {
