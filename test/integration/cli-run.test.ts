@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { freePort } from '../support/free-port.js';
+import { hasBinary } from '../support/require-binary.js';
 import { startAgent, type TestAgent } from '../support/start-agent.js';
 import { tempDir } from '../support/temp-dir.js';
 
@@ -106,6 +107,24 @@ describe.skipIf(!built)('jobpulse run / push / jobs (real processes)', () => {
     const r = await done;
     expect(r.code).toBe(143);
     expect((await runs('sig'))[0]).toMatchObject({ state: 'failed', exit_code: 143 });
+  });
+
+  it.skipIf(!hasBinary('script', 'bsdutils'))('Ctrl-C on a real terminal reaches the command once, as without the wrapper', async () => {
+    // The command notes every SIGINT in a file (synchronously: a pipe write could be lost at exit)
+    // and ends cleanly 300 ms after the first; tools such as terraform abort on a second.
+    const seen = `${spoolDir.path}/sigint.log`;
+    const command = `process.on('SIGINT',()=>{require('fs').appendFileSync(${JSON.stringify(seen)},'INT\\n');setTimeout(()=>process.exit(0),300)});console.log('READY');setInterval(()=>{},1000)`;
+    const wrapper = [process.execPath, BIN, 'run', '--job', 'ctrl-c', '--', process.execPath, '-e', command].map((w) => `'${w.replaceAll("'", "'\\''")}'`).join(' ');
+    // util-linux `script` gives the wrapper a pty as its controlling terminal; \x03 typed on it is Ctrl-C.
+    const term = spawn('script', ['-qfec', wrapper, '/dev/null'], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let screen = '';
+    term.stdout.on('data', (d: Buffer) => (screen += d.toString()));
+    const exited = new Promise<number | null>((r) => term.once('close', (code) => r(code)));
+    await until(async () => (screen.includes('READY') ? true : undefined), 'the command to start');
+    term.stdin.write('\x03');
+    expect(await exited).toBe(0);
+    expect(readFileSync(seen, 'utf8')).toBe('INT\n');
+    expect((await runs('ctrl-c'))[0]).toMatchObject({ state: 'succeeded', exit_code: 0 });
   });
 
   it('dies of the signal that killed the command', async () => {
