@@ -4,6 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { freePort } from '../support/free-port.js';
@@ -239,6 +240,32 @@ describe.skipIf(!built)('jobpulse run / push / jobs (real processes)', () => {
     expect(flush.stdout).toContain('flushed 3 event(s)');
     expect((await runs('offline'))[0]).toMatchObject({ state: 'succeeded', progress: 100 });
     expect(existsSync(env.JOBPULSE_SPOOL as string)).toBe(false);
+  });
+
+  it('an agent that takes connections and never answers: events queued meanwhile go as one batch, so the exit waits for one more request, not one per event', async () => {
+    const sockets: Socket[] = [];
+    let posts = 0;
+    const hung = createServer((s) => {
+      sockets.push(s);
+      s.on('error', () => undefined);
+      s.on('data', (d: Buffer) => (posts += d.toString('latin1').split('POST /push').length - 1));
+    });
+    await new Promise<void>((r) => hung.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(hung.address() as AddressInfo).port}`;
+      const markers = 'for i in $(seq 1 20); do echo "JOBPULSE_PROGRESS $((i * 5))"; done';
+      // One attempt per batch: each request waits out the sender's 5 s timeout.
+      const r = await cli(['run', '--job', 'hung-agent', '--url', url, '--', 'sh', '-c', markers], { env: { ...env, JOBPULSE_RETRIES: '1' } });
+      expect(r.code).toBe(0);
+      const spooled = readFileSync(env.JOBPULSE_SPOOL as string, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { event: string; progress?: number });
+      expect(spooled.map((e) => e.event)).toEqual(['started', ...Array<string>(20).fill('progress'), 'succeeded']);
+      expect(spooled.filter((e) => e.event === 'progress').map((e) => e.progress)).toEqual(Array.from({ length: 20 }, (_, i) => (i + 1) * 5));
+      // `started`, then everything queued behind it (one batch per event: 22 requests, ~110 s).
+      expect(posts).toBeLessThanOrEqual(3);
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => hung.close(r));
+    }
   });
 
   it('caps the spool: the oldest events are dropped first, counted, and reported at the flush', async () => {
