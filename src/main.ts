@@ -2,6 +2,7 @@
  * The only module that touches `process`: argv → command. Commands are imported when
  * chosen: `jobpulse push` from cron should not load the agent (SQLite, Kafka, Redis).
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs } from './cli/args.js';
 import { VERSION } from './version.js';
 
@@ -54,6 +55,7 @@ export async function main(argv: string[]): Promise<number | undefined> {
     case 'run': {
       const args = parseArgs(rest, ['strip-progress']);
       const { runCommand } = await import('./cli/run.js');
+      const { inTerminalForeground } = await import('./cli/terminal-signals.js');
       return runCommand(args.flags, args.rest, {
         env: process.env,
         stdout: process.stdout,
@@ -61,6 +63,14 @@ export async function main(argv: string[]): Promise<number | undefined> {
         onSignal: (sig, fn) => process.on(sig, fn),
         offSignal: (sig, fn) => process.off(sig, fn),
         killSelf: (sig) => process.kill(process.pid, sig),
+        // Read when a signal comes: `fg` and `bg` move the job between foreground and background.
+        inTerminalForeground: () => {
+          try {
+            return inTerminalForeground(readFileSync('/proc/self/stat', 'utf8'));
+          } catch {
+            return false; // no /proc (not Linux): forward as before
+          }
+        },
       });
     }
     case 'push': {

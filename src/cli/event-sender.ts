@@ -81,6 +81,8 @@ export async function sendWithRetry(opts: SenderOptions, events: CliEvent[]): Pr
 }
 
 export const DEFAULT_SPOOL_MAX_EVENTS = 10_000;
+/** Most events a batch that waits for the one in flight gathers (the agent takes 10,000 per push). */
+const MAX_QUEUED_BATCH = 1_000;
 export const DEFAULT_SPOOL_MAX_BYTES = 10 * 1024 * 1024;
 
 const droppedPath = (path: string): string => `${path}.dropped`;
@@ -239,7 +241,8 @@ export async function flushSpool(opts: SenderOptions): Promise<{ sent: number; l
  * While the spool holds events (an earlier run's, or this run's after the agent went
  * away) new events go behind them: the spool is flushed first (one attempt) and, if the
  * agent is still away, the new events are appended to it at once, without a backoff per
- * batch, so a long outage never slows the command's exit by more than one retry cycle.
+ * batch, so a long outage never slows the command's exit by more than one retry cycle (and,
+ * for an agent that takes connections and never answers, one request timeout more).
  */
 export function createSender(opts: SenderOptions) {
   let chain: Promise<unknown> = Promise.resolve();
@@ -258,11 +261,32 @@ export function createSender(opts: SenderOptions) {
     if (r === 'spooled') behindSpool = true;
     return r;
   };
+  /** The batch waiting for the one in flight: later events join it (see send). */
+  let waiting: { events: CliEvent[]; done: Promise<'ok' | 'refused' | 'spooled'> } | undefined;
   return {
+    /**
+     * Events sent while a batch is in flight join the one batch waiting behind it (up to
+     * MAX_QUEUED_BATCH events), in order. One batch per call queued every call behind the
+     * last: with an agent that accepts connections and never answers, each waited out its
+     * 5 s timeout, so 20 progress markers held the wrapper's exit ~2 minutes after the command
+     * (1 s heartbeats: 54 s after an 8 s command), and a long run's heartbeats piled up
+     * without bound. Now the exit waits for the batch in flight and one more.
+     */
     send(events: CliEvent[]): Promise<'ok' | 'refused' | 'spooled'> {
-      const p = chain.then(() => (events.length > 0 ? deliver(events) : ('ok' as const)));
-      chain = p.catch(() => undefined);
-      return p;
+      if (events.length === 0) return chain.then(() => 'ok' as const);
+      if (waiting && waiting.events.length + events.length <= MAX_QUEUED_BATCH) {
+        waiting.events.push(...events);
+        return waiting.done;
+      }
+      const batch = { events: [...events], done: undefined as unknown as Promise<'ok' | 'refused' | 'spooled'> };
+      batch.done = chain.then(() => {
+        // From here on it is in flight: what comes next waits in a batch of its own.
+        if (waiting === batch) waiting = undefined;
+        return deliver(batch.events);
+      });
+      waiting = batch;
+      chain = batch.done.catch(() => undefined);
+      return batch.done;
     },
     idle: (): Promise<unknown> => chain,
   };

@@ -6,7 +6,8 @@
  *     JOBPULSE_PROGRESS <0-100>
  * the command prints (on stdout or stderr; `--strip-progress` removes those lines from
  * the output), and `succeeded` / `failed` with the exit code or the signal. Signals the
- * wrapper receives are forwarded to the command; the wrapper exits with the command's
+ * wrapper receives are forwarded to the command, but for those a terminal already sent to
+ * both (Ctrl-C in the foreground: terminal-signals.ts); the wrapper exits with the command's
  * code, or dies of the same signal. The outcome is the command's exit: output still open
  * after it (a background process it started holds the pipe) is passed on for at most
  * `--output-grace`, then no longer read. The agent being down never changes what the command
@@ -18,6 +19,7 @@ import { constants } from 'node:os';
 import { StringDecoder } from 'node:string_decoder';
 import { parseDuration } from '../runtime/duration.js';
 import { createSender, type CliEvent, type SenderOptions } from './event-sender.js';
+import { TERMINAL_SIGNALS } from './terminal-signals.js';
 
 export const PROGRESS_MARKER = /^JOBPULSE_PROGRESS[ \t]+(\d+(?:\.\d+)?)[ \t]*\r?$/;
 /** A line longer than this is not a marker (and is not held to be checked). */
@@ -59,6 +61,8 @@ export interface CliIo {
   offSignal: (signal: NodeJS.Signals, fn: () => void) => void;
   /** Ends the wrapper by the same signal the command died of. */
   killSelf: (signal: NodeJS.Signals) => void;
+  /** Whether the wrapper (and so the command, in its process group) is in a terminal's foreground group now. */
+  inTerminalForeground?: () => boolean;
 }
 
 /** A positive integer setting, or undefined for the default (a bad value must not lift the cap). */
@@ -182,6 +186,8 @@ export async function runCommand(flags: Record<string, string | true>, command: 
   const heartbeat = setInterval(() => void sender.send([ev('heartbeat')]), heartbeatMs);
   const forwarders = FORWARDED.map((sig) => {
     const fn = (): void => {
+      // The terminal sent it to the whole foreground group, the command included (terminal-signals.ts).
+      if (TERMINAL_SIGNALS.has(sig) && io.inTerminalForeground?.()) return;
       if (child.exitCode === null && child.signalCode === null) child.kill(sig);
     };
     io.onSignal(sig, fn);

@@ -78,7 +78,7 @@ export const SELF_METRICS = {
 export const KAFKA_METRICS = {
   messages: m('jobpulse_kafka_messages_total', 'counter', 'Kafka messages consumed, by result: ok, or the poison reason (invalid_json, invalid_shape, unknown_status, oversize, refused).', ['result']),
   lag: m('jobpulse_kafka_consumer_lag', 'gauge', 'Messages in the partition after the group\'s committed offset (this member\'s partitions): updated after every batch and every kafka.lag_interval.', ['topic', 'partition']),
-  connected: m('jobpulse_kafka_connected', 'gauge', '1 while the consumer is connected and has joined its group, else 0.', []),
+  connected: m('jobpulse_kafka_connected', 'gauge', '1 while the consumer has joined its group and heard from the brokers within kafka.session_timeout, else 0.', []),
   deadLetters: m('jobpulse_kafka_dead_letter_messages_total', 'counter', 'Poison messages copied to the dead-letter topic, by result (ok, failed).', ['result']),
 } as const;
 

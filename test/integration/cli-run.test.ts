@@ -8,6 +8,7 @@ import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { freePort } from '../support/free-port.js';
+import { hasBinary } from '../support/require-binary.js';
 import { startAgent, type TestAgent } from '../support/start-agent.js';
 import { tempDir } from '../support/temp-dir.js';
 
@@ -107,6 +108,24 @@ describe.skipIf(!built)('jobpulse run / push / jobs (real processes)', () => {
     const r = await done;
     expect(r.code).toBe(143);
     expect((await runs('sig'))[0]).toMatchObject({ state: 'failed', exit_code: 143 });
+  });
+
+  it.skipIf(!hasBinary('script', 'bsdutils'))('Ctrl-C on a real terminal reaches the command once, as without the wrapper', async () => {
+    // The command notes every SIGINT in a file (synchronously: a pipe write could be lost at exit)
+    // and ends cleanly 300 ms after the first; tools such as terraform abort on a second.
+    const seen = `${spoolDir.path}/sigint.log`;
+    const command = `process.on('SIGINT',()=>{require('fs').appendFileSync(${JSON.stringify(seen)},'INT\\n');setTimeout(()=>process.exit(0),300)});console.log('READY');setInterval(()=>{},1000)`;
+    const wrapper = [process.execPath, BIN, 'run', '--job', 'ctrl-c', '--', process.execPath, '-e', command].map((w) => `'${w.replaceAll("'", "'\\''")}'`).join(' ');
+    // util-linux `script` gives the wrapper a pty as its controlling terminal; \x03 typed on it is Ctrl-C.
+    const term = spawn('script', ['-qfec', wrapper, '/dev/null'], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let screen = '';
+    term.stdout.on('data', (d: Buffer) => (screen += d.toString()));
+    const exited = new Promise<number | null>((r) => term.once('close', (code) => r(code)));
+    await until(async () => (screen.includes('READY') ? true : undefined), 'the command to start');
+    term.stdin.write('\x03');
+    expect(await exited).toBe(0);
+    expect(readFileSync(seen, 'utf8')).toBe('INT\n');
+    expect((await runs('ctrl-c'))[0]).toMatchObject({ state: 'succeeded', exit_code: 0 });
   });
 
   it('dies of the signal that killed the command', async () => {
@@ -245,6 +264,32 @@ describe.skipIf(!built)('jobpulse run / push / jobs (real processes)', () => {
     expect((await cli(['run', '--job', 'kept', '--', 'true'], { env })).code).toBe(0);
     expect((await runs('kept')).map((r) => r.state)).toEqual(['succeeded', 'succeeded']);
     expect(readdirSync(spoolDir.path)).toEqual([]);
+  });
+
+  it('an agent that takes connections and never answers: events queued meanwhile go as one batch, so the exit waits for one more request, not one per event', async () => {
+    const sockets: Socket[] = [];
+    let posts = 0;
+    const hung = createServer((s) => {
+      sockets.push(s);
+      s.on('error', () => undefined);
+      s.on('data', (d: Buffer) => (posts += d.toString('latin1').split('POST /push').length - 1));
+    });
+    await new Promise<void>((r) => hung.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(hung.address() as AddressInfo).port}`;
+      const markers = 'for i in $(seq 1 20); do echo "JOBPULSE_PROGRESS $((i * 5))"; done';
+      // One attempt per batch: each request waits out the sender's 5 s timeout.
+      const r = await cli(['run', '--job', 'hung-agent', '--url', url, '--', 'sh', '-c', markers], { env: { ...env, JOBPULSE_RETRIES: '1' } });
+      expect(r.code).toBe(0);
+      const spooled = readFileSync(env.JOBPULSE_SPOOL as string, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { event: string; progress?: number });
+      expect(spooled.map((e) => e.event)).toEqual(['started', ...Array<string>(20).fill('progress'), 'succeeded']);
+      expect(spooled.filter((e) => e.event === 'progress').map((e) => e.progress)).toEqual(Array.from({ length: 20 }, (_, i) => (i + 1) * 5));
+      // `started`, then everything queued behind it (one batch per event: 22 requests, ~110 s).
+      expect(posts).toBeLessThanOrEqual(3);
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => hung.close(r));
+    }
   });
 
   it('caps the spool: the oldest events are dropped first, counted, and reported at the flush', async () => {

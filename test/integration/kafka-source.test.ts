@@ -333,6 +333,77 @@ describe.skipIf(!has)('Kafka source (librdkafka mock cluster via kcat)', () => {
     expect(metricValue(await metrics(a), 'jobpulse_kafka_connected')).toBe(1);
   });
 
+  it('brokers that stop answering after the join: /readyz and jobpulse_kafka_connected say so within session_timeout; once they answer, nothing is lost or counted twice', async () => {
+    // A cluster of its own: the shared one must keep answering the other tests.
+    const hung = await startKafkaMock();
+    cleanups.push(() => hung.stop());
+    const own = new Kafka({ clientId: 'jobpulse-test-hung', brokers: hung.brokers, logLevel: logLevel.NOTHING });
+    const p = own.producer({ allowAutoTopicCreation: true, createPartitioner: Partitioners.DefaultPartitioner });
+    await p.connect();
+    cleanups.push(() => p.disconnect());
+    const { topic, group } = names();
+    const batch = (from: number) =>
+      p.send({
+        topic,
+        messages: Array.from({ length: 200 }, (_, i) => ({ key: String(from + i), value: JSON.stringify({ jobId: `h-${from + i}`, status: 'Completed', jobName: 'hung' }) })),
+      });
+    await batch(0);
+    const a = await start({
+      kafka: { brokers: hung.brokers, topic, group_id: group, from_beginning: true, session_timeout: '6s', retry: { initial: '100ms', max: '1s' } },
+    });
+    await waitFor(async () => (await runsOf(a, 'hung')) === 200, { what: '200 runs' });
+    expect((await a.get('/readyz')).status).toBe(200);
+
+    hung.pause();
+    await waitFor(async () => (await a.get('/readyz')).status === 503, { what: '/readyz failing while the brokers are silent', timeoutMs: 20_000 });
+    const check = (await a.get('/readyz')).body.checks.find((c: { name: string }) => c.name === 'kafka');
+    expect(check).toMatchObject({ ok: false, detail: expect.stringContaining('silent') });
+    expect(metricValue(await metrics(a), 'jobpulse_kafka_connected')).toBe(0);
+    // Pushes are not Kafka's: still served.
+    expect((await a.push({ job_name: 'during-kafka-outage', event: 'started' })).status).toBe(200);
+
+    hung.resume();
+    await batch(200);
+    await waitFor(async () => (await runsOf(a, 'hung')) === 400, { what: '400 runs after the brokers answer again', timeoutMs: 60_000 });
+    await waitFor(async () => (await a.get('/readyz')).status === 200, { what: '/readyz ok again' });
+    expect(metricValue(await metrics(a), 'jobpulse_kafka_connected')).toBe(1);
+    expect(await runsOf(a, 'hung')).toBe(400);
+  });
+
+  it('a topic whose offsets start from 0 again (same name on a rebuilt cluster, same database): its messages are new events, not duplicates', async () => {
+    const { topic, group } = names();
+    const dir = tempDir();
+    cleanups.push(() => dir.cleanup());
+    const total = 300;
+    const consume = async (cluster: KafkaMock, from: number, want: number): Promise<void> => {
+      const k = new Kafka({ clientId: 'jobpulse-test-rebuilt', brokers: cluster.brokers, logLevel: logLevel.NOTHING });
+      const p = k.producer({ allowAutoTopicCreation: true, createPartitioner: Partitioners.DefaultPartitioner });
+      await p.connect();
+      await p.send({
+        topic,
+        messages: Array.from({ length: total }, (_, i) => ({ key: String(from + i), value: JSON.stringify({ jobId: `re-${from + i}`, status: 'Completed', jobName: 'rebuilt' }) })),
+      });
+      await p.disconnect();
+      const a = await startAgent({
+        config: { kafka: { brokers: cluster.brokers, topic, group_id: group, from_beginning: true, session_timeout: '6s', retry: { initial: '100ms', max: '1s' } } },
+        dir: dir.path,
+      });
+      try {
+        await waitFor(async () => metricValue(await metrics(a), 'jobpulse_kafka_messages_total{result="ok"}') === total, { what: `${total} messages ingested` });
+        expect(await runsOf(a, 'rebuilt')).toBe(want);
+      } finally {
+        await a.stop();
+      }
+    };
+    const first = await startKafkaMock();
+    cleanups.push(() => first.stop());
+    await consume(first, 0, total);
+    await first.stop();
+    const rebuilt = await startKafkaMock();
+    cleanups.push(() => rebuilt.stop());
+    await consume(rebuilt, total, 2 * total);
+  });
+
   it('graceful stop commits what is durable and leaves the group', async () => {
     const { topic, group } = names();
     await send(topic, Array.from({ length: 20 }, (_, i) => ({ key: String(i), value: { jobId: `g-${i}`, status: 'Completed', jobName: 'graceful' } })));

@@ -3,6 +3,7 @@ import { ManualClock } from '../../src/runtime/clock.js';
 import type { CycleReport, SparkSource } from '../../src/sources/spark/spark-source.js';
 import {
   fixture,
+  livyBatchList,
   livySequence,
   monitoringSequence,
   standaloneSequence,
@@ -15,6 +16,7 @@ import {
 import { freePort } from '../support/free-port.js';
 import { hasBinary } from '../support/require-binary.js';
 import { startAgent, type TestAgent } from '../support/start-agent.js';
+import { metricValue } from '../support/wait-for.js';
 import { promtoolCheckMetrics } from '../support/promtool.js';
 
 const clock = new ManualClock(Date.UTC(2026, 10, 23, 12));
@@ -144,6 +146,18 @@ describe('Spark poller against the fake Spark server (real fixtures), in a real 
     expect(r.labels).toMatchObject({ spark_cluster: 'livy', livy_batch_id: '7', spark_app_id: 'application_1700840000000_0043' });
   });
 
+  it('Livy discovery pages through /batches: active batches past the first page of 100 are found', async () => {
+    ({ a, spark } = await setup([{ name: 'livy', kind: 'livy', base_url: fake.url, discovery: { enabled: true } }]));
+    // Livy lists oldest first: 150 finished batches it still retains, then 260 running ones.
+    const batches = Array.from({ length: 410 }, (_, i) => ({ id: i, name: `etl-${i % 7}`, state: i < 150 ? 'dead' : 'running' }));
+    fake.routeQuery('/batches', livyBatchList(batches));
+    const [r] = await spark.cycle();
+    expect(r?.discovered).toBe(260);
+    expect((await run(a, 'spark-livy-409')).state).toBe('running');
+    expect(fake.hits('/batches')).toBeGreaterThan(1);
+    expect(r?.errors).toEqual({});
+  });
+
   it('standalone master discovery: WAITING is queued, the job-name rule strips dates; tracked runs cost one request', async () => {
     ({ a, spark } = await setup([{ name: 'sm', kind: 'standalone-master', base_url: fake.url, discovery: { enabled: true } }]));
     const state = variant('standalone-master/constructed_master_state.json', (b) => {
@@ -243,6 +257,42 @@ describe('Spark poller against the fake Spark server (real fixtures), in a real 
     expect(r.errors).toEqual({ too_large: 1 });
     expect((await run(a, 'b1')).state).toBe('running');
     expect((await a.get('/metrics')).text).toContain('jobpulse_spark_polls_total{cluster="y",result="too_large"} 1');
+  });
+
+  it('discovery past limits.max_jobs: runs up to the limit are created, the rest refused and counted, and followed runs keep moving', async () => {
+    a = await startAgent({
+      clock,
+      config: {
+        limits: { max_jobs: 2 },
+        spark: { clusters: [{ name: 'sm', kind: 'standalone-master', base_url: fake.url, interval: '1h', discovery: { enabled: true } }] },
+      },
+    });
+    spark = a.agent.spark as SparkSource;
+    const mine = 'app-20231124153540-0001';
+    // Apps the master lists besides the pushed one: three new job names, one fits under the limit.
+    const others = ['a-job', 'b-job', 'c-job'].map((name, i) => ({ id: `app-20231124160000-000${i}`, name }));
+    const listing = (mineFinished: boolean): string =>
+      variant('standalone-master/constructed_master_state.json', (b) => {
+        const [pi] = b.activeapps;
+        b.activeapps = others.map((o) => ({ ...pi, ...o }));
+        if (mineFinished) b.completedapps.push({ ...pi, state: 'FINISHED' });
+        else b.activeapps.unshift(pi);
+      });
+    await a.push({ job_name: 'nightly-etl', run_id: 'mine', event: 'started', labels: { spark_app_id: mine } });
+
+    fake.route('/json/', [listing(false)]);
+    const [first] = await spark.cycle();
+    expect((await run(a, `spark-sm-${others[0]?.id}`)).state).toBe('running');
+    expect((await a.get(`/api/v1/runs/spark-sm-${others[1]?.id}`)).status).toBe(404);
+    expect(first).toMatchObject({ discovered: 1, refused: 2 });
+    expect(metricValue((await a.get('/metrics')).text, 'jobpulse_events_rejected_total{source="spark:sm",reason="too_many_jobs"}')).toBeGreaterThanOrEqual(2);
+
+    // The pushed run finishes while the refused apps are still listed (and refused again).
+    fake.route('/json/', [listing(true)]);
+    const [second] = await spark.cycle();
+    expect((await run(a, 'mine')).state).toBe('succeeded');
+    expect(second).toMatchObject({ refused: 2 });
+    expect((await a.get('/api/v1/jobs')).body.jobs.map((j: { job_name: string }) => j.job_name).sort()).toEqual(['a-job', 'nightly-etl']);
   });
 
   describe.each<[Fault, string]>([

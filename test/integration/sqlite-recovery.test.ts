@@ -75,6 +75,49 @@ describe('SQLite write-behind bounds', () => {
       reader.close();
     }
   });
+
+  /**
+   * 20,000 new jobs with a run each, held behind the log, then written: by the flush timer
+   * (everything over maxDirtyRuns 0) or by a read that needs every row (listRuns without a
+   * job). Each write is one transaction, so a second connection polling the row count on
+   * the event loop sees every slice land; a backlog built and sent as one slice (220-350 ms
+   * of the event loop at 50k jobs) shows up as a single jump from 0 to all.
+   */
+  it.each([
+    ['the flush timer', { maxDirtyRuns: 0 }],
+    ['a read that needs every row', { flushBehind: false }],
+  ] as const)('a backlog of rows is written in slices with the event loop free between them: %s', async (_, storeOpts) => {
+    dir = tempDir();
+    const n = 20_000;
+    const w = new StoreWriter();
+    const store = createSqliteStore({ path: `${dir.path}/t.db`, durability: 'process', ...storeOpts });
+    open.push(store);
+    const batches = [];
+    for (let b = 0; b < n; b += 5000) {
+      const specs = [];
+      for (let i = b; i < b + 5000; i++) specs.push({ run: `r-${i}`, job: `job-${i}`, event: 'succeeded' as const, at: T0 + i });
+      batches.push(w.batch(specs));
+    }
+    await Promise.all(batches.map((x) => store.commit(x)));
+    const reader = new Database(`${dir.path}/t.db`, { readonly: true });
+    try {
+      const rows = (): number => (reader.prepare('SELECT count(*) AS n FROM runs').get() as { n: number }).n;
+      const read = 'flushBehind' in storeOpts ? store.listRuns({ limit: 1 }) : undefined;
+      const seen: number[] = [rows()];
+      const deadline = Date.now() + 20_000;
+      while ((seen.at(-1) as number) < n && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 1));
+        seen.push(rows());
+      }
+      await read;
+      expect(seen.at(-1)).toBe(n);
+      let jump = 0;
+      for (let i = 1; i < seen.length; i++) jump = Math.max(jump, (seen[i] as number) - (seen[i - 1] as number));
+      expect(jump).toBeLessThan(n / 2);
+    } finally {
+      reader.close();
+    }
+  });
 });
 
 describe('SQLite write-behind recovery', () => {

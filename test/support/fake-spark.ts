@@ -50,6 +50,8 @@ export interface FakeSpark {
   port: number;
   /** Answers for a path (pathname, no query), served in order, the last one repeating. */
   route(path: string, answers: (string | Answer)[]): void;
+  /** An answer computed from the request's query (a paged listing); takes precedence over `route`. */
+  routeQuery(path: string, answer: (query: URLSearchParams) => string | Answer): void;
   /** Replaces every answer on `path` (or every path with '*') by a fault until cleared. */
   fault(path: string, fault: Fault, opts?: { delayMs?: number }): void;
   clearFaults(): void;
@@ -82,6 +84,7 @@ const FAULTS: Record<Exclude<Fault, 'slow'>, Answer> = {
 
 export async function startFakeSpark(): Promise<FakeSpark> {
   const routes = new Map<string, { answers: Answer[]; next: number }>();
+  const queryRoutes = new Map<string, (query: URLSearchParams) => string | Answer>();
   const faults = new Map<string, { fault: Fault; delayMs: number }>();
   const hits = new Map<string, number>();
   const sockets = new Set<Socket>();
@@ -104,6 +107,9 @@ export async function startFakeSpark(): Promise<FakeSpark> {
     },
     route(path, answers) {
       routes.set(path, { answers: answers.map(toAnswer), next: 0 });
+    },
+    routeQuery(path, answer) {
+      queryRoutes.set(path, answer);
     },
     fault(path, fault, opts = {}) {
       faults.set(path, { fault, delayMs: opts.delayMs ?? 2_000 });
@@ -128,7 +134,9 @@ export async function startFakeSpark(): Promise<FakeSpark> {
     },
   };
 
-  const pick = (path: string): Answer => {
+  const pick = (path: string, query: URLSearchParams): Answer => {
+    const q = queryRoutes.get(path);
+    if (q && !faults.has(path) && !faults.has('*')) return toAnswer(q(query));
     const f = faults.get(path) ?? faults.get('*');
     if (f) {
       if (f.fault === 'slow') {
@@ -145,7 +153,8 @@ export async function startFakeSpark(): Promise<FakeSpark> {
   };
 
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
-    let path = new URL(req.url ?? '/', 'http://x').pathname;
+    const url = new URL(req.url ?? '/', 'http://x');
+    let path = url.pathname;
     const m = /^\/replica\/([^/]+)(\/.*)$/.exec(path);
     const replica = m ? (m[1] as string) : undefined;
     if (m) path = m[2] as string;
@@ -169,7 +178,7 @@ export async function startFakeSpark(): Promise<FakeSpark> {
       if (per) per.inFlight -= 1;
     };
     res.on('close', finish);
-    const a = pick(path);
+    const a = pick(path, url.searchParams);
     const write = (): void => {
       if (res.destroyed) return finish();
       const body = Buffer.from(a.body);
@@ -214,6 +223,20 @@ export function yarnSequence(id: string, outcome: 'finished_succeeded' | 'finish
       b.app.id = id;
     });
   return [withId('constructed_app_accepted.json'), withId('constructed_app_running.json'), withId(`constructed_app_${outcome}.json`)];
+}
+
+/**
+ * Livy's `GET /batches` as its SessionServlet pages it: `size` sessions (default 100) from
+ * `from` (default 0), with the `total`; each session derived from the real list fixture's.
+ */
+export function livyBatchList(batches: { id: number; name: string; state: string }[]): (query: URLSearchParams) => string {
+  const [shape] = fixtureJson<{ sessions: Record<string, unknown>[] }>('livy/constructed_batches_list.json').sessions;
+  return (query) => {
+    const from = Number(query.get('from') ?? 0);
+    const size = Number(query.get('size') ?? 100);
+    const sessions = batches.slice(from, from + size).map((b) => ({ ...shape, ...b, appId: `application_1700840000000_${String(b.id).padStart(4, '0')}` }));
+    return JSON.stringify({ from, total: batches.length, sessions });
+  };
 }
 
 /** Livy batch answers: starting → running → outcome, with the batch id. */

@@ -13,6 +13,10 @@ export interface KafkaMock {
   brokers: string[];
   /** With `debug`: the mock's consumer-group log lines so far (joins, leaves, rebalances). */
   groupLog(): string[];
+  /** Freezes the whole cluster (SIGSTOP): connections stay open and nothing answers, as a hung host or a cut network. */
+  pause(): void;
+  /** Lets a paused cluster go on (SIGCONT), its data and groups as they were. */
+  resume(): void;
   /** Kills kcat (and the cluster with it). Idempotent. */
   stop(): Promise<void>;
 }
@@ -29,7 +33,10 @@ export function startKafkaMock(opts: { brokers?: number; debug?: boolean } = {})
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGCONT');
+        child.kill('SIGKILL');
+      }
       await exited;
     })();
     return stopping;
@@ -54,7 +61,13 @@ export function startKafkaMock(opts: { brokers?: number; debug?: boolean } = {})
       if (m) {
         found = true;
         clearTimeout(timer);
-        resolve({ brokers: (m[1] as string).split(',').filter(Boolean), groupLog: () => [...groupLines], stop });
+        resolve({
+          brokers: (m[1] as string).split(',').filter(Boolean),
+          groupLog: () => [...groupLines],
+          pause: () => void child.kill('SIGSTOP'),
+          resume: () => void child.kill('SIGCONT'),
+          stop,
+        });
       }
     });
     child.once('error', (e) => {

@@ -59,7 +59,7 @@ describe('Kafka message decoding', () => {
         job_name: 'sales-transform',
         run_id: '123',
         event: 'succeeded',
-        event_id: 'kafka:transformation-job-status:2:41',
+        event_id: `kafka:transformation-job-status:2:41:${NOW - 5000}`,
         timestamp: Date.UTC(2026, 10, 23, 11, 59),
         records_processed: 1000,
         metadata: { generatedFields: { outputTable: 'sales_2026', partitions: 12 } },
@@ -128,7 +128,12 @@ describe('Kafka message decoding', () => {
     }
   });
 
-  it('derives a stable event id per topic/partition/offset, hashed for very long topic names', () => {
+  it('derives a stable event id per topic/partition/offset and message timestamp, hashed for very long topic names', () => {
+    expect(offsetEventId('t', 0, '9', 1_800_000_000_123)).toBe('kafka:t:0:9:1800000000123');
+    // A re-created topic numbers from 0 again: another message at the same offset is another event.
+    expect(offsetEventId('t', 0, '9', 1_800_000_000_124)).not.toBe(offsetEventId('t', 0, '9', 1_800_000_000_123));
+    // No timestamp (old message format: -1): the position alone.
+    expect(offsetEventId('t', 0, '9', -1)).toBe('kafka:t:0:9');
     expect(offsetEventId('t', 0, '9')).toBe('kafka:t:0:9');
     const long = offsetEventId('t'.repeat(250), 0, '9');
     expect(long).toMatch(/^kafka:[0-9a-f]{64}$/);

@@ -6,7 +6,7 @@
  *   message, awaits `ingest(drafts)` (which resolves only after the events are durable),
  *   then resolves and commits the batch's last offset. A crash or a rebalance before that
  *   commit re-delivers the batch.
- * - Every event carries an event_id (the message's own, or `kafka:<topic>:<partition>:<offset>`),
+ * - Every event carries an event_id (the message's own, or `kafka:<topic>:<partition>:<offset>:<timestamp>`),
  *   so ingest drops the re-delivered copies: nothing is counted twice.
  * - A poison message (not JSON, wrong shape, unknown status, oversize) is counted by reason,
  *   logged once with topic/partition/offset and a truncated excerpt, copied to the
@@ -18,7 +18,8 @@
  * Connection: `start()` returns at once; a background loop connects, subscribes and runs,
  * and on failure retries with doubling backoff (kafka.retry.initial → kafka.retry.max),
  * so an absent broker never stops the agent from serving. `health()` (→ /readyz) and
- * `jobpulse_kafka_connected` report whether the consumer has joined its group.
+ * `jobpulse_kafka_connected` report whether the consumer has joined its group and heard
+ * from the brokers (heartbeat, fetch, offset commit) within session_timeout.
  *
  * Consumer lag (`jobpulse_kafka_consumer_lag{topic,partition}`, this member's partitions
  * only): set after every batch from that fetch's high watermark, and refreshed from the
@@ -44,6 +45,7 @@ import type { Source, SourceHealth } from '../source.js';
 import { kafkajsOptions } from './client-options.js';
 import { partitionLag } from './consumer-lag.js';
 import { decodeMessage, type PoisonReason } from './decode-message.js';
+import { memberLiveness } from './group-liveness.js';
 
 export interface KafkaSourceDeps {
   ingest: IngestFn;
@@ -64,10 +66,17 @@ export function createKafkaSource(deps: KafkaSourceDeps): Source {
 
   const messages = new Counter({ name: K.messages.name, help: K.messages.help, labelNames: K.messages.labels, registers: [] });
   const lag = new Gauge({ name: K.lag.name, help: K.lag.help, labelNames: K.lag.labels, registers: [] });
-  const connectedGauge = new Gauge({ name: K.connected.name, help: K.connected.help, registers: [] });
+  // Read at scrape time: silence from the brokers turns it to 0 without any event (group-liveness.ts).
+  const connectedGauge = new Gauge({
+    name: K.connected.name,
+    help: K.connected.help,
+    registers: [],
+    collect() {
+      this.set(liveness().ok ? 1 : 0);
+    },
+  });
   const deadLetters = new Counter({ name: K.deadLetters.name, help: K.deadLetters.help, labelNames: K.deadLetters.labels, registers: [] });
   for (const metric of [messages, lag, connectedGauge, deadLetters]) deps.selfMetrics.register(metric);
-  connectedGauge.set(0);
 
   const decodeBase = {
     limits,
@@ -88,6 +97,12 @@ export function createKafkaSource(deps: KafkaSourceDeps): Source {
   let refreshing: Promise<void> | undefined;
   let producer: Producer | undefined;
   let joined = false;
+  /** Clock time of the last answer from the brokers to this member. */
+  let lastContact = 0;
+  const contact = (): void => {
+    lastContact = clock.now();
+  };
+  const liveness = () => memberLiveness({ joined, lastContact, now: clock.now(), sessionTimeoutMs: cfg.session_timeout });
   let lastError: string | undefined = 'not connected yet';
   let stopped = false;
   let stopping: Promise<void> | undefined;
@@ -99,7 +114,7 @@ export function createKafkaSource(deps: KafkaSourceDeps): Source {
 
   const setJoined = (v: boolean, error?: string): void => {
     joined = v;
-    connectedGauge.set(v ? 1 : 0);
+    if (v) contact();
     if (error !== undefined) lastError = error;
     if (v) lastError = undefined;
   };
@@ -143,6 +158,7 @@ export function createKafkaSource(deps: KafkaSourceDeps): Source {
         void refreshLag();
         logger.info('kafka consumer joined group', { group_id: cfg.group_id, assignment: e.payload.memberAssignment });
       });
+      for (const answered of [c.events.HEARTBEAT, c.events.FETCH, c.events.COMMIT_OFFSETS]) c.on(answered, contact);
       c.on(c.events.CRASH, (e) => {
         const message = (e.payload.error as Error)?.message ?? String(e.payload.error);
         setJoined(false, message);
@@ -385,9 +401,14 @@ export function createKafkaSource(deps: KafkaSourceDeps): Source {
       return stopping;
     },
     health(): SourceHealth {
-      return joined
-        ? { ok: true }
-        : { ok: false, detail: `kafka consumer not in group ${cfg.group_id} (brokers ${cfg.brokers.join(',')}): ${lastError ?? 'connecting'}` };
+      const live = liveness();
+      if (live.ok) return { ok: true };
+      if (joined)
+        return {
+          ok: false,
+          detail: `kafka brokers silent for ${Math.round(live.silentMs / 1000)} s, over session_timeout (group ${cfg.group_id}, brokers ${cfg.brokers.join(',')})`,
+        };
+      return { ok: false, detail: `kafka consumer not in group ${cfg.group_id} (brokers ${cfg.brokers.join(',')}): ${lastError ?? 'connecting'}` };
     },
   };
 }

@@ -32,6 +32,7 @@ import type { EventDraft } from '../../domain/job-event.js';
 import type { Source, SourceHealth } from '../source.js';
 import { SPARK_LABELS, type SparkApi, type SparkKind } from './api.js';
 import { draftsFor } from './drafts.js';
+import { handOver } from './hand-over.js';
 import { createSparkHttp, PollError, type FetchFn, type PollResult, type SparkHttp } from './http-client.js';
 import { livyApi } from './livy.js';
 import { monitoringApi } from './monitoring-api.js';
@@ -62,6 +63,8 @@ export interface CycleReport {
   polled: number;
   /** Runs created by discovery this cycle. */
   discovered: number;
+  /** Runs discovery found that ingest refused: their new job is past limits.max_jobs. */
+  refused: number;
   /** Events handed to ingest. */
   emitted: number;
   requests: number;
@@ -178,7 +181,9 @@ export function createSparkSource(deps: SparkSourceDeps): SparkSource {
     const t0 = performance.now();
     c.stats = { requests: 0, ok: 0, errors: new Map() };
     const now = clock.now();
+    // Changes of followed runs, and each discovered run's events apart (hand-over.ts).
     const drafts: EventDraft[] = [];
+    const discoveredDrafts: EventDraft[][] = [];
     // Within one cycle a path is fetched once: master /json serves discovery and every tracked id.
     const seen = new Map<string, Promise<unknown>>();
     const http: SparkHttp = {
@@ -218,8 +223,10 @@ export function createSparkSource(deps: SparkSourceDeps): SparkSource {
           const labels: Record<string, string> = { [SPARK_LABELS.cluster]: c.cfg.name, [c.api.idLabels[0] as string]: obs.id };
           if (obs.app_id && c.api.idLabels[0] !== SPARK_LABELS.appId) labels[SPARK_LABELS.appId] = obs.app_id;
           const out = draftsFor(obs, undefined, ctx({ job_name: jobNameFor(c, obs), run_id: runId }, labels));
-          if (out.length > 0) discovered += 1;
-          drafts.push(...out);
+          if (out.length > 0) {
+            discovered += 1;
+            discoveredDrafts.push(out);
+          }
         }
       } catch (err) {
         record(c, err);
@@ -263,13 +270,19 @@ export function createSparkSource(deps: SparkSourceDeps): SparkSource {
     // be racy by nature (a pause right after it is exactly what fencing exists for). On
     // shutdown the agent stops sources before it drains ingest, so these events are kept.
     let emitted = 0;
-    if (drafts.length > 0) {
-      try {
-        await ingest(drafts, { results: false });
-        emitted = drafts.length;
-      } catch (err) {
-        logger.error('spark cycle could not hand its events to ingest; they are retried next cycle', { cluster: c.cfg.name, events: drafts.length, err });
-      }
+    let refused = 0;
+    try {
+      const handed = await handOver(ingest, drafts, discoveredDrafts);
+      emitted = handed.emitted;
+      refused = handed.refusedRuns;
+      discovered -= refused;
+      if (refused > 0)
+        logger.warn('spark discovery refused runs: job limit reached (limits.max_jobs)', { cluster: c.cfg.name, refused, job_name: handed.refusedJob });
+    } catch (err) {
+      const events = drafts.length + discoveredDrafts.reduce((n, d) => n + d.length, 0);
+      logger.error('spark cycle could not hand its events to ingest; they are retried next cycle', { cluster: c.cfg.name, events, err });
+      // Nothing of the cycle is durable: the runs discovery proposed do not exist.
+      discovered = 0;
     }
 
     const errorCount = [...c.stats.errors.values()].reduce((a, b) => a + b, 0);
@@ -289,6 +302,7 @@ export function createSparkSource(deps: SparkSourceDeps): SparkSource {
       tracked: c.tracked,
       polled: tracked.length,
       discovered,
+      refused,
       emitted,
       requests: c.stats.requests,
       errors: Object.fromEntries(c.stats.errors),
