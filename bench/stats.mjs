@@ -3,7 +3,8 @@
 // file seeded directly (rows as the store writes them). For each query: wall time and the
 // longest the event loop was held (a 1 ms timer's largest gap), for the store's aggregate
 // (Store.runStats: SQL on the checkpointer thread) and for the finished runs summarized on the
-// event loop (what every store without runStats does, and what SQLite did before).
+// event loop (what every store without runStats does, and what SQLite did before); likewise
+// the last day's failures the status page loads once (Store.endedRuns against finishedRuns).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -66,6 +67,8 @@ const rows = [
   ['one job, 100k runs: finishedRuns summarized', await measure(async () => summarizeWindow(await store.finishedRuns(q('hot'))))],
   [`all ${JOBS + 1} jobs, ${HOT_RUNS + JOBS * 10} runs: Store.runStats`, await measure(() => store.runStats(q()))],
   [`all ${JOBS + 1} jobs: finishedRuns summarized`, await measure(async () => summarizeWindow(await store.finishedRuns(q())))],
+  [`failures of the last day (the status page's first load), ~${Math.round(JOBS * 10 + HOT_RUNS / 7)} runs: Store.endedRuns`, await measure(() => store.endedRuns({ since: now - 86_400_000, until: now + 1, states: ['failed', 'timed_out', 'crashed'] }))],
+  ['failures of the last day: finishedRuns filtered', await measure(async () => (await store.finishedRuns({ since: now - 86_400_000, until: now + 1 })).filter((r) => r.state === 'failed'))],
 ];
 await store.close();
 rmSync(dir, { recursive: true, force: true });

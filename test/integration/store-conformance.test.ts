@@ -248,6 +248,22 @@ describe.each(ADAPTERS)('Store conformance: $name', (adapter) => {
       expect((await windowSummary(store, { since: T0, until: T0 + 400_000 })).overall.runs).toBe(150);
     });
 
+    it('endedRuns (where the store has it) gives the finished runs of the asked states in the window, with their ids', async () => {
+      if (!store.endedRuns) return;
+      await store.commit(finished(w, 'f1', 'a', T0, 1000, 'failed'));
+      await store.commit(finished(w, 'f2', 'b', T0 + 10_000, 1000, 'crashed'));
+      await store.commit(finished(w, 's1', 'a', T0 + 20_000, 1000));
+      await store.commit(finished(w, 'f3', 'a', T0 + 100_000, 1000, 'timed_out'));
+      await store.commit(w.batch([{ run: 'open', job: 'a', event: 'started', at: T0 }]));
+      const rows = await store.endedRuns({ since: T0, until: T0 + 50_000, states: ['failed', 'crashed', 'timed_out'] });
+      expect(rows.map((r) => [r.run_id, r.job_name, r.ended_at]).sort()).toEqual([
+        ['f1', 'a', T0 + 1000],
+        ['f2', 'b', T0 + 11_000],
+      ]);
+      expect((await store.endedRuns({ since: T0, until: T0 + 200_000, states: ['succeeded'] })).map((r) => r.run_id)).toEqual(['s1']);
+      expect(await store.endedRuns({ since: T0, until: T0 + 200_000, states: [] })).toEqual([]);
+    });
+
     it('concurrent reads each see everything committed before them', async () => {
       await store.commit(finished(w, 'r1', 'a', T0, 1000));
       await store.commit(finished(w, 'r2', 'b', T0, 2000));

@@ -4,10 +4,10 @@
  * each render (about 40 ms of a 10k-job page). Loaded from the store on first use, then
  * fed by `state.onChange` — the same committed snapshots metrics see.
  *
- * The listener is attached in the same tick as the load query starts. With SQLite the
- * query runs synchronously inside that call, so no commit can land in both; with an
- * asynchronous store a run that fails while the load is in flight may count twice
- * until it leaves the window.
+ * The listener is attached in the same tick as the load query starts; the query runs off
+ * the event loop (SQLite: on its checkpointer thread). Loaded failures are keyed by run id,
+ * like the listener's, so one that fails while the load is in flight counts once (a store
+ * without `endedRuns` gives no ids: there it may count twice until it leaves the window).
  */
 import { FAILURE_STATES } from '../../domain/run.js';
 import type { JobState } from '../../state/job-state.js';
@@ -31,7 +31,14 @@ export function createRecentFailures(deps: { store: Store; state: JobState; wind
     deps.state.onChange(({ runs }) => {
       for (const r of runs) if (FAILURE_STATES.has(r.state) && r.ended_at !== undefined) add(r.job_name, r.run_id, r.ended_at);
     });
-    return deps.store.finishedRuns({ since: now - deps.windowMs, until: now + 1 }).then((rows) => {
+    const q = { since: now - deps.windowMs, until: now + 1 };
+    // Keyed by run id where the store names it, so a failure the listener saw while the load
+    // was in flight is not counted twice.
+    if (deps.store.endedRuns)
+      return deps.store.endedRuns({ ...q, states: [...FAILURE_STATES] }).then((rows) => {
+        for (const r of rows) add(r.job_name, r.run_id, r.ended_at);
+      });
+    return deps.store.finishedRuns(q).then((rows) => {
       let i = 0;
       for (const r of rows) if (FAILURE_STATES.has(r.state)) add(r.job_name, `\u0000loaded-${i++}`, r.ended_at);
     });

@@ -285,6 +285,9 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
   const statsPerJob = R.add(runStatsSql({ perJob: true, oneJob: false }));
   const statsOfJob = R.add(runStatsSql({ perJob: true, oneJob: true }));
   const statsOverall = R.add(runStatsSql({ perJob: false, oneJob: false }));
+  const endedInStates = R.add(
+    'SELECT run_id, job_name, ended_at FROM runs WHERE ended_at IS NOT NULL AND ended_at >= ? AND ended_at < ? AND state IN (SELECT value FROM json_each(?))',
+  );
   const checkpointer: Checkpointer = startCheckpointer(opts.path, { statements: R, cacheKib: cacheKib(opts.cacheMb) });
   // Only when the thread is gone: the same reads on this connection, still correct, just blocking.
   const readHere = (reads: Read[]): unknown[][] => db.transaction(() => reads.map(([i, ...p]) => db.prepare(R.sql[i] as string).all(...p)))();
@@ -540,6 +543,13 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
       const jobs = new Map<string, RunStats>();
       for (const r of perJob) jobs.set(r.job_name, runStatsOfRow(r));
       return { overall: runStatsOfRow(overall[0] ?? NO_RUNS_ROW), jobs };
+    },
+
+    async endedRuns(q) {
+      await flushAll();
+      const reads: Read[] = [[endedInStates, q.since, q.until, JSON.stringify(q.states)]];
+      const [rows = []] = (await checkpointer.read(reads)) ?? readHere(reads);
+      return rows as { run_id: string; job_name: string; ended_at: number }[];
     },
 
     async recentSuccesses(jobName, limit) {
