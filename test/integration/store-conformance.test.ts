@@ -188,6 +188,14 @@ describe.each(ADAPTERS)('Store conformance: $name', (adapter) => {
       expect(open2.next_cursor).toBeUndefined();
       expect((await store.listRuns({ job_name: 'a', states: ['queued'], limit: 10 })).runs.map((r) => r.run_id)).toEqual(['p5']);
       expect((await store.listRuns({ job_name: 'a', states: ['running', 'failed'], limit: 10 })).runs.map((r) => r.run_id)).toEqual(['p6', 'c2', 'p3', 'p2']);
+      // Failure states only (SQLite reads them through its partial index of unsuccessful runs), paged.
+      await store.commit(finished(w, 'p7', 'a', T0 + 5000, 100, 'crashed'));
+      const bad1 = await store.listRuns({ job_name: 'a', states: ['failed', 'crashed'], limit: 2 });
+      expect(bad1.runs.map((r) => r.run_id)).toEqual(['p7', 'c2']);
+      const bad2 = await store.listRuns({ job_name: 'a', states: ['failed', 'crashed'], limit: 2, cursor: bad1.next_cursor as string });
+      expect(bad2.runs.map((r) => r.run_id)).toEqual(['p2']);
+      expect(bad2.next_cursor).toBeUndefined();
+      expect((await store.listRuns({ job_name: 'b', states: ['failed', 'timed_out'], limit: 10 })).runs).toEqual([]);
       const first = await store.listRuns({ states: ['succeeded'], limit: 1 });
       expect(first.runs.map((r) => r.run_id)).toEqual(['p4']);
       const second = await store.listRuns({ states: ['succeeded'], limit: 5, cursor: first.next_cursor as string });

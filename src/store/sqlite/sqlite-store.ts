@@ -21,6 +21,7 @@ import type { Durability } from '../../config/schema.js';
 import { decodeCursor, encodeCursor } from '../run-cursor.js';
 import { startCheckpointer, type Checkpointer, type Read } from './checkpointer.js';
 import { DirtySnapshots, forEachChunk, type DirtyEntry } from './dirty-snapshots.js';
+import { UNSUCCESSFUL } from './migrations/008-unsuccessful-runs-index.js';
 import { replayTail } from './replay-tail.js';
 import { NO_RUNS_ROW, runStatsOfRow, runStatsSql, type RunStatsRow } from './run-stats-sql.js';
 import { chunkRow, eventOfRow, INSERT_CHUNK_SQL, jobRow, runRow, UPSERT_JOB_SQL, UPSERT_RUN_SQL, type EventRow } from './rows.js';
@@ -492,6 +493,10 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
         if (q.job_name !== undefined && q.states.every((s) => !isTerminal(s))) {
           from = 'runs INDEXED BY runs_unfinished';
           where.push('ended_at IS NULL');
+        } else if (q.job_name !== undefined && q.states.every((s) => isTerminal(s) && s !== 'succeeded')) {
+          // Failures of one job, usually rare: through the partial index of those runs (migration 8).
+          from = 'runs INDEXED BY runs_unsuccessful_by_job';
+          where.push(UNSUCCESSFUL);
         }
       }
       const cur = q.cursor ? decodeCursor(q.cursor) : undefined;

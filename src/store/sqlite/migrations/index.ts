@@ -9,6 +9,7 @@ import m004 from './004-succeeded-runs-index.js';
 import m005 from './005-lean-log.js';
 import m006 from './006-drop-succeeded-index.js';
 import m007 from './007-run-event-chunks.js';
+import m008 from './008-unsuccessful-runs-index.js';
 
 export const MIGRATIONS: readonly { version: number; name: string; sql: string }[] = [
   { version: 1, name: 'initial', sql: m001 },
@@ -18,4 +19,5 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
   { version: 5, name: 'lean-log', sql: m005 },
   { version: 6, name: 'drop-succeeded-index', sql: m006 },
   { version: 7, name: 'run-event-chunks', sql: m007 },
+  { version: 8, name: 'unsuccessful-runs-index', sql: m008 },
 ];
