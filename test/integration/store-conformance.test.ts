@@ -196,6 +196,8 @@ describe.each(ADAPTERS)('Store conformance: $name', (adapter) => {
       expect(bad2.runs.map((r) => r.run_id)).toEqual(['p2']);
       expect(bad2.next_cursor).toBeUndefined();
       expect((await store.listRuns({ job_name: 'b', states: ['failed', 'timed_out'], limit: 10 })).runs).toEqual([]);
+      expect((await store.listRuns({ parent_run_id: 'p3', states: ['failed', 'crashed'], limit: 10 })).runs.map((r) => r.run_id)).toEqual(['c2']);
+      expect((await store.listRuns({ parent_run_id: 'p3', states: ['timed_out'], limit: 10 })).runs).toEqual([]);
       const first = await store.listRuns({ states: ['succeeded'], limit: 1 });
       expect(first.runs.map((r) => r.run_id)).toEqual(['p4']);
       const second = await store.listRuns({ states: ['succeeded'], limit: 5, cursor: first.next_cursor as string });

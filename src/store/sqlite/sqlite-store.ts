@@ -493,9 +493,11 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
         if (q.job_name !== undefined && q.states.every((s) => !isTerminal(s))) {
           from = 'runs INDEXED BY runs_unfinished';
           where.push('ended_at IS NULL');
-        } else if (q.job_name !== undefined && q.states.every((s) => isTerminal(s) && s !== 'succeeded')) {
-          // Failures of one job, usually rare: through the partial index of those runs (migration 8).
-          from = 'runs INDEXED BY runs_unsuccessful_by_job';
+        } else if (q.states.every((s) => isTerminal(s) && s !== 'succeeded') && (q.job_name !== undefined || q.parent_run_id !== undefined)) {
+          // Failures of one job or of one parent's batches, usually rare: through the partial
+          // indexes of those runs (migration 8).
+          from = q.job_name !== undefined ? 'runs INDEXED BY runs_unsuccessful_by_job' : 'runs INDEXED BY runs_unsuccessful_by_parent';
+          if (q.job_name === undefined) where.push('parent_run_id IS NOT NULL');
           where.push(UNSUCCESSFUL);
         }
       }
