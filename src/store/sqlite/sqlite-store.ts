@@ -290,8 +290,22 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
     'SELECT run_id, job_name, ended_at FROM runs WHERE ended_at IS NOT NULL AND ended_at >= ? AND ended_at < ? AND state IN (SELECT value FROM json_each(?))',
   );
   const checkpointer: Checkpointer = startCheckpointer(opts.path, { statements: R, cacheKib: cacheKib(opts.cacheMb) });
-  // Only when the thread is gone: the same reads on this connection, still correct, just blocking.
-  const readHere = (reads: Read[]): unknown[][] => db.transaction(() => reads.map(([i, ...p]) => db.prepare(R.sql[i] as string).all(...p)))();
+  /** On the checkpointer's connection; only when that thread is gone, on this one (correct, just blocking). */
+  const readOffLoop = async (reads: Read[]): Promise<unknown[][]> =>
+    (await checkpointer.read(reads)) ?? db.transaction(() => reads.map(([i, ...p]) => db.prepare(R.sql[i] as string).all(...p)))();
+  /**
+   * The partial index a state filter can use, with the terms SQLite needs to see to use it
+   * (it does not pick a partial index itself without ANALYZE statistics): a job's open runs
+   * (runs_unfinished; a job with 100k finished runs and none running read every row), or a
+   * job's or a parent's failures (migration 8), usually rare.
+   */
+  const stateIndex = (q: RunQuery, states: readonly RunState[]): { from: string; terms: string[] } | undefined => {
+    if (q.job_name !== undefined && states.every((s) => !isTerminal(s))) return { from: 'runs INDEXED BY runs_unfinished', terms: ['ended_at IS NULL'] };
+    if (!states.every((s) => isTerminal(s) && s !== 'succeeded')) return undefined;
+    if (q.job_name !== undefined) return { from: 'runs INDEXED BY runs_unsuccessful_by_job', terms: [UNSUCCESSFUL] };
+    if (q.parent_run_id !== undefined) return { from: 'runs INDEXED BY runs_unsuccessful_by_parent', terms: ['parent_run_id IS NOT NULL', UNSUCCESSFUL] };
+    return undefined;
+  };
 
   const groups = createSqliteGroupLog(db, writer, groupStatements);
 
@@ -487,18 +501,10 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
       if (q.states && q.states.length > 0) {
         where.push(`state IN (${q.states.map(() => '?').join(',')})`);
         args.push(...q.states);
-        // Only unfinished states of one job: its few open runs, through runs_unfinished. Through
-        // runs_by_job, a job with 100k finished runs and none running read every row (40-120
-        // ms per page); SQLite without ANALYZE statistics does not pick the partial index itself.
-        if (q.job_name !== undefined && q.states.every((s) => !isTerminal(s))) {
-          from = 'runs INDEXED BY runs_unfinished';
-          where.push('ended_at IS NULL');
-        } else if (q.states.every((s) => isTerminal(s) && s !== 'succeeded') && (q.job_name !== undefined || q.parent_run_id !== undefined)) {
-          // Failures of one job or of one parent's batches, usually rare: through the partial
-          // indexes of those runs (migration 8).
-          from = q.job_name !== undefined ? 'runs INDEXED BY runs_unsuccessful_by_job' : 'runs INDEXED BY runs_unsuccessful_by_parent';
-          if (q.job_name === undefined) where.push('parent_run_id IS NOT NULL');
-          where.push(UNSUCCESSFUL);
+        const index = stateIndex(q, q.states);
+        if (index) {
+          from = index.from;
+          where.push(...index.terms);
         }
       }
       const cur = q.cursor ? decodeCursor(q.cursor) : undefined;
@@ -546,7 +552,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
       if (q.job_name !== undefined) await flushJob(q.job_name);
       else await flushAll();
       const reads: Read[] = q.job_name !== undefined ? [[statsOfJob, q.since, q.until, q.job_name]] : [[statsPerJob, q.since, q.until], [statsOverall, q.since, q.until]];
-      const [perJob = [], overall = perJob] = ((await checkpointer.read(reads)) ?? readHere(reads)) as RunStatsRow[][];
+      const [perJob = [], overall = perJob] = (await readOffLoop(reads)) as RunStatsRow[][];
       const jobs = new Map<string, RunStats>();
       for (const r of perJob) jobs.set(r.job_name, runStatsOfRow(r));
       return { overall: runStatsOfRow(overall[0] ?? NO_RUNS_ROW), jobs };
@@ -555,7 +561,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
     async endedRuns(q) {
       await flushAll();
       const reads: Read[] = [[endedInStates, q.since, q.until, JSON.stringify(q.states)]];
-      const [rows = []] = (await checkpointer.read(reads)) ?? readHere(reads);
+      const [rows = []] = await readOffLoop(reads);
       return rows as { run_id: string; job_name: string; ended_at: number }[];
     },
 
