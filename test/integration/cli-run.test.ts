@@ -117,7 +117,9 @@ describe.skipIf(!built)('jobpulse run / push / jobs (real processes)', () => {
     const command = `process.on('SIGINT',()=>{require('fs').appendFileSync(${JSON.stringify(seen)},'INT\\n');setTimeout(()=>process.exit(0),300)});console.log('READY');setInterval(()=>{},1000)`;
     const wrapper = [process.execPath, BIN, 'run', '--job', 'ctrl-c', '--', process.execPath, '-e', command].map((w) => `'${w.replaceAll("'", "'\\''")}'`).join(' ');
     // util-linux `script` gives the wrapper a pty as its controlling terminal; \x03 typed on it is Ctrl-C.
-    const term = spawn('script', ['-qfec', wrapper, '/dev/null'], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    // It runs `$SHELL -c`: with `exec`, the wrapper replaces the shell, which dash (SHELL unset,
+    // as under CI) does not do by itself; a shell left waiting dies of the Ctrl-C itself (130).
+    const term = spawn('script', ['-qfec', `exec ${wrapper}`, '/dev/null'], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
     let screen = '';
     term.stdout.on('data', (d: Buffer) => (screen += d.toString()));
     const exited = new Promise<number | null>((r) => term.once('close', (code) => r(code)));
