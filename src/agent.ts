@@ -135,6 +135,7 @@ export async function createAgent(opts: AgentOptions): Promise<Agent> {
     maxPending: config.store.max_pending,
     maxJobs: config.limits.max_jobs,
     observer: selfMetrics.observer,
+    lateEventWindow: (jobName) => expectationsFor(config, jobName).late_event_window,
   });
   // On Redis the singleton sources write under their lease's fencing token (leased-source.ts).
   const fences = new Map<string, FenceCell>();

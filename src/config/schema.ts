@@ -24,6 +24,12 @@ export interface JobExpectations {
   schedule?: string;
   timezone: string;
   grace: number;
+  /**
+   * A progress or heartbeat without run_id that comes while the job has no unfinished run, less
+   * than this after its latest run ended (by the event's time), belongs to that run: recorded,
+   * not applied. Later ones open a new run.
+   */
+  late_event_window: number;
 }
 
 export interface Config {
@@ -139,6 +145,7 @@ const readExpectations = (r: ConfigReader, prefix: string, base?: JobExpectation
   d('min_duration', undefined);
   d('max_age', undefined);
   d('grace', base ? undefined : 5 * 60_000);
+  d('late_event_window', base ? undefined : 60_000);
   const action = r.optionalString(`${prefix}.max_duration_action`);
   if (action !== undefined) {
     if (action === 'timeout' || action === 'flag') out.max_duration_action = action;

@@ -105,6 +105,8 @@ interface Request {
 }
 
 const NEW_RUN_EVENTS = new Set(['queued', 'started', 'submitted']);
+/** Signs of life that open a running run when no run is open (lifecycle.ts: any event may open a run). */
+const SIGNS_OF_LIFE = new Set(['progress', 'heartbeat']);
 const RESULTS: readonly IngestResult['result'][] = ['applied', 'recorded', 'duplicate'];
 const NO_DRAFTS: EventDraft[] = [];
 /** Below twice this many queued events a batch is not split for pipelining: per-commit costs would dominate. */
@@ -120,6 +122,11 @@ export function createIngest(deps: {
   maxJobs: number;
   observer?: IngestObserver;
   newId?: () => string;
+  /**
+   * How long after a job's latest run ended a progress or heartbeat without run_id still
+   * belongs to it (config `late_event_window`); default 0: such an event opens a new run.
+   */
+  lateEventWindow?: (jobName: string) => number;
 }): Ingest {
   const { store, state, clock, logger, observer } = deps;
   const newId = deps.newId ?? (() => uuidv7());
@@ -323,13 +330,27 @@ export function createIngest(deps: {
       answers.push(results);
     }
 
+    /**
+     * The run a late sign of life belongs to: a heartbeat from a job's thread that outlived the
+     * run by a moment opened a new running run, which went stuck and paged for a job that had
+     * finished. Within late_event_window of the end it goes to the ended run (recorded, not
+     * applied); later, or from before any run, it opens a run as before.
+     */
+    function lateFor(d: EventDraft, at: number): string | undefined {
+      if (!SIGNS_OF_LIFE.has(d.event) || !deps.lateEventWindow) return undefined;
+      const job = jobOf(d.job_name);
+      const latest = job ? runOf(job.latest_run_id) : undefined;
+      if (latest?.ended_at === undefined || !isTerminal(latest.state)) return undefined;
+      return (d.timestamp ?? at) - latest.ended_at < deps.lateEventWindow(d.job_name) ? latest.run_id : undefined;
+    }
+
     function stamp(d: EventDraft, at: number): JobEvent {
       let runId = d.run_id;
       if (runId === undefined) {
         const active = activeRunOf(d.job_name);
         // `queued` always opens a new run; `started`/`submitted` join a run still waiting to start.
         const joins = active && (d.event === 'queued' ? false : NEW_RUN_EVENTS.has(d.event) ? active.state !== 'running' : true);
-        runId = joins && active ? active.run_id : newId();
+        runId = joins && active ? active.run_id : (active ? undefined : lateFor(d, at)) ?? newId();
       }
       // Object.assign onto an empty literal, then plain stores: on Node 20 a spread with added
       // properties leaves V8's fast clone path, ~4 µs per event and slow reads of the copy

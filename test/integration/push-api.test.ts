@@ -112,3 +112,48 @@ describe('POST /push → state → /metrics and the REST API', () => {
     expect(((await broken.json()) as { error: string }).error).toContain('could not gunzip');
   });
 });
+
+describe('a sign of life without run_id after the run ended (late_event_window)', () => {
+  let a: TestAgent;
+  const clock = new ManualClock(Date.UTC(2026, 11, 7, 3));
+  beforeEach(async () => {
+    a = await startAgent({ clock, config: { jobs: { overrides: { eager: { late_event_window: '0s' } } } } });
+  });
+  afterEach(() => a.stop());
+
+  it('goes to the ended run within the window (recorded, the job stays finished), opens a run after it', async () => {
+    const runId = (await a.push({ job_name: 'etl', event: 'started' })).body.run_id as string;
+    clock.advance(60_000);
+    await a.push({ job_name: 'etl', event: 'succeeded' });
+    // A heartbeat thread that outlived the run by a moment, and one stamped before the end.
+    clock.advance(10_000);
+    const late = await a.push({ job_name: 'etl', event: 'heartbeat' });
+    expect(late.status).toBe(200);
+    expect(late.body.results[0]).toMatchObject({ run_id: runId, result: 'recorded', state: 'succeeded' });
+    expect(late.body.results[0].reason).toContain('already succeeded');
+    const early = await a.push({ job_name: 'etl', event: 'progress', progress: 90, timestamp: clock.now() - 30_000 });
+    expect(early.body.results[0]).toMatchObject({ run_id: runId, result: 'recorded' });
+    expect((await a.get('/api/v1/jobs/etl')).body.state).toBe('succeeded');
+    expect((await a.get('/metrics')).text).toContain('job_status{job_name="etl",state="succeeded"} 1');
+    expect((await a.get('/api/v1/jobs/etl/runs')).body.runs).toHaveLength(1);
+    expect((await a.get(`/api/v1/runs/${runId}`)).body.events.map((e: { event: string }) => e.event)).toEqual(['started', 'succeeded', 'heartbeat', 'progress']);
+
+    // Past the window (1m by default) a heartbeat-only job's next run starts with its first beat.
+    clock.advance(60_000);
+    const next = await a.push({ job_name: 'etl', event: 'heartbeat' });
+    expect(next.body.results[0]).toMatchObject({ result: 'applied', state: 'running' });
+    expect(next.body.run_id).not.toBe(runId);
+  });
+
+  it('a finish or a start still opens a new run, and a job whose window is 0 opens one at once', async () => {
+    await a.push({ job_name: 'etl', event: 'succeeded' });
+    const again = await a.push({ job_name: 'etl', event: 'succeeded' });
+    expect((await a.get('/api/v1/jobs/etl/runs')).body.runs).toHaveLength(2);
+    expect(again.body.results[0].result).toBe('applied');
+
+    const first = (await a.push({ job_name: 'eager', event: 'succeeded' })).body.run_id as string;
+    const beat = await a.push({ job_name: 'eager', event: 'heartbeat' });
+    expect(beat.body.results[0]).toMatchObject({ result: 'applied', state: 'running' });
+    expect(beat.body.run_id).not.toBe(first);
+  });
+});
