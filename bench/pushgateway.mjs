@@ -2,7 +2,7 @@
 // 2xx, lifecycle bridge on) vs the real prometheus-pushgateway with
 // --push.disable-consistency-check (in memory, persistence off), both holding GROUPS groups.
 // A bare node:http server answering the same requests is measured in the same run as the ceiling
-// for any Node server on this machine. Each row also gives the server process's CPU time per
+// for any Node server on this machine; the three are measured in alternating rounds (below). Each row also gives the server process's CPU time per
 // request (from /proc, user + system), which moves much less with the machine's load than
 // requests/s, and the 1-minute load average when the row started.
 // Run alone: `npm run build && node bench/pushgateway.mjs`, or `BENCH_ONLY=pushgateway npm run bench`.
@@ -91,6 +91,20 @@ function wrk(url) {
   return { rps, p99ms, non2xx, requests };
 }
 
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const median = (xs) => {
+  const v = [...xs].sort((a, b) => a - b);
+  const m = v.length >> 1;
+  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+};
+
+/**
+ * All three servers are started and seeded first, then measured in ROUNDS rounds, each round
+ * one wrk run per server (the order rotating from round to round), each server left to go idle
+ * before the next one's run: this VM's speed moves by ±25% within minutes, and three runs one
+ * after the other compared the minutes as much as the servers. The ratio jobpulse / Pushgateway
+ * is taken per round; rows give medians.
+ */
 export async function benchPushgateway() {
   const rows = [];
   const targets = [
@@ -98,19 +112,44 @@ export async function benchPushgateway() {
     ['prometheus-pushgateway --push.disable-consistency-check', () => startPushgateway(['--push.disable-consistency-check'])],
     ['bare node:http answering 200 (ceiling for a Node server)', startBare],
   ];
-  for (const [name, start] of targets) {
-    const t = await start();
-    const t0 = performance.now();
-    if (t.seed !== false) await seed(t.url, GROUPS);
-    const seedS = (performance.now() - t0) / 1000;
-    const settleS = await settle(t.pid);
-    const load = loadavg()[0].toFixed(1);
-    const cpu0 = cpuSeconds(t.pid);
-    const r = wrk(t.url);
-    const cpuUs = ((cpuSeconds(t.pid) - cpu0) * 1e6) / r.requests;
-    await t.stop();
-    const seeding = t.seed !== false ? `; seeding ${GROUPS} groups took ${seedS.toFixed(1)} s, then ${settleS.toFixed(1)} s to go idle` : '';
-    rows.push([`Pushgateway-API PUT at ${GROUPS / 1000}k groups: ${name}`, `${r.rps.toFixed(0)} pushes/s`, `p99 ${r.p99ms.toFixed(2)} ms${r.non2xx ? `, non-2xx ${r.non2xx}` : ''}; server CPU ${cpuUs.toFixed(0)} µs/request; load avg ${load}${seeding}`]);
+  const started = [];
+  try {
+    for (const [name, start] of targets) {
+      const t = await start();
+      started.push(t);
+      const t0 = performance.now();
+      if (t.seed !== false) await seed(t.url, GROUPS);
+      const seedS = (performance.now() - t0) / 1000;
+      const settleS = await settle(t.pid);
+      t.row = { name, runs: [], seeding: t.seed !== false ? `; seeding ${GROUPS} groups took ${seedS.toFixed(1)} s, then ${settleS.toFixed(1)} s to go idle` : '' };
+    }
+    for (let round = 0; round < ROUNDS; round++) {
+      for (let k = 0; k < started.length; k++) {
+        const t = started[(k + round) % started.length];
+        const load = loadavg()[0];
+        const cpu0 = cpuSeconds(t.pid);
+        const r = wrk(t.url);
+        r.cpuUs = ((cpuSeconds(t.pid) - cpu0) * 1e6) / r.requests;
+        r.load = load;
+        t.row.runs.push(r);
+        await settle(t.pid);
+      }
+    }
+  } finally {
+    for (const t of started) await t.stop();
+  }
+  const [ours, pg] = started;
+  const ratios = ours.row.runs.map((r, i) => r.rps / pg.row.runs[i].rps);
+  for (const t of started) {
+    const { name, runs, seeding } = t.row;
+    const m = (k) => median(runs.map((r) => r[k]));
+    const non2xx = runs.reduce((n, r) => n + r.non2xx, 0);
+    const vsPg = t === ours ? `; **${median(ratios).toFixed(2)}×** the Pushgateway (per round: ${ratios.map((x) => x.toFixed(2)).join(', ')})` : '';
+    rows.push([
+      `Pushgateway-API PUT at ${GROUPS / 1000}k groups: ${name}`,
+      `${m('rps').toFixed(0)} pushes/s`,
+      `median of ${runs.length} runs (${runs.map((r) => r.rps.toFixed(0)).join(', ')})${vsPg}; p99 ${m('p99ms').toFixed(2)} ms${non2xx ? `, non-2xx ${non2xx}` : ''}; server CPU ${m('cpuUs').toFixed(0)} µs/request; load avg ${Math.min(...runs.map((r) => r.load)).toFixed(1)}–${Math.max(...runs.map((r) => r.load)).toFixed(1)}${seeding}`,
+    ]);
     process.stderr.write(`${rows.at(-1).join(' | ')}\n`);
   }
   return rows;
