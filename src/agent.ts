@@ -88,6 +88,8 @@ export async function createAgent(opts: AgentOptions): Promise<Agent> {
       ? await redisModule.createRedisStore({
           ...config.store.redis,
           onFollowError: (err) => logger.warn('following other replicas failed; retrying', { err }),
+          onIndexFilled: (info) => logger.info("redis: each job's ended runs indexed (data written before the index)", info),
+          onIndexFillError: (err) => logger.warn("redis: indexing each job's ended runs failed; the next start tries again", { err }),
         })
       : createSqliteStore({ path: config.store.sqlite.path, durability: config.store.sqlite.durability, cacheMb: config.store.sqlite.cache_mb });
   const state = new JobState(await store.loadState());

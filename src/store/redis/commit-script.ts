@@ -28,6 +28,10 @@
  *   runs / job-runs:<job> / child-runs:<parent>   zsets of run_id by created_at
  *   unfinished               set of run_ids without ended_at
  *   ended                    zset run_id by ended_at
+ *   job-ended:<job>          zset run_id by ended_at, one job's ended runs (a job's window of
+ *                            runs without reading its whole history); filled for data written
+ *                            before it by JOB_ENDED_FILL_SCRIPT, once, marked by
+ *   index:job-ended          set once job-ended:* holds every ended run (redis-store.ts)
  *   succeeded:<job>          zset run_id by ended_at (succeeded runs with a duration)
  *   job:<job_name>           hash { v, d } (job snapshot JSON); jobs: set of names
  *   lease:<name>:fence       the newest fencing token granted for a lease (lease.ts)
@@ -85,9 +89,11 @@ for _, r in ipairs(b.runs) do
   if r.ended then
     redis.call('SREM', p .. 'unfinished', r.id)
     redis.call('ZADD', p .. 'ended', r.ended, r.id)
+    redis.call('ZADD', p .. 'job-ended:' .. r.job, r.ended, r.id)
   else
     redis.call('SADD', p .. 'unfinished', r.id)
     redis.call('ZREM', p .. 'ended', r.id)
+    redis.call('ZREM', p .. 'job-ended:' .. r.job, r.id)
   end
   if r.succeeded then redis.call('ZADD', p .. 'succeeded:' .. r.job, r.ended, r.id) end
 end
@@ -113,7 +119,26 @@ redis.call('DEL', k)
 redis.call('ZREM', p .. 'runs', ARGV[2])
 redis.call('ZREM', p .. 'job-runs:' .. ARGV[4], ARGV[2])
 redis.call('ZREM', p .. 'ended', ARGV[2])
+redis.call('ZREM', p .. 'job-ended:' .. ARGV[4], ARGV[2])
 redis.call('ZREM', p .. 'succeeded:' .. ARGV[4], ARGV[2])
 if ARGV[5] ~= '' then redis.call('ZREM', p .. 'child-runs:' .. ARGV[5], ARGV[2]) end
 return 1
+`;
+
+/**
+ * Fills job-ended:<job> for runs of that job (ARGV[3..]) that `ended` holds: data committed
+ * before the index existed. Reads `ended` in the script, so a run pruned meanwhile (the
+ * delete script is atomic too) is not put back. Returns how many it added.
+ */
+export const JOB_ENDED_FILL_SCRIPT = `
+local p = ARGV[1]
+local key = p .. 'job-ended:' .. ARGV[2]
+local n = 0
+for i = 3, #ARGV do
+  local s = redis.call('ZSCORE', p .. 'ended', ARGV[i])
+  if s then
+    n = n + redis.call('ZADD', key, s, ARGV[i])
+  end
+end
+return n
 `;

@@ -33,7 +33,7 @@ import {
   type StoredEvent,
   type Success,
 } from '../store.js';
-import { COMMIT_SCRIPT, DELETE_RUN_SCRIPT } from './commit-script.js';
+import { COMMIT_SCRIPT, DELETE_RUN_SCRIPT, JOB_ENDED_FILL_SCRIPT } from './commit-script.js';
 import { createRedisGroups } from './redis-groups.js';
 import { followStream } from './follow-stream.js';
 import { decodeCursor, encodeCursor } from '../run-cursor.js';
@@ -47,11 +47,15 @@ export interface RedisStoreOptions {
   changes_max_len?: number;
   /** Called when following fails (Redis down); the follower retries by itself. */
   onFollowError?: (err: unknown) => void;
+  /** Told once the per-job index of ended runs was filled for data written before it (a pass at start, in the background). */
+  onIndexFilled?: (info: { jobs: number; runs: number; ms: number }) => void;
+  onIndexFillError?: (err: unknown) => void;
 }
 
 type Commands = Redis & {
   jpCommit(prefix: string, payload: string, maxLen: string): Promise<string[]>;
   jpDeleteRun(prefix: string, runId: string, rev: string, job: string, parent: string): Promise<number>;
+  jpFillJobEnded(prefix: string, job: string, ...runIds: string[]): Promise<number>;
 };
 
 
@@ -85,6 +89,7 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
   const redis = new Redis(opts.url, redisOptions(opts)) as Commands;
   redis.defineCommand('jpCommit', { numberOfKeys: 0, lua: COMMIT_SCRIPT });
   redis.defineCommand('jpDeleteRun', { numberOfKeys: 0, lua: DELETE_RUN_SCRIPT });
+  redis.defineCommand('jpFillJobEnded', { numberOfKeys: 0, lua: JOB_ENDED_FILL_SCRIPT });
   // ioredis logs unhandled 'error' events to stderr; failures surface through commands instead.
   redis.on('error', () => undefined);
   await redis.connect();
@@ -122,14 +127,17 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
   const successesOf = (ids: string[], runs: Map<string, Run>): Success[] =>
     ids.map((id) => runs.get(id)).flatMap((r) => (r?.ended_at !== undefined ? [{ ended_at: r.ended_at, duration_seconds: runDurationSeconds(r) ?? 0 }] : []));
   const readJobs = (names: string[]): Promise<Map<string, Job>> => readMany<Job>('job', names);
+  /** Set once job-ended:<job> holds every ended run (filled at start for older data, below). */
+  let indexed = false;
   /**
-   * Ids of one job's runs that ended in [since, until): the job's own runs, their end times
-   * looked up in `ended`. The window of `ended` holds every job's runs: filtering it for one
-   * job read all of them (a job page, refreshed every 10 s, read the week of 2,000 jobs).
-   * Every run of the job is looked at, not only those created before `until`: client
-   * timestamps may end a run before the agent created it.
+   * Ids of one job's runs that ended in [since, until), from the job's own index by end time.
+   * The window of `ended` holds every job's runs (a job page, refreshed every 10 s, read the
+   * week of 2,000 jobs), and looking up the end of each of the job's runs read its whole
+   * history: 61 ms per page at 5k runs, 668 ms at 50k (a job run every minute for a month);
+   * 3–4 ms from the index. Until the index is filled, that lookup is still the way.
    */
   const endedRunsOfJob = async (jobName: string, since: number, until: number): Promise<string[]> => {
+    if (indexed) return redis.zrangebyscore(`${p}job-ended:${jobName}`, since, `(${until}`);
     const all = await redis.zrange(`${p}job-runs:${jobName}`, 0, -1);
     const out: string[] = [];
     for (let i = 0; i < all.length; i += CHUNK) {
@@ -145,6 +153,38 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
     }
     return out;
   };
+
+  /**
+   * Data committed before job-ended:<job> existed: each job's runs that `ended` holds go into
+   * it, CHUNK at a time, once per Redis (the mark is set after the pass; replicas starting
+   * together each fill, which is idempotent). Commits maintain the index from then on. Runs
+   * in the background: 200k runs of 1,000 jobs took 4.3 s, which start-up should not wait for.
+   */
+  const mark = `${p}index:job-ended`;
+  const fillJobEnded = async (): Promise<void> => {
+    const t0 = performance.now();
+    const names = await redis.smembers(`${p}jobs`);
+    let runs = 0;
+    for (const name of names) {
+      if (closed) return;
+      const ids = await redis.zrange(`${p}job-runs:${name}`, 0, -1);
+      for (let i = 0; i < ids.length; i += CHUNK) runs += await redis.jpFillJobEnded(p, name, ...ids.slice(i, i + CHUNK));
+    }
+    await redis.set(mark, String(Date.now()));
+    indexed = true;
+    if (names.length > 0) opts.onIndexFilled?.({ jobs: names.length, runs, ms: performance.now() - t0 });
+  };
+  if ((await redis.exists(mark)) === 1) indexed = true;
+  else if ((await redis.scard(`${p}jobs`)) === 0) {
+    // A new deployment: nothing to fill, the commits will keep the index.
+    await redis.set(mark, String(Date.now()));
+    indexed = true;
+  }
+  // A failure (Redis gone) leaves the lookup in use; the next start fills again.
+  else
+    void fillJobEnded().catch((err: unknown) => {
+      if (!closed) opts.onIndexFillError?.(err);
+    });
 
   return {
     kind: 'redis',
