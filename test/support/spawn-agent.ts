@@ -14,9 +14,19 @@ export interface AgentProcess {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-export async function spawnAgent(opts: { db: string; env?: Record<string, string>; port?: number }): Promise<AgentProcess> {
+export async function spawnAgent(opts: {
+  db: string;
+  env?: Record<string, string>;
+  port?: number;
+  /** A soft RLIMIT_FSIZE (KiB) for the agent: writes past it fail as on a full disk; `prlimit` can lift it. */
+  fileSizeLimitKib?: number;
+}): Promise<AgentProcess> {
   const port = opts.port ?? (await freePort());
-  const child = spawn(process.execPath, ['bin/jobpulse.js', 'serve'], {
+  const [cmd, args] =
+    opts.fileSizeLimitKib === undefined
+      ? [process.execPath, ['bin/jobpulse.js', 'serve']]
+      : ['sh', ['-c', `ulimit -S -f ${opts.fileSizeLimitKib} && exec "$0" "$@"`, process.execPath, 'bin/jobpulse.js', 'serve']];
+  const child = spawn(cmd, args, {
     env: { ...process.env, JOBPULSE_PORT: String(port), JOBPULSE_HOST: '127.0.0.1', JOBPULSE_DB: opts.db, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -396,7 +396,9 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
 
     async ping() {
       if (closed) throw new Error('store is closed');
-      await redis.ping();
+      // A write, not PING: Redis refuses writes (MISCONF, OOM, a read-only replica after a
+      // failover) while it still answers PING.
+      await redis.set(`${p}write-probe`, String(Date.now()));
     },
 
     follow(onChange: (change: RemoteChange) => void) {

@@ -92,6 +92,8 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
   const upsertJob = W.add(UPSERT_JOB_SQL);
   const markJob = W.add('UPDATE jobs SET snap_seq = max(snap_seq, ?) WHERE job_name = ?');
   const setReplayFrom = W.add(`UPDATE store_meta SET value = ? WHERE key = 'replay_from'`);
+  // Readiness writes: a read answered while the disk was full and every commit failed.
+  const touchProbe = W.add(`INSERT INTO store_meta (key, value) VALUES ('write_probe', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`);
   // Pruning, a slice of the log (seq > ? AND seq <= ?) per transaction. event_keys and
   // run_events have no index on seq: their rows are found through the slice's events (an
   // event's id and run), by primary key, not by scanning the whole table.
@@ -600,7 +602,9 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
       if (closed) throw new Error('store is closed');
       const failure = writer.failure();
       if (failure) throw failure;
-      db.prepare('SELECT 1').get();
+      // A committed write, through the writer thread like every commit: `SELECT 1` answered
+      // while the disk was full (every push 503, /readyz ready). One WAL frame per probe.
+      await writer.run([[touchProbe, Date.now()]]);
     },
 
     async close() {
