@@ -3,6 +3,7 @@
  * fails, and the agent recovers by itself once Redis is back — no restart.
  */
 import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hasBinary } from '../support/require-binary.js';
 import { startAgent, type TestAgent } from '../support/start-agent.js';
@@ -54,5 +55,25 @@ describe.skipIf(!has)('Redis unavailable', () => {
     expect(again.body.results[0].result).toBe('applied');
     // What was acknowledged before the outage survived the Redis restart (AOF).
     expect((await a.agent.store.listEvents('r1')).map((e) => e.event_id)).toEqual(['e1', 'e2']);
+  });
+
+  it('a Redis that answers PING but refuses writes fails readiness too', async () => {
+    // min-replicas-to-write without replicas: every write gets NOREPLICAS, PING still PONG,
+    // as with a full disk under AOF (MISCONF) or a primary demoted to a read-only replica.
+    const admin = new Redis(redis.url);
+    try {
+      await admin.config('SET', 'min-replicas-to-write', '1');
+      expect(await admin.ping()).toBe('PONG');
+      const refused = await a.push({ job_name: 'j', run_id: 'r1', event: 'progress', progress: 60, event_id: 'e3' });
+      expect(refused.status).toBe(503);
+      const ready = await a.get('/readyz');
+      expect(ready.status).toBe(503);
+      expect(ready.body.checks.find((c: { name: string }) => c.name === 'store').ok).toBe(false);
+    } finally {
+      await admin.config('SET', 'min-replicas-to-write', '0');
+      admin.disconnect();
+    }
+    await until(async () => (await a.get('/readyz')).status === 200);
+    expect((await a.push({ job_name: 'j', run_id: 'r1', event: 'progress', progress: 60, event_id: 'e3' })).status).toBe(200);
   });
 });
