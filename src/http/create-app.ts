@@ -54,7 +54,7 @@ export function createApp(deps: AppDeps): Hono {
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
 
-  app.get('/readyz', async (c) => {
+  const readiness = async (): Promise<{ ready: boolean; checks: { name: string; ok: boolean; detail?: string }[] }> => {
     const checks = await Promise.all(
       deps.readiness.map(async (r) => {
         try {
@@ -64,8 +64,18 @@ export function createApp(deps: AppDeps): Hono {
         }
       }),
     );
-    const ready = checks.every((x) => x.ok);
+    return { ready: checks.every((x) => x.ok), checks };
+  };
+  app.get('/readyz', async (c) => {
+    const { ready, checks } = await readiness();
     return c.json({ status: ready ? 'ready' : 'not ready', checks }, ready ? 200 : 503);
+  });
+  // The Pushgateway's own probe paths, as its Helm chart and existing probes call them: the
+  // same answers as /healthz and /readyz, with the Pushgateway's plain "OK" body when well.
+  app.get('/-/healthy', (c) => c.text('OK'));
+  app.get('/-/ready', async (c) => {
+    const { ready, checks } = await readiness();
+    return ready ? c.text('OK') : c.json({ status: 'not ready', checks }, 503);
   });
 
   app.get('/metrics', deps.auth.require('read'), async (c) => {

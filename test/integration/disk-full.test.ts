@@ -53,6 +53,8 @@ describe.skipIf(!has)('a full disk', { timeout: 60_000 }, () => {
     for (let i = 0; i < 200 && ready.status === 200; i++) ready = await fetch(`${url}/readyz`);
     expect(ready.status).toBe(503);
     expect(((await ready.json()) as { checks: { name: string; ok: boolean }[] }).checks).toContainEqual(expect.objectContaining({ name: 'store', ok: false }));
+    // The Pushgateway's probe path says the same.
+    expect((await fetch(`${url}/-/ready`)).status).toBe(503);
 
     // Room again: ready without a restart, pushes durable again.
     execFileSync('prlimit', ['--pid', String(agent.child.pid), '--fsize=unlimited:']);

@@ -115,6 +115,15 @@ describe.skipIf(!has)('differential: jobpulse vs the real Pushgateway', () => {
     expect(ours).toEqual(real);
   });
 
+  it("answers the Pushgateway's probe paths as it does (Helm chart and existing probes call them)", async () => {
+    for (const path of ['/-/healthy', '/-/ready']) {
+      const a = await fetch(`${pg.url}${path}`);
+      const b = await fetch(`${jp.url}${path}`);
+      expect([b.status, await b.text()]).toEqual([a.status, await a.text()]);
+      expect(b.status).toBe(200);
+    }
+  });
+
   it('reads the Go-written delimited protobuf fixtures as the real Pushgateway does', async () => {
     const statuses: [string, number, number][] = [];
     for (const [name, bytes] of goProtobufFixtures()) {
