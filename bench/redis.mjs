@@ -7,8 +7,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createConnection } from 'node:net';
-import { AGENT_NODE_FLAGS, freePort } from './support.mjs';
+import { AGENT_NODE_FLAGS, freePort, startRedis } from './support.mjs';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 48);
@@ -16,29 +15,6 @@ const JOBS = Number(process.env.BENCH_JOBS ?? 200);
 const REPLICAS = (process.env.BENCH_REPLICAS ?? '1,2,3').split(',').map(Number);
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const redisUp = (port) =>
-  new Promise((resolve) => {
-    const s = createConnection({ port, host: '127.0.0.1' });
-    s.once('error', () => resolve(false));
-    s.once('connect', () => s.write('PING\r\n'));
-    s.once('data', (d) => (s.destroy(), resolve(String(d).startsWith('+PONG'))));
-  });
-
-async function startRedis() {
-  const dir = mkdtempSync(join(tmpdir(), 'jobpulse-bench-redis-'));
-  const port = await freePort();
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--appendfsync', 'everysec', '--dir', dir], { stdio: 'ignore' });
-  while (!(await redisUp(port))) await sleep(20);
-  return {
-    url: `redis://127.0.0.1:${port}`,
-    async stop() {
-      child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
-
 async function startAgent(env) {
   const port = await freePort();
   const child = spawn(process.execPath, [...AGENT_NODE_FLAGS, 'bin/jobpulse.js', 'serve'], {

@@ -1,6 +1,9 @@
 // Shared by the bench scripts: a free loopback port, and waiting for a URL to answer 2xx.
-import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createConnection, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 /** The Node flags bin/jobpulse.js starts with (its shebang line), so benches run the agent as users do. */
 export const AGENT_NODE_FLAGS = /^#!\/usr\/bin\/env -S node(.*)$/m.exec(readFileSync(new URL('../bin/jobpulse.js', import.meta.url), 'utf8'))[1].trim().split(/\s+/).filter(Boolean);
@@ -26,3 +29,27 @@ export async function waitFor(url, tries = 400) {
 }
 
 export const waitReady = (url) => waitFor(`${url}/readyz`);
+
+const redisUp = (port) =>
+  new Promise((resolve) => {
+    const s = createConnection({ port, host: '127.0.0.1' });
+    s.once('error', () => resolve(false));
+    s.once('connect', () => s.write('PING\r\n'));
+    s.once('data', (d) => (s.destroy(), resolve(String(d).startsWith('+PONG'))));
+  });
+
+/** A redis-server on a free loopback port, AOF every second (as the README asks), in a temp dir. */
+export async function startRedis() {
+  const dir = mkdtempSync(join(tmpdir(), 'jobpulse-bench-redis-'));
+  const port = await freePort();
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--appendfsync', 'everysec', '--dir', dir], { stdio: 'ignore' });
+  while (!(await redisUp(port))) await new Promise((r) => setTimeout(r, 20));
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    async stop() {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
