@@ -94,12 +94,14 @@ export async function createAgent(opts: AgentOptions): Promise<Agent> {
       : createSqliteStore({ path: config.store.sqlite.path, durability: config.store.sqlite.durability, cacheMb: config.store.sqlite.cache_mb });
   const state = new JobState(await store.loadState());
   // Shared store: install what other replicas commit, unless memory already holds newer.
-  store.follow?.((c) =>
+  store.follow?.((c) => {
+    // A job deleted on another replica goes first: what the same batch brings of it is newer.
+    for (const name of c.removed ?? []) state.remove(name);
     state.publish(
       c.jobs.filter((j) => !isStale(j, state.getJob(j.job_name))),
       c.runs.filter((r) => !isStale(r, state.getRun(r.run_id))),
-    ),
-  );
+    );
+  });
   const auth = createAuth(config.auth);
 
   const batches = createBatchIndex({ state, store });
@@ -253,7 +255,7 @@ export async function createAgent(opts: AgentOptions): Promise<Agent> {
     readiness.push({ name: 'kafka', check: async () => kafka.health() });
   }
   const routes = [
-    createApiRoutes({ state, store, clock, auth, expectedDuration }),
+    createApiRoutes({ state, store, clock, auth, expectedDuration, forgetJob: (name) => (ingest as Ingest).forget(name) }),
     // The status page: exact paths only ('/', '/jobs/*', '/runs/*'), so /metrics, /push and /api/* stay as they are.
     createPageRoutes({ state, store, clock, auth, config, readiness, expectedDuration, pushgateway: () => pushgateway }),
   ];

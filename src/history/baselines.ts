@@ -99,7 +99,8 @@ export function createBaselines(deps: { store: Store; state: JobState; runs: num
           windows.set(name, w);
         }
       } else for (const job of deps.state.allJobs()) await refresh(job.job_name);
-      off ??= deps.state.onChange(({ runs }) => {
+      off ??= deps.state.onChange(({ runs, removed }) => {
+        for (const name of removed ?? []) windows.delete(name);
         for (const r of runs) {
           if (r.state !== 'succeeded' || r.ended_at === undefined) continue;
           const d = runDurationSeconds(r);

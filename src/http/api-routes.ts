@@ -18,6 +18,8 @@ export interface ApiDeps {
   clock: Clock;
   auth: Auth;
   expectedDuration: (jobName: string) => number | undefined;
+  /** Deletes a job with its runs and events (ingest's `forget`). */
+  forgetJob: (jobName: string) => Promise<{ runs: number; events: number }>;
 }
 
 const parseStates = (v: string | undefined): RunState[] | undefined => {
@@ -72,6 +74,16 @@ export function createApiRoutes(deps: ApiDeps): Hono {
     const job = state.getJob(name);
     if (!job) throw new NotFoundError(`unknown job ${JSON.stringify(name)}`);
     return c.json(jobView(job, state.latestRun(job), clock.now(), deps.expectedDuration(name)));
+  });
+
+  /**
+   * Deletes a job: it leaves /metrics, the jobs list and the status page, its runs and their
+   * events leave the history, and its slot under limits.max_jobs is free. Admin only.
+   */
+  app.delete('/api/v1/jobs/:job_name', deps.auth.require('admin'), async (c) => {
+    const name = c.req.param('job_name');
+    const gone = await deps.forgetJob(name);
+    return c.json({ deleted: name, runs: gone.runs, events: gone.events });
   });
 
   /** One page of runs as views: `?state=` filter, `?limit=` (up to 1000), `?cursor=` from the previous page. */

@@ -29,7 +29,7 @@ import { applyToJob, type Job } from '../domain/job.js';
 import type { EventDraft, JobEvent } from '../domain/job-event.js';
 import { apply } from '../domain/lifecycle.js';
 import { isTerminal, type Run } from '../domain/run.js';
-import { FencedWriteError, OverloadedError, StoreUnavailableError, TooManyJobsError } from '../domain/errors.js';
+import { FencedWriteError, NotFoundError, OverloadedError, StoreUnavailableError, TooManyJobsError } from '../domain/errors.js';
 import type { Clock } from '../runtime/clock.js';
 import { uuidv7 } from '../runtime/ids.js';
 import type { Logger } from '../runtime/logger.js';
@@ -82,6 +82,12 @@ export interface Ingest {
   healthy(): boolean;
   /** Stops taking new events and waits for queued ones to commit. Idempotent. */
   drain(): Promise<void>;
+  /**
+   * Deletes a job, its runs and their events (DELETE /api/v1/jobs/…): waits for the batches
+   * in flight, holds the next ones while the store deletes, then forgets the job in memory.
+   * Events of that job queued meanwhile start it afresh. NotFoundError for an unknown job.
+   */
+  forget(jobName: string): Promise<{ runs: number; events: number }>;
 }
 
 /** A batch sent to the store and not answered yet: what later batches reduce on top of. */
@@ -145,8 +151,11 @@ export function createIngest(deps: {
   let draining: Promise<void> | undefined;
   let drained: (() => void) | undefined;
 
+  /** Set while a job is being deleted: no batch is reduced or committed meanwhile. */
+  let exclusive: Promise<void> | undefined;
+
   const schedule = (): void => {
-    if (scheduled || reducing || inflight.size >= depth) return;
+    if (scheduled || reducing || inflight.size >= depth || exclusive) return;
     scheduled = true;
     // setImmediate lets every request already read off the sockets join this batch.
     setImmediate(() => {
@@ -172,7 +181,7 @@ export function createIngest(deps: {
   };
 
   function flush(): void {
-    if (reducing || inflight.size >= depth) return;
+    if (reducing || inflight.size >= depth || exclusive) return;
     if (queue.length === 0) {
       if (inflight.size === 0) drained?.();
       return;
@@ -469,6 +478,29 @@ export function createIngest(deps: {
     for (const r of batch) r.reject(e);
   }
 
+  /**
+   * A deletion runs alone: batches in flight settle first (their overlays and commits concern
+   * the job as much as any), the store deletes, and memory forgets the job before the next
+   * batch is reduced, so no batch ever reduces on top of a job the store no longer has.
+   */
+  async function forget(jobName: string): Promise<{ runs: number; events: number }> {
+    while (exclusive) await exclusive;
+    let release: () => void = () => undefined;
+    exclusive = new Promise<void>((r) => (release = r));
+    try {
+      while (reducing || inflight.size > 0) await Promise.race([...inflight, new Promise((r) => setTimeout(r, 5))]);
+      if (!state.getJob(jobName)) throw new NotFoundError(`unknown job ${JSON.stringify(jobName)}`);
+      const gone = await store.forgetJob(jobName);
+      state.remove(jobName);
+      logger.info('job deleted', { job_name: jobName, runs: gone.runs, events: gone.events });
+      return gone;
+    } finally {
+      exclusive = undefined;
+      release();
+      if (queue.length > 0) schedule();
+    }
+  }
+
   return {
     ingest(drafts, opts) {
       if (draining) return Promise.reject(new StoreUnavailableError('agent is shutting down'));
@@ -493,6 +525,7 @@ export function createIngest(deps: {
       });
       return draining;
     },
+    forget,
   };
 }
 

@@ -6,7 +6,8 @@
 import type { Job } from '../domain/job.js';
 import { isTerminal, type Run } from '../domain/run.js';
 
-export type ChangeListener = (change: { jobs: readonly Job[]; runs: readonly Run[] }) => void;
+/** `removed`: jobs deleted (DELETE /api/v1/jobs/…), with their runs; listeners drop what they keep of them. */
+export type ChangeListener = (change: { jobs: readonly Job[]; runs: readonly Run[]; removed?: readonly string[] }) => void;
 
 export class JobState {
   private readonly jobs = new Map<string, Job>();
@@ -66,6 +67,16 @@ export class JobState {
     for (const id of replacedLatest) this.evictFinished(id);
     for (const r of runs) if (isTerminal(r.state)) this.evictFinished(r.run_id);
     for (const l of this.listeners) l({ jobs, runs });
+  }
+
+  /**
+   * Forgets a deleted job and every run of it memory holds. Only ingest's writer calls this
+   * (with nothing of that job in flight), or the follower for a deletion on another replica.
+   */
+  remove(jobName: string): void {
+    if (!this.jobs.delete(jobName)) return;
+    for (const [id, r] of this.runs) if (r.job_name === jobName) this.runs.delete(id);
+    for (const l of this.listeners) l({ jobs: [], runs: [], removed: [jobName] });
   }
 
   private evictFinished(runId: string): void {

@@ -177,6 +177,12 @@ export interface Store {
   /** Every child run of these parents, in one pass (start-up; a store without it is asked parent by parent). */
   childRuns?(parentIds: readonly string[]): Promise<Run[]>;
   prune(q: { eventsBefore: number; runsBefore: number }): Promise<{ events: number; runs: number }>;
+  /**
+   * Deletes a job: its row, every run of it, their events, event ids and run-event chunks
+   * (DELETE /api/v1/jobs/…). Ingest calls it with none of the agent's commits in flight.
+   * Counts what went.
+   */
+  forgetJob(jobName: string): Promise<{ runs: number; events: number }>;
   /** Throws when the store cannot be written (readiness). */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -237,4 +243,5 @@ export const isStale = (incoming: object, held: object | undefined): boolean =>
   held !== undefined && revisionOf(held) > revisionOf(incoming);
 
 /** Committed snapshots another replica wrote, delivered by a shared store's change feed. */
-export type RemoteChange = { jobs: Job[]; runs: Run[] };
+/** `removed`: jobs deleted on another replica, to forget before installing `jobs` and `runs`. */
+export type RemoteChange = { jobs: Job[]; runs: Run[]; removed?: string[] };

@@ -126,4 +126,26 @@ describe.skipIf(!has)('replicas sharing one Redis', () => {
     expect((await late.get('/api/v1/runs/r')).body.state).toBe('running');
     expect(await jobsOf(late)).toBe(await jobsOf(a as TestAgent));
   });
+
+  it('a job deleted through one replica leaves every replica, and a push brings it back anew everywhere', async () => {
+    const [a, b] = await replicas(2);
+    for (let i = 0; i < 3; i++) {
+      await (a as TestAgent).push([{ job_name: 'gone', run_id: `g${i}`, event: 'started' }, { job_name: 'gone', run_id: `g${i}`, event: 'succeeded' }]);
+      await (b as TestAgent).push({ job_name: 'kept', run_id: `k${i}`, event: 'started' });
+    }
+    await (b as TestAgent).push({ job_name: 'gone', run_id: 'g-open', event: 'started' });
+    await until(async () => (await jobsOf(a as TestAgent)) === (await jobsOf(b as TestAgent)));
+    const res = await fetch(`${(a as TestAgent).url}/api/v1/jobs/gone`, { method: 'DELETE' });
+    expect(res.status).toBe(401); // admin endpoints are off without admin tokens
+    const gone = await (a as TestAgent).agent.ingest.forget('gone');
+    expect(gone).toEqual({ runs: 4, events: 7 });
+    const names = async (x: TestAgent): Promise<string[]> => (await x.get('/api/v1/jobs')).body.jobs.map((j: { job_name: string }) => j.job_name);
+    await until(async () => JSON.stringify(await names(b as TestAgent)) === '["kept"]');
+    expect((await (b as TestAgent).get('/metrics')).text).not.toContain('"gone"');
+    expect((await (b as TestAgent).get('/api/v1/runs/g-open')).status).toBe(404);
+    // Pushed again through the other replica: a new job with only its new run, on both.
+    await (b as TestAgent).push({ job_name: 'gone', run_id: 'g-new', event: 'started' });
+    await until(async () => (await jobsOf(a as TestAgent)) === (await jobsOf(b as TestAgent)));
+    expect((await (a as TestAgent).get('/api/v1/jobs/gone/runs')).body.runs.map((r: { run_id: string }) => r.run_id)).toEqual(['g-new']);
+  });
 });

@@ -92,6 +92,33 @@ describe.each(ADAPTERS)('Store conformance: $name', (adapter) => {
       expect(a.runs_total.succeeded).toBe(2);
     });
 
+    it('forgetJob deletes the job, its runs, their events and event ids; other jobs keep theirs', async () => {
+      await store.commit(finished(w, 'a1', 'a', T0, 1000));
+      await store.commit(finished(w, 'a2', 'a', T0 + 10_000, 1000, 'failed'));
+      await store.commit(w.batch([{ run: 'a3', job: 'a', event: 'started', at: T0 + 20_000, id: 'a3-start' }, { run: 'a3', job: 'a', event: 'heartbeat', at: T0 + 21_000 }]));
+      await store.commit(finished(w, 'c1', 'a', T0 + 20_500, 100, 'succeeded', 'a3'));
+      await store.commit(w.batch([{ run: 'b1', job: 'b', event: 'started', at: T0, id: 'b1-start' }]));
+      await store.commit(finished(w, 'b0', 'b', T0 - 5000, 1000));
+      expect(await store.forgetJob('a')).toEqual({ runs: 4, events: 8 });
+      const { jobs, runs } = await store.loadState();
+      expect(jobs.map((j) => j.job_name)).toEqual(['b']);
+      expect(runs.map((r) => r.run_id).sort()).toEqual(['b1']);
+      expect(await store.getRuns(['a1', 'a2', 'a3', 'c1', 'b0'])).toEqual(new Map([['b0', expect.objectContaining({ run_id: 'b0' })]]));
+      expect(await store.listEvents('a3')).toEqual([]);
+      expect((await store.listRuns({ job_name: 'a', limit: 10 })).runs).toEqual([]);
+      expect((await store.listRuns({ parent_run_id: 'a3', limit: 10 })).runs).toEqual([]);
+      expect(await store.finishedRuns({ job_name: 'a', since: 0, until: T0 + 100_000 })).toEqual([]);
+      expect((await store.finishedRuns({ since: 0, until: T0 + 100_000 })).map((r) => r.job_name)).toEqual(['b']);
+      expect(await store.recentSuccesses('a', 10)).toEqual([]);
+      // Its event ids are free again; the other job's are still logged.
+      expect(await store.findEvents(['a3-start', 'b1-start'])).toEqual(new Map([['b1-start', { run_id: 'b1' }]]));
+      expect((await store.listEvents('b1')).map((e) => e.event)).toEqual(['started']);
+      // Pushed again, the job starts afresh.
+      const again = new Writer();
+      await store.commit(finished(again, 'a9', 'a', T0 + 50_000, 1000));
+      expect((await store.loadState()).jobs.find((j) => j.job_name === 'a')?.runs_total.succeeded).toBe(1);
+    });
+
     it('commits all or nothing: a batch carrying an already logged event id writes none of its parts', async () => {
       await store.commit(w.batch([{ run: 'r1', event: 'started', at: T0, id: 'dup' }]));
       const bad = w.batch([

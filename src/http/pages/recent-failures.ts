@@ -28,7 +28,8 @@ export function createRecentFailures(deps: { store: Store; state: JobState; wind
   };
   let loaded: Promise<void> | undefined;
   const load = (now: number): Promise<void> => {
-    deps.state.onChange(({ runs }) => {
+    deps.state.onChange(({ runs, removed }) => {
+      for (const name of removed ?? []) byJob.delete(name);
       for (const r of runs) if (FAILURE_STATES.has(r.state) && r.ended_at !== undefined) add(r.job_name, r.run_id, r.ended_at);
     });
     const q = { since: now - deps.windowMs, until: now + 1 };

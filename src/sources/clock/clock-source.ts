@@ -91,7 +91,20 @@ export function createClockSource(deps: {
     return [...names].filter((n) => spec(n) !== undefined);
   };
 
-  const offChange = state.onChange(({ runs }) => {
+  const offChange = state.onChange(({ runs, removed }) => {
+    if (removed) {
+      // A deleted job starts afresh if it comes back (a schedule in the config brings it back
+      // with its next missed slot, judged from then on, not from before the deletion).
+      const gone = new Set(removed);
+      finished = finished.filter((r) => !gone.has(r.job_name));
+      for (const name of gone) {
+        checkedUntil.set(name, clock.now());
+        starts.delete(name);
+        loadedStarts.delete(name);
+        next.delete(name);
+        pending.delete(name);
+      }
+    }
     for (const r of runs) {
       if (r.state === 'succeeded' && !r.too_short) finished.push(r);
       if (r.state !== 'missed') starts.get(r.job_name)?.set(r.run_id, r.created_at);

@@ -394,6 +394,49 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
       return { events, runs };
     },
 
+    async forgetJob(name) {
+      // Run by run (CHUNK at a time): each run's events (hash `ev` and the receive-time index)
+      // with their ids in `eventids`, its event list, snapshot and index entries; then the job
+      // and its per-job indexes, and a `removed` entry on the change stream for the replicas.
+      // Not one script: a job with 100k runs would hold Redis for seconds.
+      const ids = await redis.zrange(`${p}job-runs:${name}`, 0, -1);
+      let events = 0;
+      for (let i = 0; i < ids.length; i += CHUNK) {
+        const part = ids.slice(i, i + CHUNK);
+        const runs = await readRuns(part);
+        const lists = redis.pipeline();
+        for (const id of part) lists.zrange(`${p}run-events:${id}`, 0, -1);
+        const seqs = ((await lists.exec()) ?? []).flatMap(([err, val]) => {
+          if (err) throw err;
+          return val as string[];
+        });
+        const tx = redis.multi();
+        for (let k = 0; k < seqs.length; k += CHUNK) {
+          const some = seqs.slice(k, k + CHUNK);
+          const eventIds = (await redis.hmget(`${p}ev`, ...some)).flatMap((d) => (d ? [(JSON.parse(d) as StoredEvent).event_id] : []));
+          if (eventIds.length > 0) tx.hdel(`${p}eventids`, ...eventIds);
+          tx.hdel(`${p}ev`, ...some);
+          tx.zrem(`${p}ev-by-recv`, ...some);
+        }
+        for (const id of part) {
+          tx.del(`${p}run:${id}`, `${p}run-events:${id}`, `${p}child-runs:${id}`);
+          tx.zrem(`${p}runs`, id);
+          tx.zrem(`${p}ended`, id);
+          tx.srem(`${p}unfinished`, id);
+          const parent = runs.get(id)?.parent_run_id;
+          if (parent !== undefined) tx.zrem(`${p}child-runs:${parent}`, id);
+        }
+        for (const [err] of (await tx.exec()) ?? []) if (err) throw err;
+        events += seqs.length;
+      }
+      const tx = redis.multi();
+      tx.del(`${p}job:${name}`, `${p}job-runs:${name}`, `${p}job-ended:${name}`, `${p}succeeded:${name}`);
+      tx.srem(`${p}jobs`, name);
+      tx.xadd(`${p}changes`, 'MAXLEN', '~', maxLen, '*', 'origin', origin, 'runs', '[]', 'jobs', '[]', 'removed', JSON.stringify([name]));
+      for (const [err] of (await tx.exec()) ?? []) if (err) throw err;
+      return { runs: ids.length, events };
+    },
+
     async ping() {
       if (closed) throw new Error('store is closed');
       // A write, not PING: Redis refuses writes (MISCONF, OOM, a read-only replica after a
@@ -412,14 +455,17 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
         async handle(entries) {
           const runIds = new Set<string>();
           const jobNames = new Set<string>();
+          const removed = new Set<string>();
           for (const e of entries) {
             if (e.origin === origin) continue;
             for (const r of JSON.parse(e.runs ?? '[]') as string[]) runIds.add(r);
             for (const j of JSON.parse(e.jobs ?? '[]') as string[]) jobNames.add(j);
+            for (const j of JSON.parse(e.removed ?? '[]') as string[]) removed.add(j);
           }
-          if (runIds.size === 0 && jobNames.size === 0) return;
+          if (runIds.size === 0 && jobNames.size === 0 && removed.size === 0) return;
+          // Snapshots read after the removal: a job deleted and pushed again comes back anew.
           const [runs, jobs] = await Promise.all([readRuns([...runIds]), readJobs([...jobNames])]);
-          onChange({ jobs: [...jobs.values()], runs: [...runs.values()] });
+          onChange({ jobs: [...jobs.values()], runs: [...runs.values()], ...(removed.size > 0 ? { removed: [...removed] } : {}) });
         },
       });
     },

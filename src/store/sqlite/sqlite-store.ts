@@ -92,6 +92,17 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
   const upsertJob = W.add(UPSERT_JOB_SQL);
   const markJob = W.add('UPDATE jobs SET snap_seq = max(snap_seq, ?) WHERE job_name = ?');
   const setReplayFrom = W.add(`UPDATE store_meta SET value = ? WHERE key = 'replay_from'`);
+  // A deleted job (forgetJob): its runs' events through their run_events chunks (event_keys by
+  // the events' ids, like prune), then the chunks, the runs, the job row; one transaction.
+  const RUNS_OF_JOB = 'SELECT run_id FROM runs WHERE job_name = ?';
+  const SEQS_OF_JOB = `SELECT j.value FROM run_events r, json_each(r.seqs) j WHERE r.run_id IN (${RUNS_OF_JOB})`;
+  const forgetStatements = [
+    W.add(`DELETE FROM event_keys WHERE event_id IN (SELECT json_extract(data, '$.event_id') FROM events WHERE seq IN (${SEQS_OF_JOB})) AND run_id IN (${RUNS_OF_JOB})`),
+    W.add(`DELETE FROM events WHERE seq IN (${SEQS_OF_JOB}) AND run_id IN (${RUNS_OF_JOB})`),
+    W.add(`DELETE FROM run_events WHERE run_id IN (${RUNS_OF_JOB})`),
+    W.add('DELETE FROM runs WHERE job_name = ?'),
+    W.add('DELETE FROM jobs WHERE job_name = ?'),
+  ] as const;
   // Readiness writes: a read answered while the disk was full and every commit failed.
   const touchProbe = W.add(`INSERT INTO store_meta (key, value) VALUES ('write_probe', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`);
   // Pruning, a slice of the log (seq > ? AND seq <= ?) per transaction. event_keys and
@@ -596,6 +607,23 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
       const events = await pruneEvents(q.eventsBefore);
       const runs = await pruneRuns(q.runsBefore);
       return { events, runs };
+    },
+
+    async forgetJob(name) {
+      // Its rows first: events not yet in a run_events chunk are found through the chunks.
+      await flushJob(name);
+      const [keys, events, chunks, runs, job] = forgetStatements;
+      const changes = await writer.run(
+        [
+          [keys, name, name],
+          [events, name, name],
+          [chunks, name],
+          [runs, name],
+          [job, name],
+        ],
+        { changes: true },
+      );
+      return { runs: changes?.[3] ?? 0, events: changes?.[1] ?? 0 };
     },
 
     async ping() {

@@ -1,0 +1,90 @@
+/**
+ * DELETE /api/v1/jobs/{job_name}: a decommissioned or mistyped job leaves /metrics, the jobs
+ * list and the history, and frees its slot under limits.max_jobs (a job never left before, so
+ * max_jobs capped the distinct names an agent would ever take). Admin only.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../src/runtime/clock.js';
+import { startAgent, type TestAgent } from '../support/start-agent.js';
+import { tempDir } from '../support/temp-dir.js';
+
+const ADMIN = { authorization: 'Bearer admin-secret' };
+const WRITE = { authorization: 'Bearer write-secret' };
+const config = { limits: { max_jobs: 2 }, auth: { admin_tokens: ['admin-secret'], write_tokens: ['write-secret'] }, jobs: { defaults: { stuck_after: '1m' } } };
+
+describe('deleting a job', () => {
+  const dir = tempDir();
+  const clock = new ManualClock(Date.UTC(2026, 11, 7, 4));
+  let a: TestAgent | undefined;
+  afterEach(async () => {
+    await a?.stop();
+    a = undefined;
+  });
+  const del = (name: string, headers: Record<string, string>): Promise<Response> =>
+    fetch(`${(a as TestAgent).url}/api/v1/jobs/${encodeURIComponent(name)}`, { method: 'DELETE', headers });
+
+  it('removes it from memory, /metrics and the history, frees its max_jobs slot, and stays gone after a restart', async () => {
+    a = await startAgent({ clock, config, dir: dir.path });
+    const started = await a.push({ job_name: 'typo-etl', event: 'started', event_id: 'once' }, WRITE);
+    const runId = started.body.run_id as string;
+    await a.push({ job_name: 'typo-etl', event: 'progress', progress: 40 }, WRITE);
+    await a.push([{ job_name: 'nightly', event: 'started' }, { job_name: 'nightly', event: 'succeeded' }], WRITE);
+    expect((await a.push({ job_name: 'third', event: 'started' }, WRITE)).status).toBe(429);
+
+    expect((await del('typo-etl', {})).status).toBe(401);
+    const writer = await del('typo-etl', WRITE);
+    expect(writer.status).toBe(401);
+    expect(((await writer.json()) as { error: string }).error).toContain('admin access');
+    const res = await del('typo-etl', ADMIN);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ deleted: 'typo-etl', runs: 1, events: 2 });
+
+    expect((await a.get('/api/v1/jobs', WRITE)).body.jobs.map((j: { job_name: string }) => j.job_name)).toEqual(['nightly']);
+    expect((await a.get('/api/v1/jobs/typo-etl', WRITE)).status).toBe(404);
+    expect((await a.get(`/api/v1/runs/${runId}`, WRITE)).status).toBe(404);
+    const metrics = (await a.get('/metrics', WRITE)).text;
+    expect(metrics).not.toContain('typo-etl');
+    expect(metrics).toContain('job_runs_total{job_name="nightly",outcome="succeeded"} 1');
+    // The detectors no longer see its running run: nothing comes back when it would be stuck.
+    clock.advance(5 * 60_000);
+    await a.agent.detectors?.sweep();
+    expect((await a.get('/api/v1/jobs/typo-etl', WRITE)).status).toBe(404);
+    expect((await del('typo-etl', ADMIN)).status).toBe(404);
+
+    // Its slot is free; its event id may be used again (a new job of the same name is new).
+    expect((await a.push({ job_name: 'third', event: 'started' }, WRITE)).status).toBe(200);
+    expect((await del('third', ADMIN)).status).toBe(200);
+    const again = await a.push({ job_name: 'typo-etl', event: 'started', event_id: 'once' }, WRITE);
+    expect(again.body.results[0].result).toBe('applied');
+    expect(again.body.run_id).not.toBe(runId);
+
+    const before = (await a.get('/api/v1/jobs', WRITE)).body;
+    await a.stop();
+    a = await startAgent({ clock, config, dir: dir.path });
+    expect((await a.get('/api/v1/jobs', WRITE)).body).toEqual(before);
+    expect((await a.get(`/api/v1/runs/${runId}`, WRITE)).status).toBe(404);
+  });
+
+  it('pushes racing a deletion are all answered, and memory and store agree afterwards', async () => {
+    a = await startAgent({ clock, config: { auth: { admin_tokens: ['admin-secret'] } }, dir: dir.path });
+    const open = { authorization: 'Bearer admin-secret' };
+    for (let i = 0; i < 20; i++) await a.push({ job_name: 'busy', run_id: `old-${i}`, event: 'started' }, open);
+    const pushes = Array.from({ length: 60 }, (_, i) => a!.push([{ job_name: 'busy', run_id: `new-${i}`, event: 'started' }, { job_name: 'busy', run_id: `new-${i}`, event: 'succeeded' }], open));
+    const deleted = del('busy', ADMIN);
+    const statuses = (await Promise.all(pushes)).map((r) => r.status);
+    expect(statuses.every((s) => s === 200)).toBe(true);
+    expect((await deleted).status).toBe(200);
+    // Whatever landed after the deletion is the job now, the same in memory and after a restart.
+    const metrics = async (): Promise<string[]> =>
+      (await a!.get('/metrics', open)).text
+        .split('\n')
+        .filter((l) => l.startsWith('job_') && l.includes('"busy"'))
+        .sort();
+    const before = await metrics();
+    const runs = (await a.get('/api/v1/jobs/busy/runs?limit=1000', open)).body.runs ?? [];
+    for (const r of runs) expect(r.run_id).toMatch(/^new-/);
+    await a.stop();
+    a = await startAgent({ clock, config: { auth: { admin_tokens: ['admin-secret'] } }, dir: dir.path });
+    expect(await metrics()).toEqual(before);
+  });
+});
