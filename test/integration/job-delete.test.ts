@@ -3,7 +3,7 @@
  * list and the history, and frees its slot under limits.max_jobs (a job never left before, so
  * max_jobs capped the distinct names an agent would ever take). Admin only.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/runtime/clock.js';
 import { startAgent, type TestAgent } from '../support/start-agent.js';
 import { tempDir } from '../support/temp-dir.js';
@@ -13,12 +13,16 @@ const WRITE = { authorization: 'Bearer write-secret' };
 const config = { limits: { max_jobs: 2 }, auth: { admin_tokens: ['admin-secret'], write_tokens: ['write-secret'] }, jobs: { defaults: { stuck_after: '1m' } } };
 
 describe('deleting a job', () => {
-  const dir = tempDir();
+  let dir: ReturnType<typeof tempDir>;
+  beforeEach(() => {
+    dir = tempDir();
+  });
   const clock = new ManualClock(Date.UTC(2026, 11, 7, 4));
   let a: TestAgent | undefined;
   afterEach(async () => {
     await a?.stop();
     a = undefined;
+    dir.cleanup();
   });
   const del = (name: string, headers: Record<string, string>): Promise<Response> =>
     fetch(`${(a as TestAgent).url}/api/v1/jobs/${encodeURIComponent(name)}`, { method: 'DELETE', headers });
@@ -63,6 +67,36 @@ describe('deleting a job', () => {
     a = await startAgent({ clock, config, dir: dir.path });
     expect((await a.get('/api/v1/jobs', WRITE)).body).toEqual(before);
     expect((await a.get(`/api/v1/runs/${runId}`, WRITE)).status).toBe(404);
+  });
+
+  it("from the status page: the job page's button, behind the admin token and from the same site only", async () => {
+    a = await startAgent({ clock, config, dir: dir.path });
+    const name = 'mistyped "<etl>"';
+    await a.push({ job_name: name, event: 'started' }, WRITE);
+    const basic = (token: string) => ({ authorization: `Basic ${Buffer.from(`ops:${token}`).toString('base64')}` });
+    const page = await fetch(`${a.url}/jobs/${encodeURIComponent(name)}`, { headers: basic('write-secret') });
+    const html = await page.text();
+    expect(page.status).toBe(200);
+    expect(html).toContain('Delete job');
+    expect(html).toContain('<input type="hidden" name="job_name" value="mistyped &quot;&lt;etl&gt;&quot;"');
+    const post = (headers: Record<string, string>) =>
+      fetch(`${(a as TestAgent).url}/jobs/delete`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+        body: new URLSearchParams({ job_name: name }).toString(),
+      });
+    const none = await post({});
+    expect(none.status).toBe(401);
+    expect(none.headers.get('www-authenticate')).toContain('Basic');
+    expect((await post(basic('write-secret'))).status).toBe(401);
+    expect((await post({ ...basic('admin-secret'), origin: 'http://evil.example' })).status).toBe(403);
+    expect((await a.get('/api/v1/jobs', WRITE)).body.jobs).toHaveLength(1);
+    const ok = await post(basic('admin-secret'));
+    expect(ok.status).toBe(303);
+    expect(ok.headers.get('location')).toBe('/');
+    expect((await a.get('/api/v1/jobs', WRITE)).body.jobs).toEqual([]);
+    expect((await post(basic('admin-secret'))).status).toBe(404);
   });
 
   it('pushes racing a deletion are all answered, and memory and store agree afterwards', async () => {

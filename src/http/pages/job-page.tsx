@@ -26,6 +26,8 @@ export interface JobPageProps {
   states: RunState[];
   params: URLSearchParams;
   path: string;
+  /** Admin tokens are configured: show the delete button (the POST asks for one). */
+  canDelete: boolean;
 }
 
 const ms = (v: number | undefined): string => (v === undefined ? '—' : formatDuration(v));
@@ -122,6 +124,12 @@ export function JobPage(p: JobPageProps) {
       <DurationChart runs={p.chart} expected={p.expected ?? p.baseline?.p95} />
       <h2>Runs</h2>
       <RunsTable id="runs" path={p.path} params={p.params} runs={p.runs} now={p.now} states={p.states} nextCursor={p.nextCursor} />
+      {p.canDelete ? (
+        <form method="post" action="/jobs/delete" class="delete">
+          <input type="hidden" name="job_name" value={job.job_name} />
+          <button type="submit">Delete job</button> <span class="muted">with its runs and events; needs an admin token</span>
+        </form>
+      ) : null}
     </Layout>
   );
 }

@@ -45,6 +45,8 @@ export interface PageDeps {
   expectedDuration: (jobName: string) => number | undefined;
   /** The Pushgateway API when enabled (late-bound: the agent creates it after the routes). */
   pushgateway?: () => PushgatewayApi | undefined;
+  /** Deletes a job with its runs and events (ingest's `forget`), for the job page's delete button. */
+  forgetJob?: (jobName: string) => Promise<{ runs: number; events: number }>;
   /** Seconds between automatic reloads when the URL does not say. */
   refreshSeconds?: number;
 }
@@ -222,6 +224,7 @@ export function createPageRoutes(deps: PageDeps): Hono {
         states={states}
         params={new URL(c.req.url).searchParams}
         path={path}
+        canDelete={deps.forgetJob !== undefined && deps.config.auth.admin_tokens.length > 0}
       />,
     );
   });
@@ -286,11 +289,25 @@ export function createPageRoutes(deps: PageDeps): Hono {
 
   // A form post, so it works without JavaScript. Same-origin only: the browser may hold
   // Basic credentials for this site, and another site must not be able to spend them.
-  app.post('/groups/delete', guard('admin'), async (c) => {
+  /** Deletes come from this site's own forms only: a page elsewhere must not post them with the operator's saved credentials. */
+  const crossSite = (c: Context): boolean => {
     const origin = c.req.header('origin');
-    if (c.req.header('sec-fetch-site') === 'cross-site' || (origin !== undefined && origin !== 'null' && new URL(origin).host !== c.req.header('host'))) {
-      return c.html(doc(<ErrorPage title="Refused" message="Cross-site request refused." health={[]} />), 403);
-    }
+    return c.req.header('sec-fetch-site') === 'cross-site' || (origin !== undefined && origin !== 'null' && new URL(origin).host !== c.req.header('host'));
+  };
+  const refused = (c: Context) => c.html(doc(<ErrorPage title="Refused" message="Cross-site request refused." health={[]} />), 403);
+
+  app.post('/jobs/delete', guard('admin'), async (c) => {
+    if (crossSite(c)) return refused(c);
+    const form = await c.req.parseBody();
+    const name = form.job_name;
+    if (typeof name !== 'string' || name === '') throw new ValidationError([{ path: 'job_name', message: 'expected the name of the job to delete' }]);
+    if (!deps.forgetJob || !state.getJob(name)) return notFound(c, `No job ${JSON.stringify(name)} (already deleted?).`);
+    await deps.forgetJob(name);
+    return c.redirect('/', 303);
+  });
+
+  app.post('/groups/delete', guard('admin'), async (c) => {
+    if (crossSite(c)) return refused(c);
     const pg = deps.pushgateway?.();
     if (!pg) return notFound(c, 'The Pushgateway API is disabled (pushgateway.enabled: false).');
     const form = await c.req.parseBody();
