@@ -194,6 +194,8 @@ export async function createAgent(opts: AgentOptions): Promise<Agent> {
     logger: logger.child({ component: 'retention' }),
     config: config.retention,
     pruned: (k, n) => selfMetrics.pruned(k, n),
+    idleJobs: (before) => [...state.allJobs()].filter((j) => j.last_seen_at < before && !state.activeRunOf(j.job_name)).map((j) => j.job_name),
+    forgetJob: (name) => ingest.forget(name),
   });
 
   const sources: Source[] = [];

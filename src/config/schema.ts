@@ -60,7 +60,8 @@ export interface Config {
     max_event_age: number;
   };
   auth: { write_tokens: string[]; read_tokens: string[]; admin_tokens: string[] };
-  retention: { events: number; runs: number; schedule: string; idle_job_ttl: number };
+  /** `jobs`: a job idle this long (no event, no unfinished run) is deleted by the sweep, history and all; absent: never. */
+  retention: { events: number; runs: number; schedule: string; idle_job_ttl: number; jobs?: number };
   jobs: { defaults: JobExpectations; overrides: Record<string, Partial<JobExpectations>> };
   /** The clock as an event source: stuck, timeouts, crashed batches, missed schedules, baselines. */
   detectors: {
@@ -243,6 +244,12 @@ export function parseConfig(raw: unknown): Config {
     spark: parseSparkConfig(r.raw('spark.clusters'), r.issues),
     kafka: readKafka(r),
   };
+  const retentionJobs = r.optionalDuration('retention.jobs');
+  if (retentionJobs !== undefined) {
+    if (retentionJobs < config.retention.idle_job_ttl)
+      r.issues.push({ path: 'retention.jobs', message: `expected at least retention.idle_job_ttl (a job is deleted only after it left /metrics), got ${retentionJobs} ms` });
+    config.retention.jobs = retentionJobs;
+  }
   if (!cron.validate(config.retention.schedule))
     r.issues.push({ path: 'retention.schedule', message: `expected a cron expression like "17 * * * *", got ${JSON.stringify(config.retention.schedule)}` });
   for (const [path, exp] of [['jobs.defaults', config.jobs.defaults], ...Object.entries(config.jobs.overrides).map(([n, o]) => [`jobs.overrides.${n}`, o] as const)] as const) {

@@ -4,6 +4,7 @@
  */
 import cron, { type ScheduledTask } from 'node-cron';
 import type { Config } from '../config/schema.js';
+import { NotFoundError } from '../domain/errors.js';
 import type { Clock } from '../runtime/clock.js';
 import type { Logger } from '../runtime/logger.js';
 import type { Store } from '../store/store.js';
@@ -11,7 +12,7 @@ import type { Store } from '../store/store.js';
 export interface Retention {
   start(): void;
   stop(): void;
-  runOnce(): Promise<{ events: number; runs: number }>;
+  runOnce(): Promise<{ events: number; runs: number; jobs: number }>;
 }
 
 export function createRetention(deps: {
@@ -19,14 +20,40 @@ export function createRetention(deps: {
   clock: Clock;
   logger: Logger;
   config: Config['retention'];
-  pruned: (kind: 'events' | 'runs', n: number) => void;
+  pruned: (kind: 'events' | 'runs' | 'jobs', n: number) => void;
+  /** Jobs with no event since `before` and no unfinished run (for `retention.jobs`). */
+  idleJobs?: (before: number) => string[];
+  /** Deletes a job with its history (ingest's `forget`); NotFoundError if it is gone already. */
+  forgetJob?: (name: string) => Promise<unknown>;
 }): Retention {
   let task: ScheduledTask | undefined;
-  const runOnce = async (): Promise<{ events: number; runs: number }> => {
+  /**
+   * With `retention.jobs`, jobs idle that long go entirely, one deletion at a time (each holds
+   * commits briefly; by then retention left them little history). Without it a job never
+   * leaves, and limits.max_jobs bounds every name the agent ever took.
+   */
+  const forgetIdle = async (now: number): Promise<number> => {
+    const ttl = deps.config.jobs;
+    if (ttl === undefined || !deps.idleJobs || !deps.forgetJob) return 0;
+    let n = 0;
+    for (const name of deps.idleJobs(now - ttl)) {
+      try {
+        await deps.forgetJob(name);
+        n += 1;
+      } catch (err) {
+        // Deleted meanwhile (by hand, or by another replica's sweep): nothing left to do.
+        if (!(err instanceof NotFoundError)) throw err;
+      }
+    }
+    return n;
+  };
+  const runOnce = async (): Promise<{ events: number; runs: number; jobs: number }> => {
     const now = deps.clock.now();
-    const out = await deps.store.prune({ eventsBefore: now - deps.config.events, runsBefore: now - deps.config.runs });
-    deps.pruned('events', out.events);
-    deps.pruned('runs', out.runs);
+    const pruned = await deps.store.prune({ eventsBefore: now - deps.config.events, runsBefore: now - deps.config.runs });
+    deps.pruned('events', pruned.events);
+    deps.pruned('runs', pruned.runs);
+    const out = { ...pruned, jobs: await forgetIdle(now) };
+    deps.pruned('jobs', out.jobs);
     deps.logger.info('retention pruned', out);
     return out;
   };

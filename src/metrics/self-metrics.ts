@@ -16,7 +16,7 @@ export interface SelfMetrics {
   openmetrics: Registry<OpenMetricsContentType>;
   observer: IngestObserver;
   http(method: string, route: string, code: number, seconds: number): void;
-  pruned(kind: 'events' | 'runs', n: number): void;
+  pruned(kind: 'events' | 'runs' | 'jobs', n: number): void;
   /** Adds a gauge whose value is read at scrape time. */
   gauge(opts: { name: string; help: string; labelNames?: string[]; collect: (g: Gauge<string>) => void }): void;
   /** Registers metrics created elsewhere (sources' own health). */

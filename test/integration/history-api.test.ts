@@ -88,12 +88,27 @@ describe('history, stats, retention and auth', () => {
       await a.push({ job_name: 'r', run_id: id, event: 'succeeded' });
     }
     clock.advance(3 * 24 * HOUR);
-    expect(await a.agent.retention.runOnce()).toEqual({ events: 4, runs: 1 });
+    expect(await a.agent.retention.runOnce()).toEqual({ events: 4, runs: 1, jobs: 0 });
     expect((await a.get('/api/v1/runs/old1')).status).toBe(404);
     const latest = (await a.get('/api/v1/runs/old2')).body;
     expect(latest.state).toBe('succeeded');
     expect(latest.events).toHaveLength(0);
     expect((await a.get('/metrics')).text).toContain('jobpulse_retention_pruned_total{kind="events"} 4');
+  });
+
+  it('with retention.jobs, deletes jobs idle that long (history and all), never one with an unfinished run', async () => {
+    const clock = new ManualClock(Date.UTC(2026, 0, 1));
+    a = await startAgent({ clock, config: { retention: { events: '30d', runs: '90d', idle_job_ttl: '7d', jobs: '30d' }, detectors: { enabled: false } } });
+    await a.push([{ job_name: 'one-off-2025-12-31', run_id: 'x1', event: 'started' }, { job_name: 'one-off-2025-12-31', run_id: 'x1', event: 'succeeded' }]);
+    await a.push({ job_name: 'hung', run_id: 'h1', event: 'started' });
+    clock.advance(20 * 24 * HOUR);
+    await a.push([{ job_name: 'daily', run_id: 'd1', event: 'started' }, { job_name: 'daily', run_id: 'd1', event: 'succeeded' }]);
+    clock.advance(11 * 24 * HOUR);
+    expect(await a.agent.retention.runOnce()).toEqual({ events: 3, runs: 0, jobs: 1 });
+    const names = (await a.get('/api/v1/jobs')).body.jobs.map((j: { job_name: string }) => j.job_name);
+    expect(names).toEqual(['daily', 'hung']);
+    expect((await a.get('/api/v1/runs/x1')).status).toBe(404);
+    expect((await a.get('/metrics')).text).toContain('jobpulse_retention_pruned_total{kind="jobs"} 1');
   });
 
   it('guards pushes with write tokens and reads with read tokens', async () => {

@@ -26,6 +26,7 @@ describe('config', () => {
     [{ htpp: { port: 1 } }, 'htpp', 'unknown key'],
     [{ jobs: { defaults: { timezone: 'Mars/Base' } } }, 'jobs.defaults.timezone', 'IANA time zone'],
     [{ retention: { schedule: 'every day' } }, 'retention.schedule', 'cron expression'],
+    [{ retention: { jobs: '1d' } }, 'retention.jobs', 'at least retention.idle_job_ttl'],
   ])('names the key and what was expected: %j', (raw, path, message) => {
     expectConfigIssue(raw, path, message);
   });
