@@ -1,5 +1,5 @@
 /**
- * `jobpulse run --job NAME [--url URL] [--heartbeat 30s] [--strip-progress] [--output-grace 2s] -- CMD ARGS...`
+ * `jobpulse run --job NAME [--url URL] [--heartbeat 30s] [--strip-progress] [--output-grace 2s] [--timeout 2h [--kill-after 10s]] -- CMD ARGS...`
  *
  * Runs CMD with stdin inherited and stdout/stderr passed through byte for byte; sends
  * `started`, a `heartbeat` every interval, `progress` for every marker line
@@ -12,6 +12,11 @@
  * after it (a background process it started holds the pipe) is passed on for at most
  * `--output-grace`, then no longer read. The agent being down never changes what the command
  * does: events are retried within bounds, then spooled (see event-sender.ts).
+ *
+ * `--timeout` ends a command that runs too long as GNU `timeout` would (SIGTERM, SIGKILL after
+ * `--kill-after`, exit 124 or 137) and reports it failed with why. `timeout 2h jobpulse run …`
+ * cannot do that cleanly: timeout signals its whole process group, so the command got the
+ * SIGTERM twice (once from timeout, once forwarded), which tools take as "abort now".
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -88,7 +93,7 @@ export async function runCommand(flags: Record<string, string | true>, command: 
   const warn = (s: string): void => void io.stderr.write(`${s}\n`);
   const job = flags.job;
   if (typeof job !== 'string' || job === '' || command.length === 0) {
-    warn('usage: jobpulse run --job NAME [--url URL] [--heartbeat 30s] [--strip-progress] [--output-grace 2s] -- CMD ARGS...');
+    warn('usage: jobpulse run --job NAME [--url URL] [--heartbeat 30s] [--strip-progress] [--output-grace 2s] [--timeout 2h [--kill-after 10s]] -- CMD ARGS...');
     return 2;
   }
   const heartbeatMs = typeof flags.heartbeat === 'string' ? parseDuration(flags.heartbeat) : 30_000;
@@ -99,6 +104,16 @@ export async function runCommand(flags: Record<string, string | true>, command: 
   const outputGraceMs = typeof flags['output-grace'] === 'string' ? parseDuration(flags['output-grace']) : 2_000;
   if (outputGraceMs === undefined || outputGraceMs < 0) {
     warn(`jobpulse: --output-grace expects a duration like 2s, got ${JSON.stringify(flags['output-grace'])}`);
+    return 2;
+  }
+  const timeoutMs = typeof flags.timeout === 'string' ? parseDuration(flags.timeout) : flags.timeout === undefined ? 0 : undefined;
+  if (timeoutMs === undefined || timeoutMs < 0) {
+    warn(`jobpulse: --timeout expects a duration like 2h, got ${JSON.stringify(flags.timeout)}`);
+    return 2;
+  }
+  const killAfterMs = typeof flags['kill-after'] === 'string' ? parseDuration(flags['kill-after']) : flags['kill-after'] === undefined ? 10_000 : undefined;
+  if (killAfterMs === undefined || killAfterMs < 0) {
+    warn(`jobpulse: --kill-after expects a duration like 10s, got ${JSON.stringify(flags['kill-after'])}`);
     return 2;
   }
   const strip = flags['strip-progress'] === true;
@@ -194,6 +209,21 @@ export async function runCommand(flags: Record<string, string | true>, command: 
     return [sig, fn] as const;
   });
 
+  // GNU timeout's contract: SIGTERM at the deadline, SIGKILL `--kill-after` later if still there.
+  let timedOut: 'term' | 'kill' | undefined;
+  let killTimer: NodeJS.Timeout | undefined;
+  const deadline =
+    timeoutMs > 0
+      ? setTimeout(() => {
+          timedOut = 'term';
+          child.kill('SIGTERM');
+          killTimer = setTimeout(() => {
+            timedOut = 'kill';
+            child.kill('SIGKILL');
+          }, killAfterMs);
+        }, timeoutMs)
+      : undefined;
+
   const outcome = await new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>((resolve) => {
     child.once('error', (error) => resolve({ code: 127, signal: null, error }));
     // 'exit', not 'close': a process the command left behind (`daemon &`, a forked server)
@@ -202,25 +232,36 @@ export async function runCommand(flags: Record<string, string | true>, command: 
   });
   const ended = Date.now();
   clearInterval(heartbeat);
+  clearTimeout(deadline);
+  clearTimeout(killTimer);
   // What the command wrote before it exited is still in the pipes: pass it on (a last
   // progress marker goes before the outcome), but wait for the pipes' end only so long.
   const output = outputEnd(child, outputGraceMs);
   await output.settled;
   const duration = (ended - started) / 1000;
   if (outcome.error) warn(`jobpulse: cannot run ${command[0]}: ${outcome.error.message}`);
-  const code = outcome.code ?? 128 + (outcome.signal ? (constants.signals[outcome.signal] ?? 0) : 0);
+  // Timed out: 124 as GNU timeout exits (137 when it took SIGKILL), however the command ended.
+  const code = timedOut === 'kill' ? 137 : timedOut ? 124 : (outcome.code ?? 128 + (outcome.signal ? (constants.signals[outcome.signal] ?? 0) : 0));
   const ok = code === 0 && outcome.signal === null;
+  const why = timedOut
+    ? `timed out after ${flags.timeout as string} (--timeout)${timedOut === 'kill' ? `, killed with SIGKILL after ${killAfterMs / 1000}s more` : ''}`
+    : outcome.error
+      ? `cannot run ${command[0]}: ${outcome.error.message}`
+      : outcome.signal
+        ? `killed by ${outcome.signal}`
+        : `exited with code ${code}`;
   await sender.send([
     ev(ok ? 'succeeded' : 'failed', {
       timestamp: ended,
       exit_code: code,
-      ...(ok ? {} : { error_message: outcome.error ? `cannot run ${command[0]}: ${outcome.error.message}` : outcome.signal ? `killed by ${outcome.signal}` : `exited with code ${code}` }),
-      metadata: { duration_seconds: duration, ...(outcome.signal ? { signal: outcome.signal } : {}) },
+      ...(ok ? {} : { error_message: why }),
+      metadata: { duration_seconds: duration, ...(outcome.signal ? { signal: outcome.signal } : {}), ...(timedOut ? { timed_out: true } : {}) },
     }),
   ]);
   await sender.idle();
   await output.ended;
   for (const [sig, fn] of forwarders) io.offSignal(sig, fn);
+  if (timedOut) return code;
   if (outcome.signal) {
     io.killSelf(outcome.signal);
     return 128 + (constants.signals[outcome.signal] ?? 0);

@@ -64,7 +64,7 @@ describe.skipIf(!built)('jobpulse run / push / jobs (real processes)', () => {
     spoolDir.cleanup();
   });
 
-  const runs = async (job: string) => ((await a.get(`/api/v1/jobs/${job}/runs`)).body.runs ?? []) as { run_id: string; state: string; exit_code?: number; progress?: number; error_message?: string; duration_seconds?: number }[];
+  const runs = async (job: string) => ((await a.get(`/api/v1/jobs/${job}/runs`)).body.runs ?? []) as { run_id: string; state: string; exit_code?: number; progress?: number; error_message?: string; duration_seconds?: number; metadata?: Record<string, unknown> }[];
 
   it('passes stdio through, reports progress markers and exits with the command\'s code', async () => {
     const r = await cli(['run', '--job', 'wrapped', '--', 'sh', '-c', 'cat; echo JOBPULSE_PROGRESS 42; echo oops >&2; exit 3'], { env, input: 'from stdin\n' });
@@ -128,6 +128,27 @@ describe.skipIf(!built)('jobpulse run / push / jobs (real processes)', () => {
     expect(await exited).toBe(0);
     expect(readFileSync(seen, 'utf8')).toBe('INT\n');
     expect((await runs('ctrl-c'))[0]).toMatchObject({ state: 'succeeded', exit_code: 0 });
+  });
+
+  it('--timeout ends the command as GNU timeout does: one SIGTERM, exit 124, the run failed with why', async () => {
+    const seen = `${spoolDir.path}/term.log`;
+    const r = await cli(['run', '--job', 'slow', '--timeout', '300ms', '--', 'sh', '-c', `trap 'echo TERM >> ${seen}; exit 143' TERM; while :; do sleep 0.05; done`], { env });
+    expect(r.code).toBe(124);
+    expect(readFileSync(seen, 'utf8')).toBe('TERM\n');
+    const [run] = await runs('slow');
+    expect(run).toMatchObject({ state: 'failed', exit_code: 124, error_message: 'timed out after 300ms (--timeout)' });
+    expect(run?.metadata).toMatchObject({ timed_out: true });
+  });
+
+  it('--timeout with a command that ignores SIGTERM: SIGKILL after --kill-after, exit 137', async () => {
+    const r = await cli(['run', '--job', 'stubborn', '--timeout', '200ms', '--kill-after', '300ms', '--', 'sh', '-c', "trap '' TERM; while :; do sleep 0.05; done"], { env });
+    expect(r.code).toBe(137);
+    expect((await runs('stubborn'))[0]).toMatchObject({ state: 'failed', exit_code: 137, error_message: 'timed out after 200ms (--timeout), killed with SIGKILL after 0.3s more' });
+    // A command done in time is untouched; a bad duration is a usage error.
+    expect((await cli(['run', '--job', 'quick', '--timeout', '10s', '--', 'sh', '-c', 'exit 3'], { env })).code).toBe(3);
+    const bad = await cli(['run', '--job', 'quick', '--timeout', 'soon', '--', 'true'], { env });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--timeout expects a duration');
   });
 
   it('dies of the signal that killed the command', async () => {
