@@ -132,18 +132,19 @@ describe.skipIf(!built)('jobpulse run / push / jobs (real processes)', () => {
 
   it('--timeout ends the command as GNU timeout does: one SIGTERM, exit 124, the run failed with why', async () => {
     const seen = `${spoolDir.path}/term.log`;
-    const r = await cli(['run', '--job', 'slow', '--timeout', '300ms', '--', 'sh', '-c', `trap 'echo TERM >> ${seen}; exit 143' TERM; while :; do sleep 0.05; done`], { env });
+    // Deadlines long enough for sh to have set its trap on a loaded CI machine.
+    const r = await cli(['run', '--job', 'slow', '--timeout', '1200ms', '--', 'sh', '-c', `trap 'echo TERM >> ${seen}; exit 143' TERM; while :; do sleep 0.05; done`], { env });
     expect(r.code).toBe(124);
     expect(readFileSync(seen, 'utf8')).toBe('TERM\n');
     const [run] = await runs('slow');
-    expect(run).toMatchObject({ state: 'failed', exit_code: 124, error_message: 'timed out after 300ms (--timeout)' });
+    expect(run).toMatchObject({ state: 'failed', exit_code: 124, error_message: 'timed out after 1200ms (--timeout)' });
     expect(run?.metadata).toMatchObject({ timed_out: true });
   });
 
   it('--timeout with a command that ignores SIGTERM: SIGKILL after --kill-after, exit 137', async () => {
-    const r = await cli(['run', '--job', 'stubborn', '--timeout', '200ms', '--kill-after', '300ms', '--', 'sh', '-c', "trap '' TERM; while :; do sleep 0.05; done"], { env });
+    const r = await cli(['run', '--job', 'stubborn', '--timeout', '1200ms', '--kill-after', '300ms', '--', 'sh', '-c', "trap '' TERM; while :; do sleep 0.05; done"], { env });
     expect(r.code).toBe(137);
-    expect((await runs('stubborn'))[0]).toMatchObject({ state: 'failed', exit_code: 137, error_message: 'timed out after 200ms (--timeout), killed with SIGKILL after 0.3s more' });
+    expect((await runs('stubborn'))[0]).toMatchObject({ state: 'failed', exit_code: 137, error_message: 'timed out after 1200ms (--timeout), killed with SIGKILL after 0.3s more' });
     // A command done in time is untouched; a bad duration is a usage error.
     expect((await cli(['run', '--job', 'quick', '--timeout', '10s', '--', 'sh', '-c', 'exit 3'], { env })).code).toBe(3);
     const bad = await cli(['run', '--job', 'quick', '--timeout', 'soon', '--', 'true'], { env });
