@@ -2,6 +2,7 @@
  * Composition root: wires store → state → ingest → sources, the metrics registry and
  * the HTTP app. Returns `{ app, start, stop }`; only main.ts touches `process`.
  */
+import { dirname, resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer } from 'node:http';
@@ -129,6 +130,7 @@ export async function createAgent(opts: AgentOptions): Promise<Agent> {
     pending: () => ingest?.pending() ?? 0,
     jobCounts: () => jobExposition?.counts() ?? { exposed: 0, idle: 0 },
     defaultMetrics: opts.defaultMetrics,
+    ...(config.store.kind === 'sqlite' ? { storeDir: dirname(resolve(config.store.sqlite.path)) } : {}),
   });
   ingest = createIngest({
     store,

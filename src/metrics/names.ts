@@ -53,6 +53,8 @@ export const SELF_METRICS = {
   commitDuration: m('jobpulse_store_commit_duration_seconds', 'histogram', 'Time of one group commit (store write and state publish).', []),
   commitEvents: m('jobpulse_store_commit_events', 'histogram', 'Events per group commit.', []),
   storeErrors: m('jobpulse_store_errors_total', 'counter', 'Failed store commits.', []),
+  storeFsAvail: m('jobpulse_store_filesystem_avail_bytes', 'gauge', 'Bytes the agent may still write on the file system of its SQLite store (statfs at scrape time).', []),
+  storeFsSize: m('jobpulse_store_filesystem_size_bytes', 'gauge', 'Size in bytes of the file system of the SQLite store.', []),
   pending: m('jobpulse_ingest_pending_events', 'gauge', 'Events waiting for the writer.', []),
   jobs: m('jobpulse_jobs', 'gauge', 'Jobs known to the agent, by whether they are exposed or idle past the TTL.', ['status']),
   httpRequests: m('jobpulse_http_requests_total', 'counter', 'HTTP requests by route and status code.', ['method', 'route', 'code']),

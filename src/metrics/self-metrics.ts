@@ -4,6 +4,7 @@
  * in one process. Two registries hold the same metric objects: one renders the text
  * format, the other OpenMetrics.
  */
+import { statfsSync, type StatsFs } from 'node:fs';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type Metric, type OpenMetricsContentType } from 'prom-client';
 import type { IngestObserver } from '../ingest/ingest.js';
 import { SELF_METRICS as S } from './names.js';
@@ -28,6 +29,8 @@ export function createSelfMetrics(deps: {
   pending: () => number;
   jobCounts: () => { exposed: number; idle: number };
   defaultMetrics?: boolean;
+  /** The SQLite store's directory: its file system's free and total bytes are exposed (a full disk fails every commit). */
+  storeDir?: string;
 }): SelfMetrics {
   const text = new Registry();
   const openmetrics = new Registry<OpenMetricsContentType>();
@@ -69,6 +72,35 @@ export function createSelfMetrics(deps: {
       this.set({ status: 'idle' }, c.idle);
     },
   });
+  if (deps.storeDir !== undefined) {
+    const dir = deps.storeDir;
+    // One statfs per scrape (a few µs); a failure (the directory gone) leaves the last values.
+    const fs = (): StatsFs | undefined => {
+      try {
+        return statfsSync(dir);
+      } catch {
+        return undefined;
+      }
+    };
+    new Gauge({
+      name: S.storeFsAvail.name,
+      help: S.storeFsAvail.help,
+      registers,
+      collect() {
+        const s = fs();
+        if (s) this.set(s.bavail * s.bsize);
+      },
+    });
+    new Gauge({
+      name: S.storeFsSize.name,
+      help: S.storeFsSize.help,
+      registers,
+      collect() {
+        const s = fs();
+        if (s) this.set(s.blocks * s.bsize);
+      },
+    });
+  }
   const httpRequests = new Counter({ name: S.httpRequests.name, help: S.httpRequests.help, labelNames: S.httpRequests.labels, registers });
   const httpDuration = new Histogram({
     name: S.httpDuration.name,

@@ -5,7 +5,7 @@
  * `promtool check metrics` on a real agent's /metrics.
  */
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statfsSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -45,7 +45,7 @@ describe('rules: structure', () => {
       expect.arrayContaining([
         'JobRunFailed', 'JobFailureRateHigh', 'JobRunTooLong', 'JobStuck', 'JobSubmitTimedOut', 'JobMissedSchedule', 'JobNoRecentSuccess',
         'JobpulseDown', 'JobpulseAbsent', 'JobpulseSparkClusterFailing', 'JobpulseKafkaNotConsuming', 'JobpulseKafkaLagHigh',
-        'JobpulseInvalidMessages', 'JobpulseStoreErrors',
+        'JobpulseInvalidMessages', 'JobpulseStoreErrors', 'JobpulseDiskFilling',
       ]),
     );
   });
@@ -150,6 +150,13 @@ describe.skipIf(!hasBinary('promtool', 'prometheus'))('a real agent passes promt
     const text = (await a.get('/metrics')).text;
     expect(text).toContain('job_expected_duration_seconds{job_name="etl"} 3600');
     expect(text).toContain('job_status{job_name="backup",state="submitting"} 1');
+    // JobpulseDiskFilling's inputs: the store's file system, as statfs(2) gives it.
+    const avail = Number(/^jobpulse_store_filesystem_avail_bytes (\S+)$/m.exec(text)?.[1]);
+    const size = Number(/^jobpulse_store_filesystem_size_bytes (\S+)$/m.exec(text)?.[1]);
+    const fs = statfsSync(a.dir);
+    expect(size).toBe(fs.blocks * fs.bsize);
+    expect(avail).toBeGreaterThan(0);
+    expect(avail).toBeLessThanOrEqual(size);
     expect(promtoolCheckMetrics(text)).toEqual({ output: '', status: 0 });
   });
 });
