@@ -105,6 +105,7 @@ describe('status page HTML', () => {
     expect(status).toBe(200);
     expect(html).toContain('0 2 * * * (Europe/Berlin, grace 5m)');
     expect(html).toContain('2m (then time out)');
+    expect(html).toContain('1m after a run ended still its own');
     expect(html).toMatch(/p95 1m 15s over the last 5 successful runs/);
     expect(html).toContain('<svg class="chart"');
     expect((html.match(/<rect /g) ?? []).length).toBe(7);

@@ -95,6 +95,8 @@ export function JobPage(p: JobPageProps) {
             <dd>{ms(e.min_duration)}</dd>
             <dt>Max age</dt>
             <dd>{ms(e.max_age)}</dd>
+            <dt>Late signs of life</dt>
+            <dd>{e.late_event_window > 0 ? `${ms(e.late_event_window)} after a run ended still its own` : 'open a new run'}</dd>
             <dt>Learned baseline</dt>
             <dd>{p.baseline ? `p95 ${fmtSeconds(p.baseline.p95)} over the last ${p.baseline.runs} successful runs` : 'not enough successful runs yet'}</dd>
           </dl>
