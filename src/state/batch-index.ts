@@ -13,6 +13,8 @@ import type { JobState } from './job-state.js';
 interface Entry {
   children: Map<string, RunState>;
   last_ended_at?: number;
+  /** The parent run's job, once the parent itself has been seen (a deleted job's entries go with it). */
+  job?: string;
 }
 
 export interface BatchIndex {
@@ -29,14 +31,22 @@ export function createBatchIndex(deps: { state: JobState; store: Store }): Batch
   const note = (r: Run): void => {
     if (r.parent_run_id !== undefined) {
       let e = parents.get(r.parent_run_id);
-      if (!e) parents.set(r.parent_run_id, (e = { children: new Map() }));
+      if (!e) parents.set(r.parent_run_id, (e = { children: new Map(), job: state.getRun(r.parent_run_id)?.job_name }));
       e.children.set(r.run_id, r.state);
       if (isTerminal(r.state) && r.ended_at !== undefined) e.last_ended_at = Math.max(e.last_ended_at ?? 0, r.ended_at);
     }
     // A finished parent needs no counts any more.
     if (isTerminal(r.state)) parents.delete(r.run_id);
+    else {
+      const own = parents.get(r.run_id);
+      if (own) own.job = r.job_name;
+    }
   };
-  const off = state.onChange(({ runs }) => {
+  const off = state.onChange(({ runs, removed }) => {
+    if (removed) {
+      const gone = new Set(removed);
+      for (const [id, e] of parents) if (e.job !== undefined && gone.has(e.job)) parents.delete(id);
+    }
     for (const r of runs) note(r);
   });
 

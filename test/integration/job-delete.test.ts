@@ -32,6 +32,8 @@ describe('deleting a job', () => {
     const started = await a.push({ job_name: 'typo-etl', event: 'started', event_id: 'once' }, WRITE);
     const runId = started.body.run_id as string;
     await a.push({ job_name: 'typo-etl', event: 'progress', progress: 40 }, WRITE);
+    await a.push({ job_name: 'typo-etl', run_id: 'typo-child', parent_run_id: runId, event: 'started' }, WRITE);
+    expect(a.agent.batches.counts(runId)).toMatchObject({ total: 1 });
     await a.push([{ job_name: 'nightly', event: 'started' }, { job_name: 'nightly', event: 'succeeded' }], WRITE);
     expect((await a.push({ job_name: 'third', event: 'started' }, WRITE)).status).toBe(429);
 
@@ -41,7 +43,8 @@ describe('deleting a job', () => {
     expect(((await writer.json()) as { error: string }).error).toContain('admin access');
     const res = await del('typo-etl', ADMIN);
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ deleted: 'typo-etl', runs: 1, events: 2 });
+    expect(await res.json()).toEqual({ deleted: 'typo-etl', runs: 2, events: 3 });
+    expect(a.agent.batches.counts(runId)).toBeUndefined();
 
     expect((await a.get('/api/v1/jobs', WRITE)).body.jobs.map((j: { job_name: string }) => j.job_name)).toEqual(['nightly']);
     expect((await a.get('/api/v1/jobs/typo-etl', WRITE)).status).toBe(404);
