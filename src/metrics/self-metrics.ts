@@ -82,24 +82,20 @@ export function createSelfMetrics(deps: {
         return undefined;
       }
     };
-    new Gauge({
-      name: S.storeFsAvail.name,
-      help: S.storeFsAvail.help,
-      registers,
-      collect() {
-        const s = fs();
-        if (s) this.set(s.bavail * s.bsize);
-      },
-    });
-    new Gauge({
-      name: S.storeFsSize.name,
-      help: S.storeFsSize.help,
-      registers,
-      collect() {
-        const s = fs();
-        if (s) this.set(s.blocks * s.bsize);
-      },
-    });
+    const sizes: [typeof S.storeFsAvail, (s: StatsFs) => number][] = [
+      [S.storeFsAvail, (s) => s.bavail * s.bsize],
+      [S.storeFsSize, (s) => s.blocks * s.bsize],
+    ];
+    for (const [spec, bytes] of sizes)
+      new Gauge({
+        name: spec.name,
+        help: spec.help,
+        registers,
+        collect() {
+          const s = fs();
+          if (s) this.set(bytes(s));
+        },
+      });
   }
   const httpRequests = new Counter({ name: S.httpRequests.name, help: S.httpRequests.help, labelNames: S.httpRequests.labels, registers });
   const httpDuration = new Histogram({
