@@ -44,6 +44,9 @@ describe.skipIf(!has)('Redis unavailable', () => {
     const ready = await a.get('/readyz');
     expect(ready.status).toBe(503);
     expect(ready.body.checks.find((c: { name: string }) => c.name === 'store').ok).toBe(false);
+    // The Pushgateway's probe path says the same; its liveness path does not.
+    expect((await a.get('/-/ready')).status).toBe(503);
+    expect((await a.get('/-/healthy')).status).toBe(200);
     // The refused event changed nothing in memory either.
     expect((await a.get('/api/v1/jobs/j')).status).toBe(200);
     expect(a.agent.state.getRun('r1')?.progress).toBeUndefined();
