@@ -259,7 +259,7 @@ export async function createAgent(opts: AgentOptions): Promise<Agent> {
     readiness.push({ name: 'kafka', check: async () => kafka.health() });
   }
   const routes = [
-    createApiRoutes({ state, store, clock, auth, expectedDuration, forgetJob: (name) => (ingest as Ingest).forget(name) }),
+    createApiRoutes({ state, store, clock, auth, expectedDuration, forgetJob: (name) => ingest.forget(name) }),
     // The status page: exact paths only ('/', '/jobs/*', '/runs/*'), so /metrics, /push and /api/* stay as they are.
     createPageRoutes({ state, store, clock, auth, config, readiness, expectedDuration, pushgateway: () => pushgateway, forgetJob: (name) => ingest.forget(name) }),
   ];

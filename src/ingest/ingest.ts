@@ -488,7 +488,9 @@ export function createIngest(deps: {
     let release: () => void = () => undefined;
     exclusive = new Promise<void>((r) => (release = r));
     try {
-      while (reducing || inflight.size > 0) await Promise.race([...inflight, new Promise((r) => setTimeout(r, 5))]);
+      // A batch is in `inflight` from the moment it starts reducing (flush adds it at once), and
+      // its promise never rejects: waiting for the set to empty is waiting for both.
+      while (inflight.size > 0) await Promise.race(inflight);
       if (!state.getJob(jobName)) throw new NotFoundError(`unknown job ${JSON.stringify(jobName)}`);
       const gone = await store.forgetJob(jobName);
       state.remove(jobName);
