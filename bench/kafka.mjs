@@ -19,6 +19,7 @@ import { createAgent } from '../dist/agent.js';
 import { parseConfig } from '../dist/config/schema.js';
 import { bufferedLines, createLogger } from '../dist/runtime/logger.js';
 import { decodeMessage } from '../dist/sources/kafka/decode-message.js';
+import { stealMeter } from './support.mjs';
 
 const loadAtStart = loadavg().map((l) => l.toFixed(2)).join(' ');
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 100_000);
@@ -87,6 +88,7 @@ for (let s = 0; s < N; s += 5000) {
 await producer.disconnect();
 
 // Ceiling: kcat alone reads the whole topic from the beginning and exits at its end.
+const kcatSteal = stealMeter();
 const t0 = performance.now();
 const kcatCount = await new Promise((resolve, reject) => {
   const c = spawn('kcat', ['-b', mock.brokers.join(','), '-C', '-t', topic, '-o', 'beginning', '-e', '-q'], { stdio: ['ignore', 'pipe', 'ignore'] });
@@ -97,6 +99,7 @@ const kcatCount = await new Promise((resolve, reject) => {
   c.once('exit', (code) => (code === 0 ? resolve(n) : reject(new Error(`kcat -C exited ${code}`))));
 });
 const kcatSeconds = (performance.now() - t0) / 1000;
+const kcatStolen = kcatSteal();
 
 // Second ceiling: kafkajs alone (same consumer settings as the source: eachBatch, manual
 // commits), decoding every message value to a string and discarding it. What the agent can
@@ -105,7 +108,8 @@ async function kafkajsAlone() {
   const c = kafka.consumer({ groupId: `bench-kafkajs-${topic}`, maxWaitTimeInMs: 1000, maxBytesPerPartition: 4 * 1024 * 1024, maxBytes: 32 * 1024 * 1024 });
   let joined;
   let cpu0;
-  c.on(c.events.GROUP_JOIN, () => ((joined = performance.now()), (cpu0 = process.cpuUsage())));
+  let steal;
+  c.on(c.events.GROUP_JOIN, () => ((joined = performance.now()), (cpu0 = process.cpuUsage()), (steal = stealMeter())));
   await c.connect();
   await c.subscribe({ topic, fromBeginning: true });
   let n = 0;
@@ -129,8 +133,9 @@ async function kafkajsAlone() {
   await finished;
   const seconds = (performance.now() - joined) / 1000;
   const cpu = cpuSeconds(cpu0);
+  const stolen = steal();
   await c.disconnect();
-  return { n, seconds, cpu, bytes };
+  return { n, seconds, cpu, bytes, stolen };
 }
 const alone = process.env.BENCH_SKIP_KAFKAJS ? undefined : await kafkajsAlone();
 
@@ -172,15 +177,17 @@ async function ingestAlone() {
   }
   const t = performance.now();
   const cpu0 = process.cpuUsage();
+  const steal = stealMeter();
   await Promise.all([0, 1, 2, 3].map(async () => {
     for (let c = chunks.shift(); c; c = chunks.shift()) await agent.ingest.ingest(c, { results: false });
   }));
   const seconds = (performance.now() - t) / 1000;
   const cpu = cpuSeconds(cpu0);
   const withRows = await rowsWritten(agent, t, cpu0);
+  const stolen = steal();
   await agent.stop();
   rmSync(dir, { recursive: true, force: true });
-  return { n: N, seconds, cpu, withRows };
+  return { n: N, seconds, cpu, withRows, stolen };
 }
 const ingestOnly = process.env.BENCH_SKIP_INGEST ? undefined : await ingestAlone();
 
@@ -194,10 +201,11 @@ const config = parseConfig({
 });
 let joinedAt;
 let cpuAtJoin;
+let agentSteal;
 const logger = createLogger({
   level: 'info',
   write: (line, urgent) => {
-    if (joinedAt === undefined && line.includes('kafka consumer joined group')) (joinedAt = performance.now()), (cpuAtJoin = process.cpuUsage());
+    if (joinedAt === undefined && line.includes('kafka consumer joined group')) (joinedAt = performance.now()), (cpuAtJoin = process.cpuUsage()), (agentSteal = stealMeter());
     devNullLines(line, urgent);
   },
 });
@@ -209,24 +217,27 @@ while (total() < RUNS) await sleep(5);
 const agentSeconds = (performance.now() - joinedAt) / 1000;
 const agentCpu = cpuSeconds(cpuAtJoin);
 const agentWithRows = await rowsWritten(agent, joinedAt, cpuAtJoin);
+const agentStolen = agentSteal();
 await agent.stop();
 rmSync(dir, { recursive: true, force: true });
 mock.stop();
 
 const rate = (n, s) => Math.round(n / s).toLocaleString('en-US');
-const row = (name, n, seconds, cpu) =>
-  console.log(`| ${name} | ${n} | ${seconds.toFixed(2)} | ${rate(n, seconds)} | ${cpu === undefined ? '–' : `${cpu.toFixed(2)} (${rate(n, cpu)}/CPU-s)`} |`);
+const row = (name, n, seconds, cpu, stolen) =>
+  console.log(`| ${name} | ${n} | ${seconds.toFixed(2)} | ${rate(n, seconds)} | ${cpu === undefined ? '–' : `${cpu.toFixed(2)} (${rate(n, cpu)}/CPU-s)`} | ${stolen === undefined ? '' : `${stolen.toFixed(0)}%`} |`);
 console.log(
   `${N} status messages (${MIX === 'lifecycle' ? `Pending, Running, Completed for each of ${RUNS} runs, interleaved` : 'Completed, each a new run'}), 4 partitions, ${JOBS} jobs, ${cpus().length} CPUs (${cpus()[0]?.model ?? ''}), load average at start ${loadAtStart}, at end ${loadavg().map((l) => l.toFixed(2)).join(' ')}\n`,
 );
-console.log('| consumer | messages | wall s | messages/s | Node CPU s |');
-console.log('|---|---|---|---|---|');
-row('kcat -C (read only, ceiling)', kcatCount, kcatSeconds);
-if (alone) row('kafkajs alone (fetch, decode, discard, offset commit)', alone.n, alone.seconds, alone.cpu);
+// CPU steal: the share of the machine's CPU time the hypervisor took during the phase (rows
+// of one phase share it); on these VMs it moved between 0% and 40% within minutes.
+console.log('| consumer | messages | wall s | messages/s | Node CPU s | CPU steal |');
+console.log('|---|---|---|---|---|---|');
+row('kcat -C (read only, ceiling)', kcatCount, kcatSeconds, undefined, kcatStolen);
+if (alone) row('kafkajs alone (fetch, decode, discard, offset commit)', alone.n, alone.seconds, alone.cpu, alone.stolen);
 if (ingestOnly) {
   row('jobpulse ingest() alone (same events pre-decoded, no Kafka)', ingestOnly.n, ingestOnly.seconds, ingestOnly.cpu);
-  row('… and until its rows written behind are written', ingestOnly.n, ingestOnly.withRows.seconds, ingestOnly.withRows.cpu);
+  row('… and until its rows written behind are written', ingestOnly.n, ingestOnly.withRows.seconds, ingestOnly.withRows.cpu, ingestOnly.stolen);
 }
 row('jobpulse (decode, validate, durable commit, offset commit)', N, agentSeconds, agentCpu);
-row('… and until its rows written behind are written', N, agentWithRows.seconds, agentWithRows.cpu);
+row('… and until its rows written behind are written', N, agentWithRows.seconds, agentWithRows.cpu, agentStolen);
 console.log(`\njobpulse / kcat time ratio: ${(agentSeconds / kcatSeconds).toFixed(2)}× to durable commits, ${(agentWithRows.seconds / kcatSeconds).toFixed(2)}× with the rows written behind`);

@@ -10,7 +10,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AGENT_NODE_FLAGS, freePort, waitFor } from './support.mjs';
+import { AGENT_NODE_FLAGS, freePort, stealMeter, waitFor } from './support.mjs';
 
 const GROUPS = Number(process.env.BENCH_PG_GROUPS ?? 10000);
 const DURATION = process.env.BENCH_DURATION ?? '8s';
@@ -128,7 +128,9 @@ export async function benchPushgateway() {
         const t = started[(k + round) % started.length];
         const load = loadavg()[0];
         const cpu0 = cpuSeconds(t.pid);
+        const steal = stealMeter();
         const r = wrk(t.url);
+        r.steal = steal();
         r.cpuUs = ((cpuSeconds(t.pid) - cpu0) * 1e6) / r.requests;
         r.load = load;
         t.row.runs.push(r);
@@ -148,7 +150,7 @@ export async function benchPushgateway() {
     rows.push([
       `Pushgateway-API PUT at ${GROUPS / 1000}k groups: ${name}`,
       `${m('rps').toFixed(0)} pushes/s`,
-      `median of ${runs.length} runs (${runs.map((r) => r.rps.toFixed(0)).join(', ')})${vsPg}; p99 ${m('p99ms').toFixed(2)} ms${non2xx ? `, non-2xx ${non2xx}` : ''}; server CPU ${m('cpuUs').toFixed(0)} µs/request; load avg ${Math.min(...runs.map((r) => r.load)).toFixed(1)}–${Math.max(...runs.map((r) => r.load)).toFixed(1)}${seeding}`,
+      `median of ${runs.length} runs (${runs.map((r) => r.rps.toFixed(0)).join(', ')})${vsPg}; p99 ${m('p99ms').toFixed(2)} ms${non2xx ? `, non-2xx ${non2xx}` : ''}; server CPU ${m('cpuUs').toFixed(0)} µs/request; load avg ${Math.min(...runs.map((r) => r.load)).toFixed(1)}–${Math.max(...runs.map((r) => r.load)).toFixed(1)}, CPU steal ${runs.map((r) => `${r.steal.toFixed(0)}%`).join('/')}${seeding}`,
     ]);
     process.stderr.write(`${rows.at(-1).join(' | ')}\n`);
   }

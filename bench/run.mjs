@@ -5,7 +5,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { AGENT_NODE_FLAGS, freePort, waitReady } from './support.mjs';
+import { AGENT_NODE_FLAGS, freePort, stealMeter, waitReady } from './support.mjs';
 
 const DURATION = process.env.BENCH_DURATION ?? '8s';
 const WARMUP = process.env.BENCH_WARMUP ?? '2s';
@@ -48,6 +48,7 @@ const cpuSeconds = (pid) => {
 
 function wrk(url, { jobs, batch }, pid, duration = DURATION) {
   const cpu0 = pid ? cpuSeconds(pid) : 0;
+  const steal = stealMeter();
   const out = execFileSync('wrk', ['-t2', `-c${CONNECTIONS}`, `-d${duration}`, '--latency', '-s', 'bench/wrk-push.lua', `${url}/push`], {
     env: { ...process.env, JOBS: String(jobs), BATCH: String(batch) },
     encoding: 'utf8',
@@ -59,7 +60,7 @@ function wrk(url, { jobs, batch }, pid, duration = DURATION) {
   const errors = /Socket errors:.*/.exec(out)?.[0] ?? '';
   const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
   const cpuUsPerEvent = pid && requests ? ((cpuSeconds(pid) - cpu0) * 1e6) / (requests * batch) : NaN;
-  return { rps, p99ms, non2xx, errors, cpuUsPerEvent };
+  return { rps, p99ms, non2xx, errors, cpuUsPerEvent, steal: steal() };
 }
 
 const rssMb = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;
@@ -157,6 +158,12 @@ const median = (xs) => {
   const m = v.length >> 1;
   return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
 };
+/** A list of steal percentages as `a–b%` (or `a%`). */
+const range = (xs) => {
+  const lo = Math.min(...xs).toFixed(0);
+  const hi = Math.max(...xs).toFixed(0);
+  return lo === hi ? `${lo}%` : `${lo}–${hi}%`;
+};
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const PAIR_DURATION = process.env.BENCH_PAIR_DURATION ?? '5s';
 
@@ -186,7 +193,7 @@ if (want('push')) {
       rounds.push({ ...a, ceiling: c.rps, ratio: a.rps / c.rps });
     }
     const pick = (k) => median(rounds.map((r) => r[k]));
-    return { rps: pick('rps'), ratio: pick('ratio'), p99ms: pick('p99ms'), cpuUsPerEvent: pick('cpuUsPerEvent'), rounds };
+    return { rps: pick('rps'), ratio: pick('ratio'), p99ms: pick('p99ms'), cpuUsPerEvent: pick('cpuUsPerEvent'), rounds, steal: [...rounds.map((r) => r.steal), ...ceilings.slice(-ROUNDS).map((r) => r.steal)] };
   };
   for (const durability of ['process', 'power']) {
     for (const jobs of [1000, 10000]) {
@@ -199,13 +206,13 @@ if (want('push')) {
       row(
         `single-event push, ${jobs / 1000}k jobs, durability=${durability}`,
         `${single.rps.toFixed(0)} pushes/s (${(100 * single.ratio).toFixed(0)}% of ceiling)`,
-        `median of ${ROUNDS} rounds, each against the ceiling measured next to it (${single.rounds.map((r) => `${(100 * r.ratio).toFixed(0)}%`).join(', ')}); p99 ${single.p99ms.toFixed(2)} ms, ${single.cpuUsPerEvent.toFixed(0)} µs CPU/push${non2xx ? `, non-2xx ${non2xx}` : ''} ${single.rounds.map((r) => r.errors).join(' ').trim()}`,
+        `median of ${ROUNDS} rounds, each against the ceiling measured next to it (${single.rounds.map((r) => `${(100 * r.ratio).toFixed(0)}%`).join(', ')}); p99 ${single.p99ms.toFixed(2)} ms, ${single.cpuUsPerEvent.toFixed(0)} µs CPU/push, CPU steal ${range(single.steal)}${non2xx ? `, non-2xx ${non2xx}` : ''} ${single.rounds.map((r) => r.errors).join(' ').trim()}`,
       );
       const batched = wrk(agent.url, { jobs, batch: 100 }, agent.pid);
       row(
         `batched push (100 events), ${jobs / 1000}k jobs, durability=${durability}`,
         `${(batched.rps * 100).toFixed(0)} events/s`,
-        `${batched.rps.toFixed(0)} req/s, p99 ${batched.p99ms.toFixed(2)} ms, ${batched.cpuUsPerEvent.toFixed(1)} µs CPU/event${batched.non2xx ? `, non-2xx ${batched.non2xx}` : ''}`,
+        `${batched.rps.toFixed(0)} req/s, p99 ${batched.p99ms.toFixed(2)} ms, ${batched.cpuUsPerEvent.toFixed(1)} µs CPU/event, CPU steal ${range([batched.steal])}${batched.non2xx ? `, non-2xx ${batched.non2xx}` : ''}`,
       );
       await agent.stop();
     }
@@ -216,7 +223,7 @@ if (want('push')) {
   rows.unshift({
     name: 'bare node:http ceiling',
     value: `${c('rps').toFixed(0)} req/s`,
-    note: `median of ${ceilings.length} runs next to the single-event rounds (${Math.min(...rps).toFixed(0)}–${Math.max(...rps).toFixed(0)}); p99 ${c('p99ms').toFixed(2)} ms, ${c('cpuUsPerEvent').toFixed(0)} µs CPU/request`,
+    note: `median of ${ceilings.length} runs next to the single-event rounds (${Math.min(...rps).toFixed(0)}–${Math.max(...rps).toFixed(0)}); p99 ${c('p99ms').toFixed(2)} ms, ${c('cpuUsPerEvent').toFixed(0)} µs CPU/request, CPU steal ${range(ceilings.map((r) => r.steal))}`,
   });
 }
 
