@@ -203,8 +203,15 @@ export async function createAgent(opts: AgentOptions): Promise<Agent> {
   const sources: Source[] = [];
   if (detectors) sources.push(detectors);
   const exposers: Exposer[] = [jobExposition];
+  // Both checks below may probe the store for one /readyz: they share the probe in flight
+  // (each is a committed write) instead of writing twice.
+  let probing: Promise<void> | undefined;
+  const probe = (): Promise<void> =>
+    (probing ??= store.ping().finally(() => {
+      probing = undefined;
+    }));
   const readiness: ReadinessCheck[] = [
-    { name: 'store', check: async () => (await store.ping(), { ok: true }) },
+    { name: 'store', check: async () => (await probe(), { ok: true }) },
     {
       name: 'writer',
       check: async () => {
@@ -212,7 +219,7 @@ export async function createAgent(opts: AgentOptions): Promise<Agent> {
         // A failed last commit stops counting once the store can be written again (ping),
         // so a replica taken out of rotation comes back by itself without needing a push.
         if ((ingest?.pending() ?? 0) < config.store.max_pending) {
-          await store.ping();
+          await probe();
           return { ok: true };
         }
         return { ok: false, detail: `writer unhealthy: ${ingest?.pending()} events waiting or last commit failed` };
