@@ -17,7 +17,8 @@ export function goFloat(v: number): string {
   if (Number.isNaN(v)) return 'NaN';
   if (v === Infinity) return '+Inf';
   if (v === -Infinity) return '-Inf';
-  if (v === 0) return Object.is(v, -0) ? '-0' : '0';
+  // expfmt's writeFloat writes any zero as "0" (f == 0 holds for -0 too).
+  if (v === 0) return '0';
   const [mant, expStr] = v.toExponential().split('e') as [string, string];
   const exp = Number(expStr);
   if (exp < -4 || exp >= 6) return `${mant}e${exp < 0 ? '-' : '+'}${String(Math.abs(exp)).padStart(2, '0')}`;
@@ -67,6 +68,9 @@ export function createGroupExposer(deps: { registry: GroupRegistry; beforeRender
     const failTime: Row[] = [];
     for (const g of deps.registry.all()) {
       for (const f of g.families.values()) {
+        // A family pushed with no metrics (protobuf allows it) is kept in the group, as the
+        // Pushgateway keeps it, but nothing of it is exposed: a TYPE line without samples.
+        if (f.metrics.length === 0) continue;
         let e = byName.get(f.name);
         if (!e) {
           e = { type: f.type, helpAt: -1, rows: [] };
@@ -111,7 +115,13 @@ export function createGroupExposer(deps: { registry: GroupRegistry; beforeRender
       for (const r of e.rows) {
         const m = r.metric;
         if (e.type === 'histogram') {
-          for (const [le, c] of m.buckets ?? []) out += `${name}_bucket${labelText(r.labels, ['le', goFloat(le)])} ${goFloat(c)}\n`;
+          let infSeen = false;
+          for (const [le, c] of m.buckets ?? []) {
+            out += `${name}_bucket${labelText(r.labels, ['le', goFloat(le)])} ${goFloat(c)}\n`;
+            if (le === Infinity) infSeen = true;
+          }
+          // As expfmt writes a histogram: the +Inf bucket is the count when none was pushed.
+          if (!infSeen) out += `${name}_bucket${labelText(r.labels, ['le', '+Inf'])} ${goFloat(m.count ?? 0)}\n`;
           out += `${name}_sum${labelText(r.labels)} ${goFloat(m.sum ?? 0)}\n${name}_count${labelText(r.labels)} ${goFloat(m.count ?? 0)}\n`;
         } else if (e.type === 'summary') {
           for (const [q, v] of m.quantiles ?? []) out += `${name}${labelText(r.labels, ['quantile', goFloat(q)])} ${goFloat(v)}\n`;

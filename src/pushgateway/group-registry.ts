@@ -156,6 +156,20 @@ export class GroupRegistry {
       const p = this.pendingTypes.get(f.name);
       if (p && p.type !== f.type) throw new InconsistentPushError(`metric "${f.name}" pushed as ${f.type.toUpperCase()} is not a ${p.type.toUpperCase()} as in other groups`);
     }
+    // Label names client_golang's checkMetricConsistency refuses (the Pushgateway records the
+    // refusal): the reserved `__` prefix, and `quantile` on a summary. Also `le` on a histogram,
+    // which the Pushgateway takes and then exposes with two `le` labels (a scrape Prometheus
+    // refuses whole): refused here, a deliberate difference.
+    const bound = (type: MetricFamily['type']): string | undefined => (type === 'summary' ? 'quantile' : type === 'histogram' ? 'le' : undefined);
+    for (const f of pushed.values()) {
+      const b = bound(f.type);
+      if (b !== undefined && opts.labels[b] !== undefined) throw new InconsistentPushError(`${f.type} "${f.name}" must not have an explicit "${b}" label (it is in the grouping key)`);
+      for (const m of f.metrics)
+        for (const k in m.labels) {
+          if (k.charCodeAt(0) === 95 && k.charCodeAt(1) === 95) throw new InconsistentPushError(`metric "${f.name}" has a label with an invalid name "${k}" (the "__" prefix is reserved)`);
+          if (k === b) throw new InconsistentPushError(`${f.type} "${f.name}" must not have an explicit "${b}" label`);
+        }
+    }
     // Suffix collisions, as client_golang's checkSuffixCollisions refuses them in the Pushgateway:
     // `x_count`/`x_sum` next to a summary or histogram `x`, `x_bucket` next to a histogram `x`,
     // in either order, against the other groups and within this group's new version.

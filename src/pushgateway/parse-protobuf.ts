@@ -64,15 +64,23 @@ const num = (v: number | Long | undefined): number => (v === undefined ? 0 : typ
 
 export function parseProtobufDelimited(bytes: Uint8Array): MetricFamily[] {
   const reader = protobuf.Reader.create(bytes);
-  const out: MetricFamily[] = [];
+  type PbFamily = { name?: string; help?: string; type?: number; metric?: PbMetric[] };
+  // The Pushgateway reads the families into a map by name: a name sent twice keeps the last
+  // family, and only the kept ones are checked.
+  const byName = new Map<string, PbFamily>();
   while (reader.pos < reader.len) {
-    let msg: { name?: string; help?: string; type?: number; metric?: PbMetric[] };
+    let msg: PbFamily;
     try {
-      msg = MetricFamilyBytesType.toObject(MetricFamilyBytesType.decodeDelimited(reader), { defaults: false }) as typeof msg;
+      msg = MetricFamilyBytesType.toObject(MetricFamilyBytesType.decodeDelimited(reader), { defaults: false }) as PbFamily;
     } catch (err) {
       throw new ExpositionParseError(`protobuf parsing error: ${(err as Error).message}`);
     }
     const name = msg.name ?? '';
+    byName.delete(name);
+    byName.set(name, msg);
+  }
+  const out: MetricFamily[] = [];
+  for (const [name, msg] of byName) {
     // Names are not checked by the protobuf decoder in Go but by the Pushgateway's consistency
     // check, which records the refusal on the group: hence CheckRefusal, not a parse error.
     if (!/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(name)) throw new CheckRefusal(`invalid metric name ${JSON.stringify(name)}`);
@@ -91,22 +99,24 @@ export function parseProtobufDelimited(bytes: Uint8Array): MetricFamily[] {
         if (value === undefined) throw new CheckRefusal(`label "${ln}" of metric "${name}" has a value that is not valid UTF-8`);
         labels[ln] = value;
       }
+      // client_golang's checkMetricConsistency: the metric must carry its family's kind of
+      // value; a COUNTER family whose metric holds a gauge value is refused, not read as 0.
+      const field = type === 'counter' ? m.counter : type === 'gauge' ? m.gauge : type === 'untyped' ? m.untyped : type === 'summary' ? m.summary : m.histogram;
+      if (field === undefined) throw new CheckRefusal(`collected metric "${name}" ${JSON.stringify(labels)} is not a ${type.toUpperCase()}`);
       if (type === 'summary') {
         const s = m.summary ?? {};
         metrics.push({ labels, quantiles: (s.quantile ?? []).map((q) => [q.quantile ?? 0, q.value ?? 0]), sum: s.sample_sum ?? 0, count: num(s.sample_count) });
       } else if (type === 'histogram') {
         const h = m.histogram ?? {};
         const buckets: [number, number][] = (h.bucket ?? []).map((b) => [b.upper_bound ?? 0, b.cumulative_count_float ?? num(b.cumulative_count)]);
-        const count = h.sample_count_float ?? num(h.sample_count);
-        if (!buckets.some(([le]) => le === Infinity)) buckets.push([Infinity, count]);
-        metrics.push({ labels, buckets, sum: h.sample_sum ?? 0, count });
+        metrics.push({ labels, buckets, sum: h.sample_sum ?? 0, count: h.sample_count_float ?? num(h.sample_count) });
       } else {
-        const v = (type === 'counter' ? m.counter : type === 'gauge' ? m.gauge : m.untyped)?.value;
-        metrics.push({ labels, value: v ?? 0 });
+        metrics.push({ labels, value: (field as { value?: number }).value ?? 0 });
       }
     }
     const fam: MetricFamily = { name, type, metrics };
-    if (msg.help) fam.help = msg.help;
+    // An empty HELP is still a HELP (the Pushgateway exposes `# HELP x `).
+    if (msg.help !== undefined) fam.help = msg.help;
     out.push(fam);
   }
   return out;

@@ -15,7 +15,7 @@
  */
 import { Hono } from 'hono';
 import type { Context } from 'hono';
-import { StoreUnavailableError, UnsupportedMediaTypeError, ValidationError } from '../domain/errors.js';
+import { StoreUnavailableError, ValidationError } from '../domain/errors.js';
 import type { IngestFn } from '../ingest/ingest.js';
 import { nameProblem } from '../ingest/validate.js';
 import type { Clock } from '../runtime/clock.js';
@@ -33,6 +33,27 @@ import { groupKey, PUSH_FAILURE_TIME_HELP, PUSH_TIME_HELP, type Group, type Metr
 import { encodeFamilies, parseProtobufDelimited } from './parse-protobuf.js';
 import { CheckRefusal, ExpositionParseError, expositionText, parseText } from './parse-text.js';
 import { parseGroupingPath } from './grouping-path.js';
+
+/**
+ * The Pushgateway reads a body as delimited protobuf only when its Content-Type parses
+ * (mime.ParseMediaType) to application/vnd.google.protobuf with
+ * proto=io.prometheus.client.MetricFamily and encoding=delimited, values quoted or not;
+ * everything else goes to the text parser.
+ */
+export function isDelimitedProtobuf(contentType: string | undefined): boolean {
+  if (!contentType) return false;
+  const [type, ...rest] = contentType.split(';');
+  if ((type as string).trim().toLowerCase() !== 'application/vnd.google.protobuf') return false;
+  const params = new Map<string, string>();
+  for (const p of rest) {
+    const eq = p.indexOf('=');
+    if (eq < 0) continue;
+    let v = p.slice(eq + 1).trim();
+    if (v.length >= 2 && v.startsWith('"') && v.endsWith('"')) v = v.slice(1, -1).replace(/\\(.)/g, '$1');
+    params.set(p.slice(0, eq).trim().toLowerCase(), v);
+  }
+  return params.get('encoding') === 'delimited' && params.get('proto') === 'io.prometheus.client.MetricFamily';
+}
 
 export interface PushgatewayObserver {
   push(method: string, code: number): void;
@@ -197,13 +218,13 @@ export function createPushgatewayApi(deps: {
   }
 
   async function readFamilies(req: PushRequest): Promise<MetricFamily[]> {
+    // As the Pushgateway: only `Content-Encoding: gzip` exactly is decompressed, any other
+    // body is read as it came (so a deflate body fails to parse, as it does there).
     // Decompressed, a push may be 8× the body limit: text exposition compresses well.
-    const bytes = decodeContentEncoding(await req.body(), req.header('content-encoding'), deps.limits.max_body_bytes * 8);
-    const type = req.header('content-type') ?? '';
-    if (/application\/vnd\.google\.protobuf/i.test(type)) {
-      if (!/encoding=delimited/i.test(type)) throw new UnsupportedMediaTypeError('protobuf pushes must use encoding=delimited');
-      return parseProtobufDelimited(bytes);
-    }
+    const raw = await req.body();
+    const bytes = req.header('content-encoding') === 'gzip' ? decodeContentEncoding(raw, 'gzip', deps.limits.max_body_bytes * 8) : raw;
+    if (isDelimitedProtobuf(req.header('content-type'))) return parseProtobufDelimited(bytes);
+    // Anything else is the text format, whatever the type says (the Pushgateway's fallback).
     return parseText(expositionText(bytes));
   }
 
@@ -319,6 +340,14 @@ export function createPushgatewayApi(deps: {
   routes.delete('/metrics/job/*', deps.auth.require('write'), del202);
   routes.delete('/metrics/job@base64/*', deps.auth.require('write'), del202);
 
+  // The Pushgateway's router answers other methods on a push path with 405 (OPTIONS: 200).
+  const notAllowed = (c: Context): Response => {
+    c.header('Allow', 'PUT, POST, DELETE, OPTIONS');
+    if (c.req.method === 'OPTIONS') return c.body(null, 200);
+    return c.json({ error: `method ${c.req.method} not allowed on a push path (PUT, POST or DELETE)`, code: 'method_not_allowed' }, 405);
+  };
+  routes.on(['GET', 'HEAD', 'PATCH', 'OPTIONS'], ['/metrics/job/*', '/metrics/job@base64/*'], notAllowed);
+
   routes.put('/api/v1/admin/wipe', deps.auth.require('admin'), async (c) => {
     await write([{ wipe: true }]);
     const n = registry.clear();
@@ -342,7 +371,7 @@ export function createPushgatewayApi(deps: {
           metrics: f.metrics.map((m) => {
             const labels = exposedLabels(g, m);
             if (f.type === 'histogram')
-              return { labels, buckets: Object.fromEntries((m.buckets ?? []).filter(([le]) => le !== Infinity).map(([le, n]) => [goFloat(le), goFloat(n)])), count: goFloat(m.count ?? 0), sum: goFloat(m.sum ?? 0) };
+              return { labels, buckets: Object.fromEntries((m.buckets ?? []).map(([le, n]) => [goFloat(le), goFloat(n)])), count: goFloat(m.count ?? 0), sum: goFloat(m.sum ?? 0) };
             if (f.type === 'summary') return { labels, quantiles: Object.fromEntries((m.quantiles ?? []).map(([q, v]) => [goFloat(q), goFloat(v)])), count: goFloat(m.count ?? 0), sum: goFloat(m.sum ?? 0) };
             return { labels, value: goFloat(m.value ?? 0) };
           }),
@@ -350,7 +379,8 @@ export function createPushgatewayApi(deps: {
       }
       const own = exposedLabels(g, { labels: {} });
       entry.push_time_seconds = { time_stamp: ts, type: 'GAUGE', help: PUSH_TIME_HELP, metrics: [{ labels: own, value: goFloat(g.push_time / 1000) }] };
-      entry.push_failure_time_seconds = { time_stamp: ts, type: 'GAUGE', help: PUSH_FAILURE_TIME_HELP, metrics: [{ labels: own, value: goFloat(g.push_failure_time / 1000) }] };
+      // Its own time: the Pushgateway stamps this family when a change failed.
+      entry.push_failure_time_seconds = { time_stamp: g.push_failure_time > g.push_time ? iso(g.push_failure_time) : ts, type: 'GAUGE', help: PUSH_FAILURE_TIME_HELP, metrics: [{ labels: own, value: goFloat(g.push_failure_time / 1000) }] };
       entry.last_push_successful = g.push_time >= g.push_failure_time;
       return entry;
     };

@@ -79,6 +79,86 @@ const SCRIPT: Step[] = [
   ['PUT', '/metrics/job/sc7', 'zz_count 1\n# TYPE zz summary\nzz{quantile="0.5"} 1\n'],
 ];
 
+/**
+ * Edge cases of the text format, found by a differential hunt on 2026-12-07: line ends,
+ * blanks, comments, number spellings, counts through uint64, histograms and summaries with
+ * missing or misplaced bounds, reserved label names, the grouping path.
+ */
+const EDGE_SCRIPT: Step[] = [
+  ['PUT', '/metrics/job/e1', 'e1 1'],
+  ['PUT', '/metrics/job/e2', 'e2 1\r\n'],
+  ['PUT', '/metrics/job/e3', 'e3 1 \n'],
+  ['PUT', '/metrics/job/e3b', 'e3b 1\t\n'],
+  ['PUT', '/metrics/job/e4', '  e4 1\n  # HELP e4h hi\ne4h 1\n\n   \n\t\n'],
+  ['PUT', '/metrics/job/e5', 'e5 {x="1"} 1\ne5b{x="2"}2\ne5c{}3\ne5d{ x = "4" , } 4\n'],
+  ['PUT', '/metrics/job/e6', '#HELP e6 hi\ne6 1\n#\n#TYPE\n# TYPE\n# HELP e6x\n'],
+  ['PUT', '/metrics/job/e7', '# TYPE e7 GAUGE\ne7 1\n# TYPE e7b Counter\ne7b 2\n'],
+  ['PUT', '/metrics/job/e7c', '# TYPE e7c gauge \ne7c 1\n'],
+  ['PUT', '/metrics/job/e8', '# HELP e8 x\\td\ne8 1\n'],
+  ['PUT', '/metrics/job/e8b', '# HELP e8b\ne8b 1\n# HELP e8c \ne8c 1\n# HELP e8d \n# HELP e8d twice is fine after an empty one\ne8d 1\n'],
+  ['PUT', '/metrics/job/e8e', '# TYPE e8s summary\n# HELP e8s_sum on the summary\ne8s_sum 1\ne8s_count 1\n'],
+  ['PUT', '/metrics/job/e9', 'e9 0x10\n'],
+  ['PUT', '/metrics/job/e9b', 'e9b 1e400\n'],
+  ['PUT', '/metrics/job/e9c', 'e9c -0\ne9d 1e-400\ne9e .5\ne9f 5.\ne9g +.5e+3\n'],
+  ['PUT', '/metrics/job/e9h', 'e9h +NaN\n'],
+  ['PUT', '/metrics/job/e9i', 'e9i 1_0\n'],
+  ['PUT', '/metrics/job/e10', '# comment without a newline'],
+  ['PUT', '/metrics/job/h1', '# TYPE hh1 histogram\nhh1_bucket{le="1"} 1\nhh1_sum 2\nhh1_count 3\n'],
+  ['PUT', '/metrics/job/h2', '# TYPE hh2 histogram\nhh2_bucket{le="1"} 1.5\nhh2_sum 2\nhh2_count 2.7\n# TYPE ss2 summary\nss2_count 2.9\nss2_sum 1\n'],
+  ['PUT', '/metrics/job/h3', '# TYPE hh3 histogram\nhh3_count -1\n# TYPE ss3 summary\nss3_count NaN\n# TYPE ss3b summary\nss3b_count -2.5\n# TYPE ss3c summary\nss3c_count 2e19\n# TYPE ss3d summary\nss3d_count +Inf\n'],
+  ['PUT', '/metrics/job/h4', '# TYPE hh4 histogram\nhh4 1\nhh4b_bucket 1\n# TYPE ss4 summary\nss4 1\n'],
+  ['PUT', '/metrics/job/h5', '# TYPE hh5 histogram\nhh5_bucket{le="1"} 1\nhh5_sum{le="1"} 2\nhh5_count{le="1"} 1\nhh5_bucket{le="NaN"} 7\n# TYPE ss5 summary\nss5_sum{quantile="0.5"} 1\nss5_count 1\nss5{quantile="NaN"} 3\n'],
+  ['PUT', '/metrics/job/h6', '# TYPE hh6 histogram\nhh6_bucket{le="+Inf"} 5\nhh6_count 3\nhh6{le="2"} 1\n'],
+  ['PUT', '/metrics/job/h7', '# TYPE ss7 summary\nss7_sum{quantile="x"} 1\n'],
+  ['PUT', '/metrics/job/c1', 'c1{__name__="x"} 1\n'],
+  ['PUT', '/metrics/job/c2', 'c2{__x="a"} 1\n'],
+  ['PUT', '/metrics/job/c3/quantile/x', '# TYPE cs3 summary\ncs3{quantile="0.5"} 1\ncs3_count 1\n'],
+  ['PUT', '/metrics/job/t1', 't1 1 +5\n'],
+  ['PUT', '/metrics/job/t2', 't2 1 5 \n'],
+  ['PUT', '/metrics/job/t3', 't3 1 5\nt3b{ 2\n'],
+  ['PUT', '/metrics/job/t4', 't4-1 2\n'],
+  ['PUT', '/metrics/job/r10/job/evil', 'r10 1\n'],
+  ['PUT', '/metrics/job/r11/', 'r11 1\n'],
+  ['PUT', '/metrics/job/r11b/a/b/', 'r11b 1\n'],
+  ['DELETE', '/metrics/job/r11/'],
+  ['PUT', '/metrics/job/r12/x@base64/Pj4-', 'r12 1\n'],
+  ['PUT', '/metrics/job/r12b/x@base64/Pj4+', 'r12b 1\n'],
+  ['PUT', '/metrics/job/r12c/p@base64/Zm9vY', 'r12c 1\n'],
+  ['DELETE', '/metrics/job/r12c/p@base64/Zm9vY'],
+  ['PUT', '/metrics/job/r12d/p@base64/Zm9vYg', 'r12d 1\n'],
+  // Delimited protobuf: a metric without its family's kind of value, a name sent twice (the
+  // last one counts), a family without metrics, an empty HELP, a summary with a quantile label.
+  ['PUT', '/metrics/job/p1', encodeProtobufDelimited([{ name: 'pbc', type: 0, metric: [{ gauge: { value: 7 } }] }]), { 'content-type': PROTOBUF_CONTENT_TYPE }],
+  ['PUT', '/metrics/job/p2', encodeProtobufDelimited([{ name: 'pbu', type: 3, metric: [{}] }]), { 'content-type': PROTOBUF_CONTENT_TYPE }],
+  [
+    'PUT',
+    '/metrics/job/p3',
+    encodeProtobufDelimited([
+      { name: 'pbd', type: 1, metric: [{ gauge: { value: 1 } }] },
+      { name: 'pbd', type: 1, metric: [{ label: [{ name: 'a', value: 'b' }], gauge: { value: 2 } }] },
+      { name: 'pbd2', type: 1, metric: [{ gauge: { value: 1 } }] },
+      { name: 'pbd2', type: 0, metric: [{ counter: { value: 3 } }] },
+    ]),
+    { 'content-type': PROTOBUF_CONTENT_TYPE },
+  ],
+  ['PUT', '/metrics/job/p4', encodeProtobufDelimited([{ name: 'pbe', type: 1, metric: [] }, { name: 'pbh', help: '', type: 1, metric: [{ gauge: { value: 1 } }] }]), { 'content-type': PROTOBUF_CONTENT_TYPE }],
+  ['PUT', '/metrics/job/p5', 'pbf 1\npbf2 2\n'],
+  ['POST', '/metrics/job/p5', encodeProtobufDelimited([{ name: 'pbf', type: 3, metric: [] }]), { 'content-type': PROTOBUF_CONTENT_TYPE }],
+  ['PUT', '/metrics/job/p6', encodeProtobufDelimited([{ name: 'pbs', type: 2, metric: [{ label: [{ name: 'quantile', value: 'x' }], summary: { sample_count: 1, sample_sum: 1 } }] }]), { 'content-type': PROTOBUF_CONTENT_TYPE }],
+  // Content-Type and Content-Encoding as the Pushgateway reads them.
+  ['PUT', '/metrics/job/ct1', pb, { 'content-type': 'application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily' }],
+  ['PUT', '/metrics/job/ct2', pb, { 'content-type': 'application/vnd.google.protobuf; proto=other; encoding=delimited' }],
+  ['PUT', '/metrics/job/ct3', pb, { 'content-type': 'application/vnd.google.protobuf; proto="io.prometheus.client.MetricFamily"; encoding="delimited"' }],
+  ['PUT', '/metrics/job/ct4', pb, { 'content-type': 'application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=DELIMITED' }],
+  ['PUT', '/metrics/job/ct5', 'ct5 1\n', { 'content-type': 'application/json' }],
+  ['PUT', '/metrics/job/ce1', 'ce1 1\n', { 'content-encoding': 'deflate' }],
+  ['PUT', '/metrics/job/ce2', gzipSync('ce2 1\n'), { 'content-encoding': 'GZIP' }],
+  ['PUT', '/metrics/job/ce3', gzipSync('ce3 1\n'), { 'content-encoding': 'x-gzip' }],
+  ['GET', '/metrics/job/r13'],
+  ['HEAD', '/metrics/job/r13'],
+  ['PATCH', '/metrics/job/r13', 'r13 1\n'],
+];
+
 const SELF = /^(# (HELP|TYPE) )?(go_|process_|pushgateway_|promhttp_|jobpulse_|job_)/;
 
 /** Sample and TYPE/HELP lines of the pushed families, push times reduced to set/unset. */
@@ -108,6 +188,21 @@ describe.skipIf(!has)('differential: jobpulse vs the real Pushgateway', () => {
       await a.arrayBuffer();
       await b.arrayBuffer();
       statuses.push([`${method} ${path}`, a.status, b.status]);
+    }
+    expect(statuses.filter(([, x, y]) => x !== y)).toEqual([]);
+    const real = pushedPart(await (await fetch(`${pg.url}/metrics`)).text());
+    const ours = pushedPart(await (await fetch(`${jp.url}/metrics`)).text());
+    expect(ours).toEqual(real);
+  });
+
+  it('answers the edge cases of the text format and the grouping path as the Pushgateway does', async () => {
+    const statuses: [string, number, number][] = [];
+    for (const [method, path, body, headers] of EDGE_SCRIPT) {
+      const a = await fetch(`${pg.url}${path}`, { method, body, headers, redirect: 'manual' });
+      const b = await fetch(`${jp.url}${path}`, { method, body, headers, redirect: 'manual' });
+      await a.arrayBuffer();
+      await b.arrayBuffer();
+      statuses.push([`${method} ${path} ${typeof body === 'string' ? JSON.stringify(body.slice(0, 40)) : ''}`, a.status, b.status]);
     }
     expect(statuses.filter(([, x, y]) => x !== y)).toEqual([]);
     const real = pushedPart(await (await fetch(`${pg.url}/metrics`)).text());

@@ -5,7 +5,7 @@ import { parseGroupingPath } from '../../src/pushgateway/grouping-path.js';
 import { deriveEvents, jobNameOf } from '../../src/pushgateway/lifecycle-bridge.js';
 import { groupKey, type Group } from '../../src/pushgateway/model.js';
 import { encodeFamilies, encodeFamiliesGeneric, parseProtobufDelimited } from '../../src/pushgateway/parse-protobuf.js';
-import { parseText, TimestampError } from '../../src/pushgateway/parse-text.js';
+import { goUint64, parseText, TimestampError } from '../../src/pushgateway/parse-text.js';
 
 describe('grouping path', () => {
   it.each([
@@ -41,34 +41,92 @@ describe('text format parser', () => {
   });
 
   it.each([
-    ['d{ 1', /invalid label name/],
-    ['garbage here', /expected float/],
-    ['# TYPE a counter\n# TYPE a gauge\na 1', /second TYPE/],
-    ['a{x="1",x="2"} 1', /duplicate label name/],
-    ['a{x="1} 1', /unterminated/],
-    ['# TYPE a nonsense\na 1', /unknown metric type/],
-    ['# TYPE h histogram\nh_bucket 1', /without "le"/],
+    ['d{ 1\n', /invalid label name/],
+    ['garbage here\n', /expected float/],
+    ['# TYPE a counter\n# TYPE a gauge\na 1\n', /second TYPE/],
+    ['a{x="1",x="2"} 1\n', /duplicate label names/],
+    ['a{x="1} 1\n', /unescaped new-line/],
+    ['a{x="1} 1', /unexpected end of input stream/],
+    ['# TYPE a nonsense\na 1\n', /unknown metric type "nonsense"/],
+    ['# TYPE a gauge \na 1\n', /unknown metric type "gauge "/],
+    ['a{__name__="b"} 1\n', /label name "__name__" is reserved/],
+    ['# HELP a bad \\t escape\na 1\n', /invalid escape sequence '\\t'/],
+    ['# TYPE s summary\ns_sum{quantile="x"} 1\n', /expected float as value for 'quantile' label, got "x"/],
+    ['a 0x10\n', /expected float as value, got "0x10"/],
+    ['a 1e400\n', /expected float as value, got "1e400"/],
+    ['a +NaN\n', /expected float/],
+    ['a 1', /line 1: unexpected end of input stream/],
+    ['a 1\n# no newline', /line 2: unexpected end of input stream/],
   ])('refuses %j', (text, why) => expect(() => parseText(text)).toThrow(why));
 
   it.each([
-    // [body, value] — blanks around and between fields, other whitespace, blank lines
-    ['a \t 1 \t', 1],
-    ['a\t2', 2],
-    ['a 3\r', 3],
-    ['a 4\u000b', 4], // vertical tab: trimmed like String#trim does
-    ['\n  \t\n\u00a0\na 5\n\n', 5],
+    // [body, value]: only blanks and tabs separate, lines end in \n alone, blank lines anywhere
+    ['a \t 1\n', 1],
+    ['a\t2\n', 2],
+    ['  a 3\n', 3],
+    ['\n  \t\n\na 5\n\n  ', 5],
+    ['a{}6\n', 6],
+    ['a {} 7\n', 7],
+    ['a{ } 8\n', 8],
   ])('reads the value of %j', (text, value) => expect(parseText(text)).toEqual([{ name: 'a', type: 'untyped', metrics: [{ labels: {}, value }] }]));
 
   it.each([
-    ['a ', /expected a value/],
-    ['a 1 2 3', /unexpected text after the value/],
-    ['a 1\u000b2', /expected float/],
-    ['a 1 x', /expected integer as timestamp/],
+    ['a \n', /expected float as value, got ""/],
+    ['a 1 \n', /expected integer as timestamp, got ""/],
+    ['a 1 2 3\n', /spurious string after timestamp: " 3"/],
+    ['a 1 2 \n', /spurious string after timestamp: " "/],
+    ['a 3\r\n', /expected float as value, got "3\\r"/],
+    ['a 4\u000b\n', /expected float as value/],
+    ['\u00a0\na 5\n', /invalid metric name/],
+    ['a 1 x\n', /expected integer as timestamp, got "x"/],
+    ['a 1 9223372036854775808\n', /expected integer as timestamp/],
   ])('refuses the sample %j', (text, why) => expect(() => parseText(text)).toThrow(why));
 
-  it('signals timestamps separately (the Pushgateway answers them as inconsistent)', () => {
-    expect(() => parseText('a 1 1234')).toThrow(TimestampError);
+  it('signals timestamps separately (the Pushgateway answers them as inconsistent), after a clean parse only', () => {
+    expect(() => parseText('a 1 1234\n')).toThrow(TimestampError);
+    expect(() => parseText('a 1 -1234\nb 2 +5\n')).toThrow(TimestampError);
+    expect(() => parseText('a 1 1234\nb{ 2\n')).toThrow(/line 2: invalid label name/);
   });
+
+  it('reads HELP and TYPE as the Go parser: keyword right after #, case-insensitive type, empty HELP unset, x_sum names its summary', () => {
+    expect(parseText('#HELP a hi\n# TYPE a GAUGE\na 1\n# HELP b\n# HELP c \nb 1\nc 1\n# TYPE s summary\n# HELP s_sum on s\ns_sum 1\n')).toEqual([
+      { name: 'a', type: 'gauge', help: 'hi', metrics: [{ labels: {}, value: 1 }] },
+      // `# HELP c ` made the family (Go's order of creation); `# HELP b` did not.
+      { name: 'c', type: 'untyped', metrics: [{ labels: {}, value: 1 }] },
+      { name: 'b', type: 'untyped', metrics: [{ labels: {}, value: 1 }] },
+      { name: 's', type: 'summary', help: 'on s', metrics: [{ labels: {}, quantiles: [], sum: 1 }] },
+    ]);
+  });
+
+  it('takes le and quantile off every sample of a histogram or summary, drops NaN bounds, counts through uint64', () => {
+    const f = parseText('# TYPE h histogram\nh_bucket{le="1",k="v"} 1.5\nh_bucket{le="NaN",k="v"} 9\nh_sum{le="1",k="v"} 2\nh_count{k="v",le="2"} -2.5\nh 4\n# TYPE s summary\ns{quantile="NaN"} 3\ns_count NaN\n');
+    expect(f).toEqual([
+      {
+        name: 'h',
+        type: 'histogram',
+        metrics: [
+          { labels: { k: 'v' }, buckets: [[1, 1]], sum: 2, count: 18446744073709552000 },
+          { labels: {}, buckets: [] },
+        ],
+      },
+      { name: 's', type: 'summary', metrics: [{ labels: {}, quantiles: [], count: 2 ** 63 }] },
+    ]);
+  });
+});
+
+describe('Go uint64 conversion of counts', () => {
+  it.each([
+    [2.7, 2],
+    [0, 0],
+    [-0.5, 0],
+    [-1, 18446744073709552000],
+    [-1e18, 17446744073709552000],
+    [1e19, 1e19],
+    [2e19, 2 ** 63],
+    [NaN, 2 ** 63],
+    [Infinity, 2 ** 63],
+    [-Infinity, 2 ** 63],
+  ])('%d → %d (as the real Pushgateway exposes it)', (v, out) => expect(goUint64(v)).toBe(out));
 });
 
 describe('protobuf storage encoding', () => {
@@ -81,6 +139,7 @@ describe('protobuf storage encoding', () => {
 describe('Go float formatting', () => {
   it.each([
     [0, '0'],
+    [-0, '0'],
     [1, '1'],
     [0.5, '0.5'],
     [123456, '123456'],
