@@ -90,6 +90,18 @@ describe('Pushgateway API', () => {
     expect(list.data[0].v.metrics).toEqual([{ labels: { instance: '', job: 'k' }, value: '1' }]);
   });
 
+  it('refuses a histogram whose grouping key or protobuf labels hold `le` (the Pushgateway would expose two `le` labels)', async () => {
+    const res = await send(a, 'PUT', '/metrics/job/hle/le/1', '# TYPE hle histogram\nhle_bucket{le="1"} 1\nhle_count 1\n');
+    expect(res.status).toBe(400);
+    expect((await res.json()).error).toMatch(/histogram "hle" must not have an explicit "le" label/);
+    const pb = encodeProtobufDelimited([{ name: 'hle2', type: 4, metric: [{ label: [{ name: 'le', value: 'x' }], histogram: { sample_count: 1, sample_sum: 1 } }] }]);
+    expect((await send(a, 'PUT', '/metrics/job/hle2', pb, { 'content-type': PROTOBUF_CONTENT_TYPE })).status).toBe(400);
+    const m = (await a.get('/metrics')).text;
+    expect(m).not.toMatch(/^hle/m);
+    // Refused after parsing, like the Pushgateway's consistency check: recorded on the group.
+    expect(m).toMatch(/^push_failure_time_seconds\{instance="",job="hle",le="1"\} [1-9]/m);
+  });
+
   it('decodes @base64 (padding optional, job too) and percent-encoded values', async () => {
     expect((await send(a, 'PUT', '/metrics/job@base64/L3Zhci90bXA/path@base64/=', 'e 1\n')).status).toBe(200);
     expect((await send(a, 'PUT', '/metrics/job/j9/path/a%2Fb', 'f 1\n')).status).toBe(200);
