@@ -2,6 +2,7 @@ import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/runtime/clock.js';
 import { startAgent, type TestAgent } from '../support/start-agent.js';
+import { metricValue } from '../support/wait-for.js';
 
 describe('POST /push → state → /metrics and the REST API', () => {
   let a: TestAgent;
@@ -155,5 +156,35 @@ describe('a sign of life without run_id after the run ended (late_event_window)'
     const beat = await a.push({ job_name: 'eager', event: 'heartbeat' });
     expect(beat.body.results[0]).toMatchObject({ result: 'applied', state: 'running' });
     expect(beat.body.run_id).not.toBe(first);
+  });
+});
+
+describe('job aggregates across runs', () => {
+  let a: TestAgent;
+  const clock = new ManualClock(Date.UTC(2026, 11, 7, 3));
+  beforeEach(async () => {
+    a = await startAgent({ clock });
+  });
+  afterEach(() => a.stop());
+  const series = async (s: string) => metricValue((await a.get('/metrics')).text, s);
+
+  it('counts a retry once, whichever event of the run first carries retry_attempt > 0', async () => {
+    await a.push({ job_name: 'rq', run_id: 'rq-1', event: 'started' });
+    await a.push({ job_name: 'rq', run_id: 'rq-1', event: 'failed' });
+    // Queued first, the attempt number arrives with the start.
+    await a.push({ job_name: 'rq', run_id: 'rq-2', event: 'queued' });
+    await a.push({ job_name: 'rq', run_id: 'rq-2', event: 'started', retry_attempt: 1 });
+    await a.push({ job_name: 'rq', run_id: 'rq-2', event: 'succeeded' });
+    expect(await series('job_retries_total{job_name="rq"}')).toBe(1);
+    expect((await a.get('/api/v1/jobs/rq')).body.retries_total).toBe(1);
+    expect((await a.get('/api/v1/runs/rq-2')).body.retry_attempt).toBe(1);
+
+    // Repeated, lowered and raised within one run: still one retry.
+    await a.push({ job_name: 'rq', run_id: 'rq-3', event: 'started', retry_attempt: 2 });
+    await a.push({ job_name: 'rq', run_id: 'rq-3', event: 'heartbeat', retry_attempt: 0 });
+    await a.push({ job_name: 'rq', run_id: 'rq-3', event: 'heartbeat', retry_attempt: 2 });
+    await a.push({ job_name: 'rq', run_id: 'rq-3', event: 'progress', progress: 5, retry_attempt: 3 });
+    expect(await series('job_retries_total{job_name="rq"}')).toBe(2);
+    expect((await a.get('/api/v1/runs/rq-3')).body.retry_attempt).toBe(3);
   });
 });
