@@ -118,8 +118,10 @@ export function applyToJob(job: Job | undefined, prev: Run | undefined, next: Ru
     if (outcome === 'succeeded') j.last_success_at = Math.max(j.last_success_at ?? 0, endedAt);
     if (FAILURE_STATES.has(outcome)) j.last_failure_at = Math.max(j.last_failure_at ?? 0, endedAt);
     const d = runDurationSeconds(next);
+    // The last finished run's duration, unknown (and absent from /metrics) when that run has no
+    // start: keeping an earlier run's value would pair this run's outcome with another's duration.
+    j.last_duration_seconds = d;
     if (d !== undefined) {
-      j.last_duration_seconds = d;
       j.duration_count += 1;
       j.duration_sum_seconds += d;
       DURATION_BUCKETS_SECONDS.forEach((le, i) => {
