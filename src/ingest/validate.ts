@@ -36,10 +36,32 @@ const ID_MAX = 200;
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** Client timestamps: unix seconds (< 1e11), unix milliseconds, or an ISO 8601 string with a zone. */
+// The ISO 8601 forms Date.parse takes (seconds and fraction optional, zone required).
+const ISO_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(?:Z|[+-](\d{2}):?(\d{2}))$/;
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/**
+ * Why an ISO 8601 time names no real instant (a 31st of November, hour 24), or undefined.
+ * Date.parse rolls such a day over into the next month, so a typo became another date.
+ */
+function isoTimeProblem(v: string): string | undefined {
+  const m = ISO_TIME.exec(v);
+  if (!m) return 'expected unix seconds, unix milliseconds or an ISO 8601 time with a zone';
+  const n = (i: number): number => Number(m[i] ?? 0);
+  const [y, mo, d, h, mi, s, oh, om] = [n(1), n(2), n(3), n(4), n(5), n(6), n(7), n(8)];
+  if (mo < 1 || mo > 12) return `month ${m[2]} does not exist (01 to 12)`;
+  const leap = y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0);
+  const days = mo === 2 && leap ? 29 : (DAYS_IN_MONTH[mo - 1] as number);
+  if (d < 1 || d > days) return `day ${m[3]} does not exist in ${m[1]}-${m[2]} (01 to ${days})`;
+  if (h > 23 || mi > 59 || s > 59) return `time ${m[4]}:${m[5]}${m[6] === undefined ? '' : `:${m[6]}`} does not exist (00:00:00 to 23:59:59)`;
+  if (oh > 23 || om > 59) return 'zone offset out of range (at most ±23:59)';
+  return undefined;
+}
+
+/** Client timestamps: unix seconds (< 1e11), unix milliseconds, or an ISO 8601 string with a zone naming a real date and time. */
 export function parseTimestamp(v: unknown): number | undefined {
   if (typeof v === 'number' && Number.isFinite(v) && v > 0) return v < 1e11 ? Math.round(v * 1000) : Math.round(v);
-  if (typeof v === 'string' && /^\d{4}-\d{2}-\d{2}T/.test(v) && /(Z|[+-]\d{2}:?\d{2})$/.test(v)) {
+  if (typeof v === 'string' && isoTimeProblem(v) === undefined) {
     const t = Date.parse(v);
     return Number.isNaN(t) ? undefined : t;
   }
@@ -134,7 +156,8 @@ export function validateEvent(input: unknown, limits: Limits, now: number, at = 
   let timestamp: number | undefined;
   if (input.timestamp !== undefined && input.timestamp !== null) {
     timestamp = parseTimestamp(input.timestamp);
-    if (timestamp === undefined) addIssue(issues, at, 'timestamp', 'expected unix seconds, unix milliseconds or an ISO 8601 time with a zone');
+    if (timestamp === undefined)
+      addIssue(issues, at, 'timestamp', typeof input.timestamp === 'string' ? (isoTimeProblem(input.timestamp) ?? 'is not a valid time') : 'expected unix seconds, unix milliseconds or an ISO 8601 time with a zone');
     else if (timestamp > now + limits.max_future_skew)
       addIssue(issues, at, 'timestamp', `is ${Math.round((timestamp - now) / 1000)}s in the future (limits.max_future_skew is ${limits.max_future_skew / 1000}s)`);
     else if (timestamp < now - limits.max_event_age)

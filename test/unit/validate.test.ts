@@ -73,8 +73,33 @@ describe('push validation', () => {
     ['2026-11-23T13:00:00+01:00', Date.UTC(2026, 10, 23, 12)],
     ['yesterday', undefined],
     [-5, undefined],
+    ['2026-11-23T13:00+0100', Date.UTC(2026, 10, 23, 12)],
+    ['2026-11-23T12:00:00.250Z', Date.UTC(2026, 10, 23, 12) + 250],
+    ['2024-02-29T00:00:00Z', Date.UTC(2024, 1, 29)],
+    ['2000-02-29T00:00:00Z', Date.UTC(2000, 1, 29)],
+    ['2026-12-31T23:59:59-23:59', Date.UTC(2027, 0, 1, 23, 58, 59)],
+    // Date.parse rolls these over to another day; they name no real instant.
+    ['2026-11-31T10:00:00Z', undefined],
+    ['2026-02-29T10:00:00Z', undefined],
+    ['1900-02-29T10:00:00Z', undefined],
+    ['2026-04-31T10:00:00Z', undefined],
+    ['2026-11-23T24:00:00Z', undefined],
+    ['2026-11-23T12:60:00Z', undefined],
+    ['2026-11-23T12:00:60Z', undefined],
+    ['2026-13-01T10:00:00Z', undefined],
+    ['2026-11-00T10:00:00Z', undefined],
+    ['2026-11-23T12:00:00+24:00', undefined],
   ])('parses timestamp %j', (v, expected) => {
     expect(parseTimestamp(v)).toBe(expected);
+  });
+
+  it.each<[string, string]>([
+    ['2026-11-31T10:00:00Z', 'timestamp: day 31 does not exist in 2026-11 (01 to 30)'],
+    ['2026-02-29T10:00:00Z', 'timestamp: day 29 does not exist in 2026-02 (01 to 28)'],
+    ['2026-11-23T24:00:00Z', 'timestamp: time 24:00:00 does not exist (00:00:00 to 23:59:59)'],
+    ['2026-13-01T10:00:00Z', 'timestamp: month 13 does not exist (01 to 12)'],
+  ])('refuses the impossible time %j, saying why', (timestamp, expected) => {
+    expect(issuesOf({ job_name: 'a', event: 'started', timestamp })).toEqual([expected]);
   });
 
   it('takes metadata nested exactly limits.max_metadata_depth deep', () => {
