@@ -82,6 +82,9 @@ function addIssue(issues: Issue[], at: string, f: string, message: string): void
  */
 export function nameProblem(v: string, max: number): string | undefined {
   if (v.length === 0 || v.length > max) return `expected 1 to ${max} characters`;
+  // URLs resolve such a path segment away, so /api/v1/jobs/%2E%2E (or /api/v1/runs/…) could
+  // never name it: the job could not be looked up or deleted.
+  if (v === '.' || v === '..') return 'must not be "." or ".." (URLs resolve such a path segment away, so the REST API could never address it)';
   if (CONTROL.test(v)) return 'must not contain control characters';
   if (!wellFormed(v)) return 'must be well-formed Unicode (it holds a lone surrogate)';
   return undefined;
@@ -92,12 +95,12 @@ const CONTROL_ALL = new RegExp(CONTROL.source, 'g');
 /**
  * A name taken from another system (a Spark application's name) made to pass `nameProblem`:
  * control characters become spaces, a lone surrogate U+FFFD, and the name is cut at `max`. Discovery should still track
- * the application, so it is not refused. An empty result falls back to `fallback`.
+ * the application, so it is not refused. An empty result, "." or ".." falls back to `fallback`.
  */
 export function fitName(v: string, max: number, fallback: string): string {
   // Well-formed after the cut too: slicing may split a surrogate pair.
   const out = toWellFormed(v.replace(CONTROL_ALL, ' ').trim().slice(0, max));
-  return out === '' ? toWellFormed(fallback.replace(CONTROL_ALL, ' ').slice(0, max)) : out;
+  return out === '' || out === '.' || out === '..' ? toWellFormed(fallback.replace(CONTROL_ALL, ' ').slice(0, max)) : out;
 }
 
 function str(input: Record<string, unknown>, f: string, max: number, required: boolean, issues: Issue[], at: string): string | undefined {

@@ -37,6 +37,8 @@ describe('push validation', () => {
     ['unknown field', { job_name: 'a', event: 'started', jobname: 'x' }, 'jobname: unknown field'],
     ['control characters in job_name', { job_name: 'a\nb', event: 'started' }, 'job_name: must not contain control characters'],
     // As JSON.parse gives `"\ud800"`: storage would write U+FFFD, another name after a restart.
+    ['job_name ".."', { job_name: '..', event: 'started' }, 'job_name: must not be "." or ".."'],
+    ['event_id "."', { job_name: 'a', event_id: '.', event: 'started' }, 'event_id: must not be "." or ".."'],
     ['a lone surrogate in job_name', { job_name: 'a\ud800b', event: 'started' }, 'job_name: must be well-formed Unicode (it holds a lone surrogate)'],
     ['a lone surrogate in run_id', { job_name: 'a', run_id: 'r\udc00', event: 'started' }, 'run_id: must be well-formed Unicode'],
     ['a lone surrogate in a label value', { job_name: 'a', event: 'started', labels: { team: '\ud83d' } }, 'labels.team: must be well-formed Unicode'],
@@ -112,6 +114,9 @@ describe('push validation', () => {
     ['line\none\ttab\u0000nul', 'line one tab nul'],
     ['x'.repeat(250), 'x'.repeat(200)],
     ['\n\t', 'app-fallback'],
+    // A job the REST API could not address (/api/v1/jobs/..).
+    ['.', 'app-fallback'],
+    [' .. ', 'app-fallback'],
     ['lone \ud800 surrogate', 'lone \ufffd surrogate'],
     // Cut inside a surrogate pair: the half left over is not kept as it is.
     [`${'x'.repeat(199)}\ud83d\ude00`, `${'x'.repeat(199)}\ufffd`],
