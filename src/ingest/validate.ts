@@ -68,8 +68,42 @@ export function parseTimestamp(v: unknown): number | undefined {
   return undefined;
 }
 
+/**
+ * Characters (code points) in `s`: limits are documented in characters, and a UTF-16 length
+ * counts an emoji twice. A lone surrogate counts as one.
+ */
+export function codePointLength(s: string): number {
+  let n = s.length;
+  for (let i = 0; i < s.length - 1; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff) {
+      const d = s.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        n -= 1;
+        i += 1;
+      }
+    }
+  }
+  return n;
+}
+
+/** `s` cut to its first `max` code points, never inside a surrogate pair. */
+function cutCodePoints(s: string, max: number): string {
+  let end = 0;
+  for (let k = 0; k < max && end < s.length; k++) {
+    const c = s.charCodeAt(end);
+    const d = s.charCodeAt(end + 1);
+    end += c >= 0xd800 && c <= 0xdbff && d >= 0xdc00 && d <= 0xdfff ? 2 : 1;
+  }
+  return s.slice(0, end);
+}
+
+/** Whether `s` is over `max` characters; the UTF-16 length answers most calls without counting. */
+const overLength = (s: string, max: number): boolean => s.length > max && codePointLength(s) > max;
+
 export function truncate(s: string, max: number): string {
-  return s.length <= max ? s : `${s.slice(0, max)}…[truncated ${s.length - max} chars]`;
+  if (!overLength(s, max)) return s;
+  return `${cutCodePoints(s, max)}…[truncated ${codePointLength(s) - max} chars]`;
 }
 
 function addIssue(issues: Issue[], at: string, f: string, message: string): void {
@@ -81,7 +115,7 @@ function addIssue(issues: Issue[], at: string, f: string, message: string): void
  * in: `/push`, Kafka and ping URLs (whose job name comes from the path).
  */
 export function nameProblem(v: string, max: number): string | undefined {
-  if (v.length === 0 || v.length > max) return `expected 1 to ${max} characters`;
+  if (v.length === 0 || overLength(v, max)) return `expected 1 to ${max} characters`;
   // URLs resolve such a path segment away, so /api/v1/jobs/%2E%2E (or /api/v1/runs/…) could
   // never name it: the job could not be looked up or deleted.
   if (v === '.' || v === '..') return 'must not be "." or ".." (URLs resolve such a path segment away, so the REST API could never address it)';
@@ -98,9 +132,9 @@ const CONTROL_ALL = new RegExp(CONTROL.source, 'g');
  * the application, so it is not refused. An empty result, "." or ".." falls back to `fallback`.
  */
 export function fitName(v: string, max: number, fallback: string): string {
-  // Well-formed after the cut too: slicing may split a surrogate pair.
-  const out = toWellFormed(v.replace(CONTROL_ALL, ' ').trim().slice(0, max));
-  return out === '' || out === '.' || out === '..' ? toWellFormed(fallback.replace(CONTROL_ALL, ' ').slice(0, max)) : out;
+  // A lone surrogate becomes U+FFFD, as storage would write it (the cut never makes one).
+  const out = toWellFormed(cutCodePoints(v.replace(CONTROL_ALL, ' ').trim(), max));
+  return out === '' || out === '.' || out === '..' ? toWellFormed(cutCodePoints(fallback.replace(CONTROL_ALL, ' '), max)) : out;
 }
 
 function str(input: Record<string, unknown>, f: string, max: number, required: boolean, issues: Issue[], at: string): string | undefined {
@@ -202,7 +236,7 @@ export function validateEvent(input: unknown, limits: Limits, now: number, at = 
         if (!LABEL_NAME.test(k) || k.length > limits.max_label_name_length || k.startsWith('__'))
           addIssue(issues, at, `labels.${k}`, `label names match [a-zA-Z_][a-zA-Z0-9_]*, at most ${limits.max_label_name_length} characters, no leading __`);
         else if (typeof v !== 'string') addIssue(issues, at, `labels.${k}`, 'expected a string');
-        else if (v.length > limits.max_label_value_length) addIssue(issues, at, `labels.${k}`, `at most ${limits.max_label_value_length} characters`);
+        else if (overLength(v, limits.max_label_value_length)) addIssue(issues, at, `labels.${k}`, `at most ${limits.max_label_value_length} characters`);
         else if (!wellFormed(v)) addIssue(issues, at, `labels.${k}`, 'must be well-formed Unicode (it holds a lone surrogate)');
         else labels[k] = v;
       }

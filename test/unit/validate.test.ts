@@ -66,6 +66,20 @@ describe('push validation', () => {
   it('truncates a long error message with a marker instead of refusing it', () => {
     const [d] = validatePushBody({ job_name: 'a', event: 'failed', error_message: 'e'.repeat(9000) }, limits, NOW);
     expect(d?.error_message).toMatch(/…\[truncated 808 chars\]$/);
+    // Counted in characters: 8192 emoji are kept whole, none cut in half.
+    const [e] = validatePushBody({ job_name: 'a', event: 'failed', error_message: '\u{1F600}'.repeat(8200) }, limits, NOW);
+    expect(e?.error_message).toBe(`${'\u{1F600}'.repeat(8192)}…[truncated 8 chars]`);
+  });
+
+  it('counts name and label value lengths in characters (code points), as the limits say', () => {
+    const emoji = '\u{1F600}';
+    expect(issuesOf({ job_name: emoji.repeat(150), event: 'started' })).toEqual([]);
+    expect(issuesOf({ job_name: emoji.repeat(200), run_id: emoji.repeat(200), event: 'started' })).toEqual([]);
+    expect(issuesOf({ job_name: emoji.repeat(201), event: 'started' })).toEqual(['job_name: expected 1 to 200 characters']);
+    expect(issuesOf({ job_name: 'a', event: 'started', labels: { team: emoji.repeat(1024) } })).toEqual([]);
+    expect(issuesOf({ job_name: 'a', event: 'started', labels: { team: emoji.repeat(1025) } })).toEqual(['labels.team: at most 1024 characters']);
+    // A lone surrogate is one character (and refused for another reason).
+    expect(nameProblem('\ud800'.repeat(200), 200)).toBe('must be well-formed Unicode (it holds a lone surrogate)');
   });
 
   it.each<[unknown, number | undefined]>([
@@ -118,8 +132,10 @@ describe('push validation', () => {
     ['.', 'app-fallback'],
     [' .. ', 'app-fallback'],
     ['lone \ud800 surrogate', 'lone \ufffd surrogate'],
-    // Cut inside a surrogate pair: the half left over is not kept as it is.
-    [`${'x'.repeat(199)}\ud83d\ude00`, `${'x'.repeat(199)}\ufffd`],
+    // Cut in characters, never inside a surrogate pair.
+    [`${'x'.repeat(199)}\ud83d\ude00`, `${'x'.repeat(199)}\ud83d\ude00`],
+    [`${'x'.repeat(199)}\ud83d\ude00\ud83d\ude00`, `${'x'.repeat(199)}\ud83d\ude00`],
+    ['\ud83d\ude00'.repeat(250), '\ud83d\ude00'.repeat(200)],
   ])('fits the foreign name %j to the job-name rule', (name, expected) => {
     const fitted = fitName(name, 200, 'app-fallback');
     expect(fitted).toBe(expected);
