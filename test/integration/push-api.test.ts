@@ -91,6 +91,16 @@ describe('POST /push → state → /metrics and the REST API', () => {
     expect((await a.get('/metrics')).text).toContain('jobpulse_events_rejected_total{source="push",reason="too_many_jobs"} 1');
   });
 
+  it.each(['GET', 'PUT', 'OPTIONS', 'DELETE', 'PATCH'])('answers %s /push with 405, Allow: POST and a JSON error', async (method) => {
+    const res = await fetch(`${a.url}/push?x=1`, { method, headers: { 'x-request-id': 'wrong-method' } });
+    expect(res.status).toBe(405);
+    expect(res.headers.get('allow')).toBe('POST');
+    expect(res.headers.get('content-type')).toBe('application/json');
+    expect(await res.json()).toEqual({ error: `method ${method} not allowed on /push: send events with POST`, code: 'method_not_allowed', request_id: 'wrong-method' });
+    const head = await fetch(`${a.url}/push`, { method: 'HEAD' });
+    expect([head.status, head.headers.get('allow')]).toEqual([405, 'POST']);
+  });
+
   it('answers 404 with JSON for unknown names', async () => {
     for (const p of ['/api/v1/jobs/nope', '/api/v1/runs/nope', '/api/v1/jobs/nope/runs', '/nothing-here']) {
       const r = await a.get(p);
