@@ -68,9 +68,9 @@ export async function serveCommand(flags: Record<string, string | true>, io: Ser
     durability: config.store.sqlite.durability,
     jobs_loaded: agent.state.jobCount,
     auth: {
-      write: config.auth.write_tokens.length > 0,
-      read: config.auth.read_tokens.length > 0,
-      admin: config.auth.admin_tokens.length > 0,
+      write: config.auth.write_tokens.length > 0 ? 'token' : 'open',
+      read: config.auth.read_tokens.length > 0 ? 'token' : 'open',
+      admin: config.auth.admin_tokens.length > 0 ? 'token' : 'disabled',
     },
     config_file: file ?? null,
   });

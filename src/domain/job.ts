@@ -73,7 +73,11 @@ export function applyToJob(job: Job | undefined, prev: Run | undefined, next: Ru
   const recDelta = (next.records_processed ?? 0) - (prev?.records_processed ?? 0);
   const errDelta = (next.errors ?? 0) - (prev?.errors ?? 0);
   const finishedNow = isTerminal(next.state) && (!prev || !isTerminal(prev.state));
-  const counts = !prev || recDelta > 0 || errDelta > 0 || finishedNow || next.state === 'missed';
+  // A retry counts once, when its run first carries retry_attempt > 0, whichever event brings
+  // it: a run often begins with queued or submitted and learns its attempt number when it
+  // starts. retry_attempt never falls back to 0 within a run (lifecycle.ts), so never twice.
+  const retriedNow = (next.retry_attempt ?? 0) > 0 && (prev?.retry_attempt ?? 0) === 0;
+  const counts = !prev || recDelta > 0 || errDelta > 0 || finishedNow || retriedNow || next.state === 'missed';
   if (job && !counts && job.source === event.source && event.received_at - job.last_seen_at < LAST_SEEN_STEP_MS) return job;
   // Object.assign, not spread: a spread copy that then gains a property gets a hidden class
   // of its own in V8, and with 10k jobs those classes cost ~1 KB per job (heap snapshot).
@@ -97,8 +101,8 @@ export function applyToJob(job: Job | undefined, prev: Run | undefined, next: Ru
       j.latest_run_id = next.run_id;
       j.latest_run_created_at = next.created_at;
     }
-    if ((next.retry_attempt ?? 0) > 0) j.retries_total += 1;
   }
+  if (retriedNow) j.retries_total += 1;
 
   if (recDelta > 0) j.records_processed_total += recDelta;
   if (errDelta > 0) j.errors_total += errDelta;
@@ -114,8 +118,10 @@ export function applyToJob(job: Job | undefined, prev: Run | undefined, next: Ru
     if (outcome === 'succeeded') j.last_success_at = Math.max(j.last_success_at ?? 0, endedAt);
     if (FAILURE_STATES.has(outcome)) j.last_failure_at = Math.max(j.last_failure_at ?? 0, endedAt);
     const d = runDurationSeconds(next);
+    // The last finished run's duration, unknown (and absent from /metrics) when that run has no
+    // start: keeping an earlier run's value would pair this run's outcome with another's duration.
+    j.last_duration_seconds = d;
     if (d !== undefined) {
-      j.last_duration_seconds = d;
       j.duration_count += 1;
       j.duration_sum_seconds += d;
       DURATION_BUCKETS_SECONDS.forEach((le, i) => {

@@ -35,7 +35,9 @@
  *   is still a sign of life. `succeeded` sets progress to 100. `records_processed` and `errors`
  *   are the run's running totals as the job reports them (highest value wins), so a re-sent
  *   event never double-counts.
- * - A retry is a new run: the client starts a new run with `retry_attempt` > 0.
+ * - A retry is a new run: the client starts a new run with `retry_attempt` > 0. The highest
+ *   retry_attempt seen wins (an event without it, or with 0, does not make a retry a first
+ *   attempt again), so the run counts once in job_retries_total.
  * - Duplicate deliveries never reach this function: ingest drops an event whose
  *   `event_id` is already in the durable log.
  *
@@ -192,7 +194,7 @@ export function apply(run: Run | undefined, event: JobEvent): ApplyResult {
   }
   if (event.records_total !== undefined) next.records_total = event.records_total;
   if (event.errors !== undefined) next.errors = Math.max(next.errors ?? 0, event.errors);
-  if (event.retry_attempt !== undefined) next.retry_attempt = event.retry_attempt;
+  if (event.retry_attempt !== undefined) next.retry_attempt = Math.max(next.retry_attempt ?? 0, event.retry_attempt);
   if (event.exit_code !== undefined) next.exit_code = event.exit_code;
   if (event.error_message !== undefined) next.error_message = event.error_message;
   if (event.labels) next.labels = { ...next.labels, ...event.labels };

@@ -8,6 +8,7 @@ import { eventView, jobView, runView } from '../history/views.js';
 import type { Clock } from '../runtime/clock.js';
 import { parseDuration } from '../runtime/duration.js';
 import type { JobState } from '../state/job-state.js';
+import { decodeCursor } from '../store/run-cursor.js';
 import type { Store } from '../store/store.js';
 import type { Auth } from './auth.js';
 import { streamJsonList } from './json-stream.js';
@@ -88,11 +89,16 @@ export function createApiRoutes(deps: ApiDeps): Hono {
 
   /** One page of runs as views: `?state=` filter, `?limit=` (up to 1000), `?cursor=` from the previous page. */
   const runsPage = async (c: Context, filter: { job_name: string } | { parent_run_id: string }, defaultLimit: number) => {
+    const cursor = c.req.query('cursor');
+    // The stores read a cursor they cannot decode as none: a client looping over pages with a
+    // mangled cursor got page 1 again and again.
+    if (cursor && decodeCursor(cursor) === undefined)
+      throw new ValidationError([{ path: 'cursor', message: 'not a cursor of this listing: pass next_cursor from the previous page unchanged' }]);
     const page = await store.listRuns({
       ...filter,
       states: parseStates(c.req.query('state')),
       limit: parseLimit(c.req.query('limit'), defaultLimit, 1000),
-      cursor: c.req.query('cursor'),
+      cursor,
     });
     const now = clock.now();
     return { runs: page.runs.map((r) => runView(r, now)), next_cursor: page.next_cursor };

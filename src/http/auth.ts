@@ -1,7 +1,8 @@
 /**
  * Bearer tokens. Write tokens guard pushes, read tokens guard /metrics and the API,
  * admin tokens guard destructive endpoints. A higher role implies the lower ones.
- * A role with no tokens configured is open.
+ * Reads and writes are open while no token of their own role is configured; the admin
+ * role is never open (its endpoints are disabled without admin tokens).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
@@ -32,11 +33,11 @@ export function createAuth(cfg: AuthConfig): Auth {
   const read = [...cfg.read_tokens.map(digest), ...write];
   const byRole: Record<Role, { open: boolean; tokens: Buffer[] }> = {
     admin: { open: false, tokens: admin },
-    write: { open: cfg.write_tokens.length === 0 && cfg.admin_tokens.length === 0, tokens: write },
-    read: { open: cfg.read_tokens.length === 0 && cfg.write_tokens.length === 0 && cfg.admin_tokens.length === 0, tokens: read },
+    // Each role opens or closes by its own list alone: turning on the admin endpoints (job
+    // deletion, wipe) must not lock out every pusher and pinger, nor write tokens close reads.
+    write: { open: cfg.write_tokens.length === 0, tokens: write },
+    read: { open: cfg.read_tokens.length === 0, tokens: read },
   };
-  // Reads stay open when only write tokens are set: protecting reads is a separate decision.
-  if (cfg.read_tokens.length === 0) byRole.read.open = true;
 
   const allowsToken = (role: Role, token: string | undefined): boolean => {
     const r = byRole[role];

@@ -3,12 +3,12 @@
  * take their dependencies; extra routes and exposition sections come from sources
  * added by later capabilities (Pushgateway API, ping URLs, status page).
  */
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { Hono } from 'hono';
 import type { Context } from 'hono';
 import { matchedRoutes } from 'hono/route';
-import { NotFoundError } from '../domain/errors.js';
+import { NotFoundError, ValidationError } from '../domain/errors.js';
 import { acceptsGzip, gzipParts, inflated, plainLength, type BodyPart } from '../metrics/deflate-parts.js';
 import type { ExpositionFormat } from '../metrics/exposition-format.js';
 import { CONTENT_TYPES, negotiateFormat } from '../metrics/exposition-format.js';
@@ -50,6 +50,18 @@ export function createApp(deps: AppDeps): Hono {
     const route = routeOf(c);
     deps.selfMetrics.http(c.req.method, route, c.res.status, (performance.now() - t0) / 1000);
     deps.logger.debug('request', { request_id: requestId, method: c.req.method, route, status: c.res.status });
+  });
+
+  // The web Request resolves "." and ".." segments (%2E too) before routing: /ping/%2E/fail
+  // pinged the job "fail", and /api/v1/jobs/%2E%2E answered "no route for GET /api/v1/".
+  // Refused as written instead, naming the reason (job names "." and ".." are refused too).
+  app.use('*', async (c, next) => {
+    const raw = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.url;
+    if (raw !== undefined && DOT_SEGMENT.test(raw.split('?', 1)[0] as string)) {
+      const message = 'a "." or ".." path segment is refused: the URL would resolve it away and reach another route (job names "." and ".." are not allowed)';
+      throw new ValidationError([{ path: 'url', message }], message);
+    }
+    await next();
   });
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
@@ -139,6 +151,8 @@ export function createApp(deps: AppDeps): Hono {
   app.onError((err, c) => errorResponse(c, err, deps.logger));
   return app;
 }
+
+const DOT_SEGMENT = /\/(?:\.|%2e){1,2}(?:\/|$)/i;
 
 /** The matched handler's route pattern (bounded label values), not the raw path. */
 const routeOf = (c: Context): string => {

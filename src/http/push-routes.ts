@@ -26,8 +26,14 @@ export function createPushRoute(deps: PushDeps): RawRoute {
   const requestId = createRequestIds();
   return (req, res) => {
     const url = req.url ?? '';
-    if (req.method !== 'POST' || !(url === '/push' || url.startsWith('/push?'))) return false;
+    if (!(url === '/push' || url.startsWith('/push?'))) return false;
     const ctx: RawContext = { requestId: requestId(req.headers['x-request-id']), route: '/push', started: performance.now() };
+    if (req.method !== 'POST') {
+      // The resource exists: a 404 "no route" sent people looking for a typo in the path.
+      const error = `method ${req.method ?? ''} not allowed on /push: send events with POST`;
+      sendJson(res, ctx, deps, 405, { error, code: 'method_not_allowed', request_id: ctx.requestId }, { Allow: 'POST' });
+      return true;
+    }
     handle(req, res, ctx).catch((err: unknown) => {
       if (!res.headersSent) sendError(res, ctx, deps, err);
       // An error after the answer started can only come from the socket: nothing to tell.

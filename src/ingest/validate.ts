@@ -36,18 +36,74 @@ const ID_MAX = 200;
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** Client timestamps: unix seconds (< 1e11), unix milliseconds, or an ISO 8601 string with a zone. */
+// The ISO 8601 forms Date.parse takes (seconds and fraction optional, zone required).
+const ISO_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(?:Z|[+-](\d{2}):?(\d{2}))$/;
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/**
+ * Why an ISO 8601 time names no real instant (a 31st of November, hour 24), or undefined.
+ * Date.parse rolls such a day over into the next month, so a typo became another date.
+ */
+function isoTimeProblem(v: string): string | undefined {
+  const m = ISO_TIME.exec(v);
+  if (!m) return 'expected unix seconds, unix milliseconds or an ISO 8601 time with a zone';
+  const n = (i: number): number => Number(m[i] ?? 0);
+  const [y, mo, d, h, mi, s, oh, om] = [n(1), n(2), n(3), n(4), n(5), n(6), n(7), n(8)];
+  if (mo < 1 || mo > 12) return `month ${m[2]} does not exist (01 to 12)`;
+  const leap = y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0);
+  const days = mo === 2 && leap ? 29 : (DAYS_IN_MONTH[mo - 1] as number);
+  if (d < 1 || d > days) return `day ${m[3]} does not exist in ${m[1]}-${m[2]} (01 to ${days})`;
+  if (h > 23 || mi > 59 || s > 59) return `time ${m[4]}:${m[5]}${m[6] === undefined ? '' : `:${m[6]}`} does not exist (00:00:00 to 23:59:59)`;
+  if (oh > 23 || om > 59) return 'zone offset out of range (at most ±23:59)';
+  return undefined;
+}
+
+/** Client timestamps: unix seconds (< 1e11), unix milliseconds, or an ISO 8601 string with a zone naming a real date and time. */
 export function parseTimestamp(v: unknown): number | undefined {
   if (typeof v === 'number' && Number.isFinite(v) && v > 0) return v < 1e11 ? Math.round(v * 1000) : Math.round(v);
-  if (typeof v === 'string' && /^\d{4}-\d{2}-\d{2}T/.test(v) && /(Z|[+-]\d{2}:?\d{2})$/.test(v)) {
+  if (typeof v === 'string' && isoTimeProblem(v) === undefined) {
     const t = Date.parse(v);
     return Number.isNaN(t) ? undefined : t;
   }
   return undefined;
 }
 
+/**
+ * Characters (code points) in `s`: limits are documented in characters, and a UTF-16 length
+ * counts an emoji twice. A lone surrogate counts as one.
+ */
+export function codePointLength(s: string): number {
+  let n = s.length;
+  for (let i = 0; i < s.length - 1; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff) {
+      const d = s.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        n -= 1;
+        i += 1;
+      }
+    }
+  }
+  return n;
+}
+
+/** `s` cut to its first `max` code points, never inside a surrogate pair. */
+function cutCodePoints(s: string, max: number): string {
+  let end = 0;
+  for (let k = 0; k < max && end < s.length; k++) {
+    const c = s.charCodeAt(end);
+    const d = s.charCodeAt(end + 1);
+    end += c >= 0xd800 && c <= 0xdbff && d >= 0xdc00 && d <= 0xdfff ? 2 : 1;
+  }
+  return s.slice(0, end);
+}
+
+/** Whether `s` is over `max` characters; the UTF-16 length answers most calls without counting. */
+const overLength = (s: string, max: number): boolean => s.length > max && codePointLength(s) > max;
+
 export function truncate(s: string, max: number): string {
-  return s.length <= max ? s : `${s.slice(0, max)}…[truncated ${s.length - max} chars]`;
+  if (!overLength(s, max)) return s;
+  return `${cutCodePoints(s, max)}…[truncated ${codePointLength(s) - max} chars]`;
 }
 
 function addIssue(issues: Issue[], at: string, f: string, message: string): void {
@@ -59,7 +115,10 @@ function addIssue(issues: Issue[], at: string, f: string, message: string): void
  * in: `/push`, Kafka and ping URLs (whose job name comes from the path).
  */
 export function nameProblem(v: string, max: number): string | undefined {
-  if (v.length === 0 || v.length > max) return `expected 1 to ${max} characters`;
+  if (v.length === 0 || overLength(v, max)) return `expected 1 to ${max} characters`;
+  // URLs resolve such a path segment away, so /api/v1/jobs/%2E%2E (or /api/v1/runs/…) could
+  // never name it: the job could not be looked up or deleted.
+  if (v === '.' || v === '..') return 'must not be "." or ".." (URLs resolve such a path segment away, so the REST API could never address it)';
   if (CONTROL.test(v)) return 'must not contain control characters';
   if (!wellFormed(v)) return 'must be well-formed Unicode (it holds a lone surrogate)';
   return undefined;
@@ -70,12 +129,12 @@ const CONTROL_ALL = new RegExp(CONTROL.source, 'g');
 /**
  * A name taken from another system (a Spark application's name) made to pass `nameProblem`:
  * control characters become spaces, a lone surrogate U+FFFD, and the name is cut at `max`. Discovery should still track
- * the application, so it is not refused. An empty result falls back to `fallback`.
+ * the application, so it is not refused. An empty result, "." or ".." falls back to `fallback`.
  */
 export function fitName(v: string, max: number, fallback: string): string {
-  // Well-formed after the cut too: slicing may split a surrogate pair.
-  const out = toWellFormed(v.replace(CONTROL_ALL, ' ').trim().slice(0, max));
-  return out === '' ? toWellFormed(fallback.replace(CONTROL_ALL, ' ').slice(0, max)) : out;
+  // A lone surrogate becomes U+FFFD, as storage would write it (the cut never makes one).
+  const out = toWellFormed(cutCodePoints(v.replace(CONTROL_ALL, ' ').trim(), max));
+  return out === '' || out === '.' || out === '..' ? toWellFormed(cutCodePoints(fallback.replace(CONTROL_ALL, ' '), max)) : out;
 }
 
 function str(input: Record<string, unknown>, f: string, max: number, required: boolean, issues: Issue[], at: string): string | undefined {
@@ -134,7 +193,8 @@ export function validateEvent(input: unknown, limits: Limits, now: number, at = 
   let timestamp: number | undefined;
   if (input.timestamp !== undefined && input.timestamp !== null) {
     timestamp = parseTimestamp(input.timestamp);
-    if (timestamp === undefined) addIssue(issues, at, 'timestamp', 'expected unix seconds, unix milliseconds or an ISO 8601 time with a zone');
+    if (timestamp === undefined)
+      addIssue(issues, at, 'timestamp', typeof input.timestamp === 'string' ? (isoTimeProblem(input.timestamp) ?? 'is not a valid time') : 'expected unix seconds, unix milliseconds or an ISO 8601 time with a zone');
     else if (timestamp > now + limits.max_future_skew)
       addIssue(issues, at, 'timestamp', `is ${Math.round((timestamp - now) / 1000)}s in the future (limits.max_future_skew is ${limits.max_future_skew / 1000}s)`);
     else if (timestamp < now - limits.max_event_age)
@@ -176,7 +236,7 @@ export function validateEvent(input: unknown, limits: Limits, now: number, at = 
         if (!LABEL_NAME.test(k) || k.length > limits.max_label_name_length || k.startsWith('__'))
           addIssue(issues, at, `labels.${k}`, `label names match [a-zA-Z_][a-zA-Z0-9_]*, at most ${limits.max_label_name_length} characters, no leading __`);
         else if (typeof v !== 'string') addIssue(issues, at, `labels.${k}`, 'expected a string');
-        else if (v.length > limits.max_label_value_length) addIssue(issues, at, `labels.${k}`, `at most ${limits.max_label_value_length} characters`);
+        else if (overLength(v, limits.max_label_value_length)) addIssue(issues, at, `labels.${k}`, `at most ${limits.max_label_value_length} characters`);
         else if (!wellFormed(v)) addIssue(issues, at, `labels.${k}`, 'must be well-formed Unicode (it holds a lone surrogate)');
         else labels[k] = v;
       }

@@ -60,4 +60,20 @@ describe('no bad input reaches the 500 branch', () => {
     expect(err.issues).toContainEqual({ path: 'metadata', message: 'is nested deeper than limits.max_metadata_depth (32)' });
     expect((await a.get('/readyz')).status).toBe(200);
   });
+
+  it('refuses an impossible ISO date with 400 on the timestamp path instead of rolling it over to the next month', async () => {
+    const res = await a.push({ job_name: 'calendar', event: 'started', timestamp: '2026-11-31T10:00:00Z' });
+    expect(res.status).toBe(400);
+    expect(res.body.code).toBe('validation_failed');
+    expect(res.body.issues).toEqual([{ path: 'timestamp', message: 'day 31 does not exist in 2026-11 (01 to 30)' }]);
+    expect((await a.get('/api/v1/jobs/calendar')).status).toBe(404);
+  });
+
+  it('takes a job name of 150 emoji (200 is counted in characters, not UTF-16 units)', async () => {
+    const name = '\u{1F600}'.repeat(150);
+    const res = await a.push({ job_name: name, event: 'started' });
+    expect(res.status).toBe(200);
+    expect((await a.get(`/api/v1/jobs/${encodeURIComponent(name)}`)).body.job_name).toBe(name);
+    expect((await a.push({ job_name: '\u{1F600}'.repeat(201), event: 'started' })).body.issues).toEqual([{ path: 'job_name', message: 'expected 1 to 200 characters' }]);
+  });
 });

@@ -74,6 +74,17 @@ describe('history, stats, retention and auth', () => {
       cursor = page.next_cursor;
     }
     expect(seen).toEqual(['r6', 'r5', 'r4', 'r3', 'r2', 'r1', 'r0']);
+
+    // A cursor the API did not give out is an error, not page 1 again (a client loop never ends).
+    const first = (await a.get('/api/v1/jobs/p/runs?limit=3')).body.next_cursor as string;
+    for (const bad of ['garbage', first.slice(0, 6), `${first}!`, Buffer.from('12:r1').toString('base64')]) {
+      for (const path of [`/api/v1/jobs/p/runs?cursor=${encodeURIComponent(bad)}`, `/api/v1/runs/r1/children?cursor=${encodeURIComponent(bad)}`]) {
+        const r = await a.get(path);
+        expect(r.status, path).toBe(400);
+        expect(r.body).toMatchObject({ code: 'validation_failed', issues: [{ path: 'cursor', message: expect.stringContaining('next_cursor') }] });
+      }
+    }
+    expect((await a.get('/api/v1/jobs/p/runs?limit=3&cursor=')).body.runs).toHaveLength(3);
     const failed = (await a.get('/api/v1/jobs/p/runs?state=failed')).body.runs;
     expect(failed.map((r: { run_id: string }) => r.run_id)).toEqual(['r5', 'r3', 'r1']);
     expect((await a.get('/api/v1/jobs?state=succeeded')).body.jobs).toHaveLength(1);

@@ -1,7 +1,11 @@
 import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/runtime/clock.js';
+import { promtoolCheckMetrics } from '../support/promtool.js';
+import { hasBinary } from '../support/require-binary.js';
 import { startAgent, type TestAgent } from '../support/start-agent.js';
+import { tempDir } from '../support/temp-dir.js';
+import { metricValue } from '../support/wait-for.js';
 
 describe('POST /push → state → /metrics and the REST API', () => {
   let a: TestAgent;
@@ -87,6 +91,16 @@ describe('POST /push → state → /metrics and the REST API', () => {
     expect((await a.get('/metrics')).text).toContain('jobpulse_events_rejected_total{source="push",reason="too_many_jobs"} 1');
   });
 
+  it.each(['GET', 'PUT', 'OPTIONS', 'DELETE', 'PATCH'])('answers %s /push with 405, Allow: POST and a JSON error', async (method) => {
+    const res = await fetch(`${a.url}/push?x=1`, { method, headers: { 'x-request-id': 'wrong-method' } });
+    expect(res.status).toBe(405);
+    expect(res.headers.get('allow')).toBe('POST');
+    expect(res.headers.get('content-type')).toBe('application/json');
+    expect(await res.json()).toEqual({ error: `method ${method} not allowed on /push: send events with POST`, code: 'method_not_allowed', request_id: 'wrong-method' });
+    const head = await fetch(`${a.url}/push`, { method: 'HEAD' });
+    expect([head.status, head.headers.get('allow')]).toEqual([405, 'POST']);
+  });
+
   it('answers 404 with JSON for unknown names', async () => {
     for (const p of ['/api/v1/jobs/nope', '/api/v1/runs/nope', '/api/v1/jobs/nope/runs', '/nothing-here']) {
       const r = await a.get(p);
@@ -155,5 +169,70 @@ describe('a sign of life without run_id after the run ended (late_event_window)'
     const beat = await a.push({ job_name: 'eager', event: 'heartbeat' });
     expect(beat.body.results[0]).toMatchObject({ result: 'applied', state: 'running' });
     expect(beat.body.run_id).not.toBe(first);
+  });
+});
+
+describe('job aggregates across runs', () => {
+  let a: TestAgent;
+  let dir: ReturnType<typeof tempDir>;
+  const clock = new ManualClock(Date.UTC(2026, 11, 7, 3));
+  beforeEach(async () => {
+    dir = tempDir();
+    a = await startAgent({ clock, dir: dir.path });
+  });
+  afterEach(async () => {
+    await a.stop();
+    dir.cleanup();
+  });
+  const series = async (s: string) => metricValue((await a.get('/metrics')).text, s);
+
+  it('counts a retry once, whichever event of the run first carries retry_attempt > 0', async () => {
+    await a.push({ job_name: 'rq', run_id: 'rq-1', event: 'started' });
+    await a.push({ job_name: 'rq', run_id: 'rq-1', event: 'failed' });
+    // Queued first, the attempt number arrives with the start.
+    await a.push({ job_name: 'rq', run_id: 'rq-2', event: 'queued' });
+    await a.push({ job_name: 'rq', run_id: 'rq-2', event: 'started', retry_attempt: 1 });
+    await a.push({ job_name: 'rq', run_id: 'rq-2', event: 'succeeded' });
+    expect(await series('job_retries_total{job_name="rq"}')).toBe(1);
+    expect((await a.get('/api/v1/jobs/rq')).body.retries_total).toBe(1);
+    expect((await a.get('/api/v1/runs/rq-2')).body.retry_attempt).toBe(1);
+
+    // Repeated, lowered and raised within one run: still one retry.
+    await a.push({ job_name: 'rq', run_id: 'rq-3', event: 'started', retry_attempt: 2 });
+    await a.push({ job_name: 'rq', run_id: 'rq-3', event: 'heartbeat', retry_attempt: 0 });
+    await a.push({ job_name: 'rq', run_id: 'rq-3', event: 'heartbeat', retry_attempt: 2 });
+    await a.push({ job_name: 'rq', run_id: 'rq-3', event: 'progress', progress: 5, retry_attempt: 3 });
+    expect(await series('job_retries_total{job_name="rq"}')).toBe(2);
+    expect((await a.get('/api/v1/runs/rq-3')).body.retry_attempt).toBe(3);
+  });
+
+  it("shows the last finished run's duration, none when that run never reported a start, also after a restart", async () => {
+    await a.push({ job_name: 'dur', run_id: 'd-1', event: 'started', timestamp: (clock.now() - 3_000_000) / 1000 });
+    await a.push({ job_name: 'dur', run_id: 'd-1', event: 'succeeded' });
+    expect(await series('job_duration_seconds{job_name="dur"}')).toBe(3000);
+    expect((await a.get('/api/v1/jobs/dur')).body.last_duration_seconds).toBe(3000);
+
+    clock.advance(60_000);
+    await a.push({ job_name: 'dur', run_id: 'd-2', event: 'failed' });
+    const check = async () => {
+      const m = (await a.get('/metrics')).text;
+      expect(m).toContain('job_status{job_name="dur",state="failed"} 1');
+      expect(m).not.toContain('job_start_time_seconds{job_name="dur"}');
+      expect(m).not.toContain('job_duration_seconds{job_name="dur"}');
+      // The histogram still holds d-1: it counts every run whose duration is known.
+      expect(metricValue(m, 'job_run_duration_seconds_count{job_name="dur"}')).toBe(1);
+      expect((await a.get('/api/v1/jobs/dur')).body).not.toHaveProperty('last_duration_seconds');
+      // The only job without a duration: the family is left with its HELP and TYPE alone.
+      if (hasBinary('promtool', 'prometheus')) expect(promtoolCheckMetrics(m)).toEqual({ output: '', status: 0 });
+    };
+    await check();
+    await a.agent.stop();
+    a = await startAgent({ clock, dir: dir.path });
+    await check();
+
+    await a.push({ job_name: 'dur', run_id: 'd-3', event: 'started' });
+    clock.advance(5_000);
+    await a.push({ job_name: 'dur', run_id: 'd-3', event: 'succeeded' });
+    expect(await series('job_duration_seconds{job_name="dur"}')).toBe(5);
   });
 });
