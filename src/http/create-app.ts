@@ -152,7 +152,8 @@ export function createApp(deps: AppDeps): Hono {
   return app;
 }
 
-const DOT_SEGMENT = /\/(?:\.|%2e){1,2}(?:\/|$)/i;
+/** A "." or ".." path segment, percent-encoded or not (the fast paths leave such requests to the check above). */
+export const DOT_SEGMENT = /\/(?:\.|%2e){1,2}(?:\/|$)/i;
 
 /** The matched handler's route pattern (bounded label values), not the raw path. */
 const routeOf = (c: Context): string => {

@@ -13,6 +13,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Auth } from '../http/auth.js';
+import { DOT_SEGMENT } from '../http/create-app.js';
 import { describeError, statusOf } from '../http/errors.js';
 import { readRequestBody } from '../http/read-body.js';
 import type { SelfMetrics } from '../metrics/self-metrics.js';
@@ -36,8 +37,10 @@ export function createPushgatewayFastPath(deps: { api: Pick<PushgatewayApi, 'han
     if (url.startsWith('/metrics/job/')) route = '/metrics/job/*';
     else if (url.startsWith('/metrics/job@base64/')) route = '/metrics/job@base64/*';
     else return false;
-    // The same path Hono's routes see: normalised as the WHATWG URL parser does (dot segments), still percent-encoded.
-    const path = url.includes('/.') || url.includes('?') || url.includes('#') || url.includes('\\') ? new URL(url, 'http://localhost').pathname : url;
+    // A "." or ".." segment (%2E too) goes to Hono, which refuses it as every route does.
+    if (DOT_SEGMENT.test(url.split('?', 1)[0] as string)) return false;
+    // The same path Hono's routes see: as the WHATWG URL parser gives it, still percent-encoded.
+    const path = url.includes('?') || url.includes('#') || url.includes('\\') ? new URL(url, 'http://localhost').pathname : url;
     if (!path.startsWith('/metrics/job/') && !path.startsWith('/metrics/job@base64/')) return false;
 
     const t0 = performance.now();

@@ -93,7 +93,7 @@ describe('Pushgateway API', () => {
   it('refuses a histogram whose grouping key or protobuf labels hold `le` (the Pushgateway would expose two `le` labels)', async () => {
     const res = await send(a, 'PUT', '/metrics/job/hle/le/1', '# TYPE hle histogram\nhle_bucket{le="1"} 1\nhle_count 1\n');
     expect(res.status).toBe(400);
-    expect((await res.json()).error).toMatch(/histogram "hle" must not have an explicit "le" label/);
+    expect(((await res.json()) as { error: string }).error).toMatch(/histogram "hle" must not have an explicit "le" label/);
     const pb = encodeProtobufDelimited([{ name: 'hle2', type: 4, metric: [{ label: [{ name: 'le', value: 'x' }], histogram: { sample_count: 1, sample_sum: 1 } }] }]);
     expect((await send(a, 'PUT', '/metrics/job/hle2', pb, { 'content-type': PROTOBUF_CONTENT_TYPE })).status).toBe(400);
     const m = (await a.get('/metrics')).text;
