@@ -92,11 +92,9 @@ export function createApp(deps: AppDeps): Hono {
 
   app.get('/metrics', deps.auth.require('read'), async (c) => {
     const format = negotiateFormat(c.req.header('accept'));
-    const registry = format === 'openmetrics' ? deps.selfMetrics.openmetrics : deps.selfMetrics.text;
     // Exposers render first: self metrics (e.g. jobpulse_jobs) read what this render counted.
     const sections = deps.exposers.map((e) => e.render(format));
-    let self = await registry.metrics();
-    if (format === 'openmetrics') self = self.replace(/# EOF\n?$/, '');
+    const self = await deps.selfMetrics.render(format);
     const parts: BodyPart[] = [Buffer.from(self)];
     for (const section of sections) {
       if (typeof section === 'string') parts.push(Buffer.from(section));

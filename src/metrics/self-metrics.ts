@@ -1,11 +1,15 @@
 /**
  * The agent's own health (jobpulse_* and process metrics) on prom-client, on registries
  * owned by this agent instance — never the global one, so tests can run several agents
- * in one process. Two registries hold the same metric objects: one renders the text
- * format, the other OpenMetrics.
+ * in one process. One registry renders the text format; OpenMetrics is derived from that
+ * text (`render`): a second registry holding the same objects, as before, broke the text
+ * format for good after the first OpenMetrics scrape (prom-client 15.1.3's OpenMetrics render
+ * strips `_total` from each counter's own name, so later text scrapes said
+ * `jobpulse_store_errors` and the alert rules matched nothing for text-format scrapers).
  */
 import { statfsSync, type StatsFs } from 'node:fs';
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type Metric, type OpenMetricsContentType } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { ExpositionFormat } from './exposition-format.js';
 import type { IngestObserver } from '../ingest/ingest.js';
 import { SELF_METRICS as S } from './names.js';
 
@@ -14,7 +18,8 @@ const NON_COUNTER_TOTALS = ['nodejs_active_handles_total', 'nodejs_active_reques
 
 export interface SelfMetrics {
   text: Registry;
-  openmetrics: Registry<OpenMetricsContentType>;
+  /** The self metrics in either format (OpenMetrics without its `# EOF`: the caller ends the body). */
+  render(format: ExpositionFormat): Promise<string>;
   observer: IngestObserver;
   http(method: string, route: string, code: number, seconds: number): void;
   pruned(kind: 'events' | 'runs' | 'jobs', n: number): void;
@@ -33,8 +38,6 @@ export function createSelfMetrics(deps: {
   storeDir?: string;
 }): SelfMetrics {
   const text = new Registry();
-  const openmetrics = new Registry<OpenMetricsContentType>();
-  openmetrics.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
   const registers = [text];
 
   const events = new Counter({ name: S.events.name, help: S.events.help, labelNames: S.events.labels, registers });
@@ -117,11 +120,19 @@ export function createSelfMetrics(deps: {
     // Their per-type siblings (nodejs_active_handles{type}, …) carry the same counts.
     for (const name of NON_COUNTER_TOTALS) text.removeSingleMetric(name);
   }
-  for (const metric of text.getMetricsAsArray()) openmetrics.registerMetric(metric as unknown as Metric<string>);
 
   return {
     text,
-    openmetrics,
+    async render(format) {
+      const body = await text.metrics();
+      if (format === 'text') return body;
+      // prom-client's OpenMetrics differs from its text in two ways only (checked line by
+      // line on the same registry): a counter family is named without `_total` in its HELP
+      // and TYPE lines, and there are no blank lines between families.
+      const counters = new Set<string>();
+      for (const m of text.getMetricsAsArray()) if ((m as unknown as { type: string }).type === 'counter') counters.add((m as unknown as { name: string }).name);
+      return body.replace(/\n\n+/g, '\n').replace(/^# (HELP|TYPE) (\S+)/gm, (line, kw: string, name: string) => (counters.has(name) && name.endsWith('_total') ? `# ${kw} ${name.slice(0, -6)}` : line));
+    },
     observer: {
       committed(n, seconds) {
         commitDuration.observe(seconds);
@@ -162,7 +173,7 @@ export function createSelfMetrics(deps: {
         name: opts.name,
         help: opts.help,
         labelNames: opts.labelNames ?? [],
-        registers: [text, openmetrics],
+        registers: [text],
         collect() {
           opts.collect(this);
         },
@@ -171,7 +182,6 @@ export function createSelfMetrics(deps: {
     },
     register(metric) {
       text.registerMetric(metric);
-      openmetrics.registerMetric(metric);
     },
   };
 }

@@ -104,6 +104,15 @@ describe('/metrics exposition', () => {
     expect(text.match(/# EOF/g)).toHaveLength(1);
     expect(text).toContain('# TYPE job_runs counter');
     expect(text).toContain('job_runs_total{job_name="ok",outcome="succeeded"} 1');
+    expect(text).toContain('# TYPE jobpulse_events counter');
+    expect(text).toMatch(/^jobpulse_events_total\{/m);
+    // The text format afterwards still names every counter with `_total` (an OpenMetrics
+    // render once renamed prom-client's counters for good: `jobpulse_store_errors 0`).
+    const after = (await a.get('/metrics')).text;
+    expect(after).toMatch(/^# TYPE jobpulse_events_total counter$/m);
+    expect(after).toMatch(/^jobpulse_store_errors_total 0$/m);
+    expect(after).not.toMatch(/^jobpulse_store_errors /m);
+    expect(promtoolCheckMetrics(after)).toEqual({ output: '', status: 0 });
   });
 
   it('drops jobs idle past the TTL from /metrics but keeps their history', async () => {
