@@ -180,33 +180,32 @@ describe.skipIf(!has)('differential: jobpulse vs the real Pushgateway', () => {
     await jp?.stop();
   });
 
-  it('answers every step with the same status and exposes the same samples', async () => {
+  /** Sends each step to both; returns the steps whose status codes differ, and both pushed parts of /metrics. */
+  const replay = async (steps: Step[]) => {
     const statuses: [string, number, number][] = [];
-    for (const [method, path, body, headers] of SCRIPT) {
-      const a = await fetch(`${pg.url}${path}`, { method, body, headers, redirect: 'manual' });
-      const b = await fetch(`${jp.url}${path}`, { method, body, headers, redirect: 'manual' });
-      await a.arrayBuffer();
-      await b.arrayBuffer();
-      statuses.push([`${method} ${path}`, a.status, b.status]);
-    }
-    expect(statuses.filter(([, x, y]) => x !== y)).toEqual([]);
-    const real = pushedPart(await (await fetch(`${pg.url}/metrics`)).text());
-    const ours = pushedPart(await (await fetch(`${jp.url}/metrics`)).text());
-    expect(ours).toEqual(real);
-  });
-
-  it('answers the edge cases of the text format and the grouping path as the Pushgateway does', async () => {
-    const statuses: [string, number, number][] = [];
-    for (const [method, path, body, headers] of EDGE_SCRIPT) {
+    for (const [method, path, body, headers] of steps) {
       const a = await fetch(`${pg.url}${path}`, { method, body, headers, redirect: 'manual' });
       const b = await fetch(`${jp.url}${path}`, { method, body, headers, redirect: 'manual' });
       await a.arrayBuffer();
       await b.arrayBuffer();
       statuses.push([`${method} ${path} ${typeof body === 'string' ? JSON.stringify(body.slice(0, 40)) : ''}`, a.status, b.status]);
     }
-    expect(statuses.filter(([, x, y]) => x !== y)).toEqual([]);
-    const real = pushedPart(await (await fetch(`${pg.url}/metrics`)).text());
-    const ours = pushedPart(await (await fetch(`${jp.url}/metrics`)).text());
+    return {
+      differing: statuses.filter(([, x, y]) => x !== y),
+      real: pushedPart(await (await fetch(`${pg.url}/metrics`)).text()),
+      ours: pushedPart(await (await fetch(`${jp.url}/metrics`)).text()),
+    };
+  };
+
+  it('answers every step with the same status and exposes the same samples', async () => {
+    const { differing, real, ours } = await replay(SCRIPT);
+    expect(differing).toEqual([]);
+    expect(ours).toEqual(real);
+  });
+
+  it('answers the edge cases of the text format and the grouping path as the Pushgateway does', async () => {
+    const { differing, real, ours } = await replay(EDGE_SCRIPT);
+    expect(differing).toEqual([]);
     expect(ours).toEqual(real);
   });
 
