@@ -5,11 +5,18 @@
  */
 import { randomUUID } from 'node:crypto';
 import { isClientEventType } from '../domain/job-event.js';
-import { createSender, flushSpool, type CliEvent } from './event-sender.js';
-import { senderOptions } from './run.js';
+import { createSender, flushSpool, type CliEvent, type SenderOptions } from './event-sender.js';
+import { BadSettingError, senderOptions } from './run.js';
 
 export async function pushCommand(flags: Record<string, string | true>, io: { env: NodeJS.ProcessEnv; stdout: (s: string) => void; stderr: (s: string) => void }): Promise<number> {
-  const opts = senderOptions(flags, io.env, io.stderr);
+  let opts: SenderOptions;
+  try {
+    opts = senderOptions(flags, io.env, io.stderr);
+  } catch (err) {
+    if (!(err instanceof BadSettingError)) throw err;
+    io.stderr(`${err.message}\n`);
+    return 2;
+  }
   if (flags.flush === true) {
     const { sent, left } = await flushSpool(opts);
     io.stdout(`flushed ${sent} event(s)${left > 0 ? `, ${left} left in ${opts.spoolPath} (agent unreachable)` : ''}\n`);

@@ -76,12 +76,29 @@ const positive = (v: string | true | undefined): number | undefined => {
   return Number.isInteger(n) && n > 0 ? n : undefined;
 };
 
+/** A client setting that cannot be used: the command says so and exits 2 before doing anything. */
+export class BadSettingError extends Error {}
+
+/**
+ * A whole number of at least `min` from the environment, or undefined when unset. Refused when
+ * malformed: `Number('three')` is NaN, and NaN attempts made the retry loop run zero times, so
+ * every event went straight to the spool without one try.
+ */
+const envInteger = (env: NodeJS.ProcessEnv, name: string, min: number, what: string): number | undefined => {
+  const v = env[name];
+  if (v === undefined) return undefined;
+  const n = v.trim() === '' ? NaN : Number(v);
+  if (!Number.isSafeInteger(n) || n < min) throw new BadSettingError(`jobpulse: ${name} expects ${what}, got ${JSON.stringify(v)}`);
+  return n;
+};
+
+/** The sender's settings from flags and environment; throws BadSettingError for one that cannot be used. */
 export const senderOptions = (flags: Record<string, string | true>, env: NodeJS.ProcessEnv, warn: (s: string) => void): SenderOptions => ({
   url: typeof flags.url === 'string' ? flags.url : (env.JOBPULSE_URL ?? 'http://127.0.0.1:9469'),
   token: typeof flags.token === 'string' ? flags.token : env.JOBPULSE_TOKEN,
   spoolPath: typeof flags.spool === 'string' ? flags.spool : (env.JOBPULSE_SPOOL ?? `${env.HOME ?? '.'}/.jobpulse/spool.jsonl`),
-  attempts: env.JOBPULSE_RETRIES !== undefined ? Number(env.JOBPULSE_RETRIES) : undefined,
-  backoffMs: env.JOBPULSE_BACKOFF_MS !== undefined ? Number(env.JOBPULSE_BACKOFF_MS) : undefined,
+  attempts: envInteger(env, 'JOBPULSE_RETRIES', 1, 'a whole number of attempts, at least 1'),
+  backoffMs: envInteger(env, 'JOBPULSE_BACKOFF_MS', 0, 'a whole number of milliseconds, 0 or more'),
   spoolMaxEvents: positive(flags['spool-max-events'] ?? env.JOBPULSE_SPOOL_MAX_EVENTS),
   spoolMaxBytes: positive(flags['spool-max-bytes'] ?? env.JOBPULSE_SPOOL_MAX_BYTES),
   warn,
@@ -117,7 +134,14 @@ export async function runCommand(flags: Record<string, string | true>, command: 
     return 2;
   }
   const strip = flags['strip-progress'] === true;
-  const opts = senderOptions(flags, io.env, warn);
+  let opts: SenderOptions;
+  try {
+    opts = senderOptions(flags, io.env, warn);
+  } catch (err) {
+    if (!(err instanceof BadSettingError)) throw err;
+    warn(err.message);
+    return 2;
+  }
   const sender = createSender(opts);
   const run_id = randomUUID();
   let seq = 0;

@@ -371,6 +371,23 @@ describe.skipIf(!built)('jobpulse run / push / jobs (real processes)', () => {
     expect(bad.stderr).toContain('agent answered 400: invalid input: state: unknown state sleeping');
   });
 
+  it.each([
+    ['JOBPULSE_RETRIES', 'three', 'a whole number of attempts, at least 1'],
+    ['JOBPULSE_RETRIES', '0', 'a whole number of attempts, at least 1'],
+    ['JOBPULSE_BACKOFF_MS', '250ms', 'a whole number of milliseconds, 0 or more'],
+  ])('%s=%s is refused at start with exit 2, before the command runs or anything is sent', async (name, value, expected) => {
+    const bad = { ...env, [name]: value };
+    const r = await cli(['run', '--job', 'bad-setting', '--', 'sh', '-c', 'echo ran'], { env: bad });
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain(`${name} expects ${expected}, got "${value}"`);
+    const p = await cli(['push', '--job', 'bad-setting', '--event', 'started'], { env: bad });
+    expect(p.code).toBe(2);
+    expect(p.stderr).toContain(`${name} expects ${expected}`);
+    expect((await a.get('/api/v1/jobs/bad-setting')).status).toBe(404);
+    expect(existsSync(env.JOBPULSE_SPOOL as string)).toBe(false);
+  });
+
   it('jobs --json whose reader closes early ends quietly, as a Unix filter does', async () => {
     // Enough jobs for the JSON to outgrow the pipe's buffer, so the reader's close is felt.
     const events = Array.from({ length: 400 }, (_, i) => ({ job_name: `many-${i}-${'x'.repeat(100)}`, event: 'started' }));
