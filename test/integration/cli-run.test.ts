@@ -388,6 +388,20 @@ describe.skipIf(!built)('jobpulse run / push / jobs (real processes)', () => {
     expect(existsSync(env.JOBPULSE_SPOOL as string)).toBe(false);
   });
 
+  it.each([
+    [['--progress', '40%'], '--progress expects a number from 0 to 100, got "40%"'],
+    [['--progress', '140'], '--progress expects a number from 0 to 100, got "140"'],
+    [['--progress'], '--progress expects a value'],
+    [['--exit-code', 'abc'], '--exit-code expects an integer from -255 to 255, got "abc"'],
+    [['--exit-code', '1.5'], '--exit-code expects an integer from -255 to 255, got "1.5"'],
+    [['--exit-code'], '--exit-code expects a value'],
+  ])('push %j is refused with exit 2 naming the flag, and nothing is sent', async (args, message) => {
+    const r = await cli(['push', '--job', 'bad-arg', '--event', 'progress', ...args], { env });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(message);
+    expect((await a.get('/api/v1/jobs/bad-arg')).status).toBe(404);
+  });
+
   it('jobs --json whose reader closes early ends quietly, as a Unix filter does', async () => {
     // Enough jobs for the JSON to outgrow the pipe's buffer, so the reader's close is felt.
     const events = Array.from({ length: 400 }, (_, i) => ({ job_name: `many-${i}-${'x'.repeat(100)}`, event: 'started' }));
