@@ -2,10 +2,16 @@
  * `jobpulse push --job NAME --event EVENT [--run-id ID] [--progress N] [--exit-code N]
  *  [--message TEXT] [--url URL]` sends one event (for scripts); `jobpulse push --flush`
  * resends the spool left by runs that could not reach the agent.
+ *
+ * Exit codes: 0 everything was sent (or the spool was empty); 1 events are kept in the spool
+ * (the agent was unreachable, busy or refused the token: flush again once it can take them);
+ * 2 a usage error; 3 nothing is kept but events were dropped, each named on stderr (the agent
+ * refused them one by one: invalid, or alone larger than its body limit). A single `push`
+ * exits 1 when its event was not taken (spooled, or refused).
  */
 import { randomUUID } from 'node:crypto';
 import { isClientEventType } from '../domain/job-event.js';
-import { createSender, flushSpool, type CliEvent, type SenderOptions } from './event-sender.js';
+import { createSender, flushSpool, flushSummary, type CliEvent, type SenderOptions } from './event-sender.js';
 import { BadSettingError, senderOptions } from './run.js';
 
 export async function pushCommand(flags: Record<string, string | true>, io: { env: NodeJS.ProcessEnv; stdout: (s: string) => void; stderr: (s: string) => void }): Promise<number> {
@@ -18,9 +24,9 @@ export async function pushCommand(flags: Record<string, string | true>, io: { en
     return 2;
   }
   if (flags.flush === true) {
-    const { sent, left } = await flushSpool(opts);
-    io.stdout(`flushed ${sent} event(s)${left > 0 ? `, ${left} left in ${opts.spoolPath} (agent unreachable)` : ''}\n`);
-    return left > 0 ? 1 : 0;
+    const r = await flushSpool(opts);
+    io.stdout(`${flushSummary(r, opts.spoolPath)}\n`);
+    return r.left > 0 ? 1 : r.dropped > 0 ? 3 : 0;
   }
   const job = flags.job;
   const event = flags.event;

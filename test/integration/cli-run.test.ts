@@ -3,7 +3,7 @@
  * against a real agent. Build first: `npm run build` (the test script's pretest does).
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -343,6 +343,99 @@ describe.skipIf(!built)('jobpulse run / push / jobs (real processes)', () => {
     expect(flush.stderr).toContain('2 older event(s) had been dropped');
     expect((await runs('capped')).map((r) => r.state)).toEqual(['succeeded', 'succeeded']);
     expect(existsSync(`${env.JOBPULSE_SPOOL as string}.dropped`)).toBe(false);
+  });
+
+  const spooledEvents = (): { event_id: string; event: string }[] =>
+    existsSync(env.JOBPULSE_SPOOL as string)
+      ? readFileSync(env.JOBPULSE_SPOOL as string, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { event_id: string; event: string })
+      : [];
+  /** A spool as `jobpulse run` writes it: one run's started, n heartbeats, succeeded. */
+  const writeSpool = (job: string, n: number, edit: (e: Record<string, unknown>, i: number) => void = () => undefined): string[] => {
+    const now = Date.now();
+    const events = [
+      { job_name: job, run_id: `${job}-r`, event: 'started', event_id: `${job}-0`, timestamp: now - 60_000 },
+      ...Array.from({ length: n }, (_, i) => ({ job_name: job, run_id: `${job}-r`, event: 'heartbeat', event_id: `${job}-${i + 1}`, timestamp: now - 50_000 + i })),
+      { job_name: job, run_id: `${job}-r`, event: 'succeeded', event_id: `${job}-${n + 1}`, timestamp: now - 1000, exit_code: 0 },
+    ];
+    events.forEach(edit);
+    writeFileSync(env.JOBPULSE_SPOOL as string, events.map((e) => `${JSON.stringify(e)}\n`).join(''));
+    return events.map((e) => e.event_id);
+  };
+
+  it('a spool larger than the agent\'s body limit is flushed whole, in chunks', async () => {
+    // As QA's repro: a run that printed 8,000 progress markers while the agent was down.
+    const down = `http://127.0.0.1:${await freePort()}`;
+    const markers = 'i=0; while [ $i -lt 8000 ]; do echo "JOBPULSE_PROGRESS $((i/80))"; i=$((i+1)); done';
+    const r = await cli(['run', '--job', 'big-spool', '--url', down, '--', 'sh', '-c', markers], { env: { ...env, JOBPULSE_RETRIES: '1' } });
+    expect(r.code).toBe(0);
+    expect(readFileSync(env.JOBPULSE_SPOOL as string).byteLength).toBeGreaterThan(1024 * 1024);
+    const flush = await cli(['push', '--flush'], { env });
+    expect(flush.stdout).toBe('flushed 8002 event(s), dropped 0, kept 0\n');
+    expect(flush.code).toBe(0);
+    expect((await runs('big-spool'))[0]).toMatchObject({ state: 'succeeded', progress: 100 });
+    expect(readdirSync(spoolDir.path)).toEqual([]);
+  });
+
+  it('a flush the agent refuses for its token keeps every event, says why and exits 1', async () => {
+    const secured = await startAgent({ config: { auth: { write_tokens: ['right-token-123456'] } } });
+    try {
+      const ids = writeSpool('tokened', 3);
+      const flush = await cli(['push', '--flush', '--url', secured.url], { env: { ...env, JOBPULSE_TOKEN: 'wrong-token-654321' } });
+      expect(flush.code).toBe(1);
+      expect(flush.stdout).toContain(`flushed 0 event(s), dropped 0, kept 5 in ${env.JOBPULSE_SPOOL} (agent refused the token (401`);
+      expect(spooledEvents().map((e) => e.event_id)).toEqual(ids);
+      // The same through the flush `run` does first: its own events go behind the kept ones.
+      const run = await cli(['run', '--job', 'tokened', '--url', secured.url, '--', 'true'], { env });
+      expect(run.code).toBe(0);
+      expect(run.stderr).toContain('agent refused the token (401');
+      expect(spooledEvents().slice(0, 5).map((e) => e.event_id)).toEqual(ids);
+      expect(spooledEvents()).toHaveLength(7);
+      const ok = await cli(['push', '--flush', '--url', secured.url], { env: { ...env, JOBPULSE_TOKEN: 'right-token-123456' } });
+      expect(ok.stdout).toBe('flushed 7 event(s), dropped 0, kept 0\n');
+      expect(ok.code).toBe(0);
+      expect(existsSync(env.JOBPULSE_SPOOL as string)).toBe(false);
+    } finally {
+      await secured.stop();
+    }
+  });
+
+  it('one event the agent refuses as too old is dropped and named; the fresh ones around it are sent; exit 3', async () => {
+    const ids = writeSpool('aged', 40, (e, i) => {
+      if (i === 7) e.timestamp = Date.now() - 8 * 86_400_000; // past the default max_event_age of 7 days
+    });
+    const flush = await cli(['push', '--flush'], { env });
+    expect(flush.code).toBe(3);
+    expect(flush.stdout).toBe('flushed 41 event(s), dropped 1 (1 refused by the agent as invalid; named above), kept 0\n');
+    expect(flush.stderr).toContain(`dropped event "${ids[7]}" (job "aged", heartbeat at `);
+    expect(flush.stderr).toContain('refused by the agent as invalid: timestamp is older than limits.max_event_age');
+    expect((await runs('aged'))[0]).toMatchObject({ state: 'succeeded', exit_code: 0 });
+    expect(existsSync(env.JOBPULSE_SPOOL as string)).toBe(false);
+  });
+
+  it('the flush at the start of a run drops only what the agent refuses one by one, then sends the run\'s own events', async () => {
+    // A small body limit: the 5,000-byte event can never fit, so it alone is dropped, named.
+    const small = await startAgent({ config: { limits: { max_body_bytes: 4096 } } });
+    try {
+      const ids = writeSpool('limited', 30, (e, i) => {
+        if (i === 12) e.error_message = 'x'.repeat(5000);
+        if (i === 20) e.timestamp = Date.now() - 8 * 86_400_000;
+      });
+      const run = await cli(['run', '--job', 'limited-next', '--url', small.url, '--', 'true'], { env });
+      expect(run.code).toBe(0);
+      expect(run.stderr).toContain(`dropped event "${ids[12]}" (job "limited", heartbeat at `);
+      expect(run.stderr).toContain("larger than the agent's body limit (413");
+      expect(run.stderr).toContain(`dropped event "${ids[20]}"`);
+      expect(run.stderr.match(/dropped event/g)).toHaveLength(2);
+      const events = async (job: string) => {
+        const [r] = (await small.get(`/api/v1/jobs/${job}/runs`)).body.runs as { run_id: string; state: string }[];
+        return { state: r?.state, n: (await small.get(`/api/v1/runs/${r?.run_id}`)).body.events.length as number };
+      };
+      expect(await events('limited')).toEqual({ state: 'succeeded', n: 30 });
+      expect((await events('limited-next')).state).toBe('succeeded');
+      expect(readdirSync(spoolDir.path)).toEqual([]);
+    } finally {
+      await small.stop();
+    }
   });
 
   it('the next run resends the spool before its own events', async () => {
