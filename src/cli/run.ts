@@ -24,6 +24,7 @@ import { constants } from 'node:os';
 import { StringDecoder } from 'node:string_decoder';
 import { parseDuration } from '../runtime/duration.js';
 import { createSender, type CliEvent, type SenderOptions } from './event-sender.js';
+import { everyProcess, fdTarget, holding, processTree, signalAll, type Proc } from './proc-tree.js';
 import { TERMINAL_SIGNALS } from './terminal-signals.js';
 
 export const PROGRESS_MARKER = /^JOBPULSE_PROGRESS[ \t]+(\d+(?:\.\d+)?)[ \t]*\r?$/;
@@ -154,14 +155,25 @@ export async function runCommand(flags: Record<string, string | true>, command: 
   const child = spawn(command[0] as string, command.slice(1), { stdio: ['inherit', 'pipe', 'pipe'], env: io.env });
 
   const progress = (m: RegExpExecArray): void => void sender.send([ev('progress', { progress: Math.min(100, Number(m[1])) })]);
-  const watch = (from: NodeJS.ReadableStream, to: NodeJS.WritableStream): void => {
+  // The command's ends of its stdout and stderr (`socket:[n]`), seen while it surely has them.
+  const ends = child.pid === undefined ? [] : [fdTarget(child.pid, 1), fdTarget(child.pid, 2)];
+  const alive = (): boolean => child.exitCode === null && child.signalCode === null;
+  const watch = (from: NodeJS.ReadableStream, to: NodeJS.WritableStream, end: string | undefined): void => {
     // Our stdout's reader gone (`jobpulse run … | head -1`): without the wrapper the command
-    // would get SIGPIPE on its next write, so it does here too: its pipe to us is closed. The
-    // unhandled EPIPE used to end the wrapper (exit 1) before the command's outcome was sent.
+    // would get SIGPIPE on its next write, so it gets it from us, then its end is closed.
+    // Closing alone was not the same: the command's end is a socket, and closed with unread
+    // data it fails the next write with ECONNRESET ("yes: standard output: Connection reset
+    // by peer", exit 1) instead of the kernel's SIGPIPE (141). Every process that holds that
+    // end gets it (a script's writer is often its child); one that ignores SIGPIPE meets the
+    // error on its next write. The unhandled EPIPE used to end the wrapper (exit 1) before
+    // the command's outcome was sent.
     let broken = false;
     to.on('error', () => {
       if (broken) return;
       broken = true;
+      const holders = end === undefined ? [] : holding(everyProcess(), end);
+      if (holders.length > 0) signalAll(holders, 'SIGPIPE');
+      else if (alive()) child.kill('SIGPIPE');
       (from as NodeJS.ReadableStream & { destroy(): void }).destroy();
     });
     // A reader that is slow holds the command back, as the pipe would without the wrapper:
@@ -219,8 +231,8 @@ export async function runCommand(flags: Record<string, string | true>, command: 
       else if (strip) to.write(line);
     });
   };
-  watch(child.stdout as NodeJS.ReadableStream, io.stdout);
-  watch(child.stderr as NodeJS.ReadableStream, io.stderr);
+  watch(child.stdout as NodeJS.ReadableStream, io.stdout, ends[0]);
+  watch(child.stderr as NodeJS.ReadableStream, io.stderr, ends[1]);
 
   const heartbeat = setInterval(() => void sender.send([ev('heartbeat')]), heartbeatMs);
   const forwarders = FORWARDED.map((sig) => {

@@ -204,9 +204,16 @@ describe.skipIf(!built)('jobpulse run / push / jobs (real processes)', () => {
     expect((await runs('late-output'))[0]).toMatchObject({ state: 'succeeded', exit_code: 0 });
   });
 
-  it('when its stdout\'s reader goes away, the command gets the broken pipe and the run ends with its outcome', async () => {
+  it.each([
+    ['a shell loop', ['sh', '-c', 'while :; do echo line; done']],
+    // Fast writers: the wrapper's pipe from them is full when the reader goes, and closing it
+    // with data unread gave them ECONNRESET (exit 1) instead of SIGPIPE.
+    ['yes', ['yes']],
+    ['seq', ['seq', '1', '100000000']],
+    ['yes run by a script', ['sh', '-c', 'yes; echo after']],
+  ])('when its stdout\'s reader goes away, the command (%s) dies of SIGPIPE as without the wrapper and the run says so', async (_what, command) => {
     // As `jobpulse run … | head -1`: the reader takes one chunk and closes.
-    const child = spawn(process.execPath, [BIN, 'run', '--job', 'piped', '--', 'sh', '-c', 'while :; do echo line; done'], {
+    const child = spawn(process.execPath, [BIN, 'run', '--job', 'piped', '--', ...command], {
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -215,6 +222,7 @@ describe.skipIf(!built)('jobpulse run / push / jobs (real processes)', () => {
     child.stdout.once('data', () => child.stdout.destroy());
     const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((r) => child.once('close', (c, s) => r([c, s])));
     expect(stderr).not.toContain('Unhandled');
+    expect(stderr).not.toContain('Connection reset');
     expect(signal === 'SIGPIPE' || code === 141).toBe(true);
     const run = await until(async () => {
       const r = (await runs('piped'))[0];
