@@ -14,7 +14,7 @@
  * does: events are retried within bounds, then spooled (see event-sender.ts).
  *
  * `--timeout` ends a command that runs too long as GNU `timeout` would (SIGTERM, SIGKILL after
- * `--kill-after`, exit 124 or 137) and reports it failed with why. `timeout 2h jobpulse run …`
+ * `--kill-after`, to the command's whole process tree; exit 124 or 137) and reports it failed with why. `timeout 2h jobpulse run …`
  * cannot do that cleanly: timeout signals its whole process group, so the command got the
  * SIGTERM twice (once from timeout, once forwarded), which tools take as "abort now".
  */
@@ -245,17 +245,37 @@ export async function runCommand(flags: Record<string, string | true>, command: 
     return [sig, fn] as const;
   });
 
-  // GNU timeout's contract: SIGTERM at the deadline, SIGKILL `--kill-after` later if still there.
+  // GNU timeout's contract: SIGTERM at the deadline, SIGKILL `--kill-after` later if still there,
+  // to the command and everything it started: `child.kill` reached the command alone, and a
+  // script's children (`sh -c 'sleep 32; …'`) ran on after the timeout. GNU timeout signals its
+  // process group; the wrapper shares its group with the rest of a pipeline (`| tee`) and must
+  // not leave the terminal's foreground group (Ctrl-C), so the tree is found by parent pid in
+  // /proc. The processes signalled with SIGTERM are signalled with SIGKILL too, wherever they
+  // were reparented since; one started after the walk is caught by a second walk.
   let timedOut: 'term' | 'kill' | undefined;
   let killTimer: NodeJS.Timeout | undefined;
+  const signalled: Proc[] = [];
+  const signalTree = (signal: NodeJS.Signals): void => {
+    const seen = new Set(signalled.map((p) => `${p.pid}:${p.start}`));
+    const reached = signal === 'SIGKILL' ? signalAll(signalled, signal) : [];
+    for (let round = 0; round < 3 && child.pid !== undefined; round++) {
+      const fresh = processTree(child.pid).filter((p) => !seen.has(`${p.pid}:${p.start}`));
+      if (fresh.length === 0) break;
+      for (const p of fresh) seen.add(`${p.pid}:${p.start}`);
+      reached.push(...signalAll(fresh, signal));
+      signalled.push(...fresh);
+    }
+    // No /proc (not Linux): the command alone, as before.
+    if (reached.length === 0 && alive()) child.kill(signal);
+  };
   const deadline =
     timeoutMs > 0
       ? setTimeout(() => {
           timedOut = 'term';
-          child.kill('SIGTERM');
+          signalTree('SIGTERM');
           killTimer = setTimeout(() => {
             timedOut = 'kill';
-            child.kill('SIGKILL');
+            signalTree('SIGKILL');
           }, killAfterMs);
         }, timeoutMs)
       : undefined;

@@ -152,6 +152,31 @@ describe.skipIf(!built)('jobpulse run / push / jobs (real processes)', () => {
     expect(bad.stderr).toContain('--timeout expects a duration');
   });
 
+  it.each([
+    ['SIGTERM', [], 'sh -c \'echo $$; exec sleep 31\'; echo after', 124],
+    // Both ignore SIGTERM (the grandchild inherits it): only the SIGKILL ends them.
+    ['SIGKILL after --kill-after', ['--kill-after', '300ms'], 'trap "" TERM; sh -c \'echo $$; exec sleep 31\'; echo after', 137],
+  ])('--timeout signals the processes the command started, not only the command (%s), as GNU timeout does', async (_what, extra, script, code) => {
+    const r = await cli(['run', '--job', 'tree', '--timeout', '1200ms', ...extra, '--output-grace', '300ms', '--', 'sh', '-c', script], { env });
+    const grandchild = Number(r.stdout.split('\n')[0]);
+    expect(grandchild).toBeGreaterThan(0);
+    const gone = (): boolean => {
+      try {
+        return readFileSync(`/proc/${grandchild}/stat`, 'utf8').split(') ')[1]?.startsWith('Z') ?? true;
+      } catch {
+        return true;
+      }
+    };
+    try {
+      expect(r.code).toBe(code);
+      expect(r.stdout).not.toContain('after');
+      await until(async () => (gone() ? true : undefined), 'the command\'s child to be gone');
+      expect((await runs('tree'))[0]).toMatchObject({ state: 'failed', exit_code: code });
+    } finally {
+      if (!gone()) process.kill(grandchild, 'SIGKILL');
+    }
+  });
+
   it('dies of the signal that killed the command', async () => {
     const r = await cli(['run', '--job', 'killed', '--', 'sh', '-c', 'kill -KILL $$'], { env });
     expect(r.signal).toBe('SIGKILL');
