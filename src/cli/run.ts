@@ -21,7 +21,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { constants } from 'node:os';
-import { StringDecoder } from 'node:string_decoder';
 import { parseDuration } from '../runtime/duration.js';
 import { createSender, type CliEvent, type SenderOptions } from './event-sender.js';
 import { everyProcess, fdTarget, holding, processTree, signalAll, type Proc } from './proc-tree.js';
@@ -30,6 +29,24 @@ import { TERMINAL_SIGNALS } from './terminal-signals.js';
 export const PROGRESS_MARKER = /^JOBPULSE_PROGRESS[ \t]+(\d+(?:\.\d+)?)[ \t]*\r?$/;
 /** A line longer than this is not a marker (and is not held to be checked). */
 const MARKER_LINE_MAX = 256;
+const MARKER_WORD = 'JOBPULSE_PROGRESS';
+/** What may follow the word in a line that is not finished yet and could still become a marker. */
+const MARKER_TAIL_SO_FAR = /^[ \t]+(?:\d+(?:\.(?:\d+(?:[ \t]*\r?)?)?|[ \t]*\r?)?)?$/;
+
+/**
+ * Whether the start of a line (no newline yet) could still become a marker line. The marker
+ * is ASCII, so bytes are looked at as latin1: one character per byte, whatever the encoding.
+ */
+export function couldBeMarker(start: Buffer): boolean {
+  if (start.length > MARKER_LINE_MAX) return false;
+  const s = start.toString('latin1');
+  if (s.length <= MARKER_WORD.length) return MARKER_WORD.startsWith(s);
+  return s.startsWith(MARKER_WORD) && MARKER_TAIL_SO_FAR.test(s.slice(MARKER_WORD.length));
+}
+
+/** The progress a complete line (without its newline) reports, if it is a marker. */
+const markerIn = (line: Buffer): RegExpExecArray | null =>
+  line.length === 0 || line.length > MARKER_LINE_MAX || line[0] !== 0x4a /* J */ ? null : PROGRESS_MARKER.exec(line.toString('latin1'));
 
 /**
  * After the command's exit: `settled` when its stdout and stderr have ended or `graceMs` has
@@ -185,50 +202,53 @@ export async function runCommand(flags: Record<string, string | true>, command: 
         to.once('drain', () => from.resume());
       }
     };
-    // Only the start of the current line is kept, while it could still be a marker: output
-    // without newlines (binary data, `\r` progress bars) once grew one string for the whole
-    // stream and rescanned it per chunk (20 MB of zeros: minutes of CPU and ~80 MB of memory).
-    const decoder = new StringDecoder('utf8');
-    let line = '';
-    let long = false;
+    // Bytes, not text: decoded and re-encoded, output that is not UTF-8 (latin1, gzip) came out
+    // with U+FFFD in place of its bytes. Only the start of the current line is held, and only
+    // while it could still become a marker: a prompt without a newline ("Continue? ") was held
+    // until the newline, and output without newlines (binary data, `\r` progress bars) once
+    // grew one string for the whole stream and rescanned it per chunk.
+    let held: Buffer = Buffer.alloc(0);
+    let inPlainLine = false; // the current line is known not to be a marker
+    const NL = 0x0a;
     from.on('data', (chunk: Buffer) => {
       if (broken) return;
       if (!strip) pass(chunk);
-      const text = decoder.write(chunk);
-      let out = '';
+      const out: Buffer[] = [];
       let at = 0;
-      for (;;) {
-        const nl = text.indexOf('\n', at);
-        const piece = nl < 0 ? text.slice(at) : text.slice(at, nl);
-        if (long) {
-          if (strip) out += piece;
-        } else {
-          line += piece;
-          if (line.length > MARKER_LINE_MAX) {
-            long = true;
-            if (strip) out += line;
-            line = '';
-          }
+      while (at < chunk.length) {
+        const nl = chunk.indexOf(NL, at);
+        if (inPlainLine) {
+          const stop = nl < 0 ? chunk.length : nl + 1;
+          out.push(chunk.subarray(at, stop));
+          at = stop;
+          if (nl >= 0) inPlainLine = false;
+          continue;
         }
-        if (nl < 0) break;
-        if (!long) {
-          const m = PROGRESS_MARKER.exec(line);
+        const piece = chunk.subarray(at, nl < 0 ? chunk.length : nl);
+        const line = held.length === 0 ? piece : Buffer.concat([held, piece]);
+        held = Buffer.alloc(0);
+        if (nl >= 0) {
+          const m = markerIn(line);
           if (m) progress(m);
-          else if (strip) out += `${line}\n`;
-        } else if (strip) out += '\n';
-        line = '';
-        long = false;
-        at = nl + 1;
+          else out.push(line, chunk.subarray(nl, nl + 1));
+          at = nl + 1;
+        } else {
+          // A copy: a held subarray would keep the whole chunk alive.
+          if (couldBeMarker(line)) held = Buffer.from(line);
+          else {
+            out.push(line);
+            inPlainLine = true;
+          }
+          at = chunk.length;
+        }
       }
-      if (strip && out) pass(out);
+      if (strip && out.length > 0) pass(out.length === 1 ? (out[0] as Buffer) : Buffer.concat(out));
     });
     from.on('end', () => {
-      if (broken) return;
-      line += decoder.end();
-      if (long || line === '') return;
-      const m = PROGRESS_MARKER.exec(line);
+      if (broken || held.length === 0) return;
+      const m = markerIn(held);
       if (m) progress(m);
-      else if (strip) to.write(line);
+      else if (strip) to.write(held);
     });
   };
   watch(child.stdout as NodeJS.ReadableStream, io.stdout, ends[0]);

@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { resolve } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { freePort } from '../support/free-port.js';
 import { hasBinary } from '../support/require-binary.js';
@@ -24,12 +25,13 @@ interface Result {
 function cli(args: string[], opts: { env?: Record<string, string>; input?: string; onSpawn?: (pid: number) => void } = {}): Promise<Result> {
   return new Promise((resolveP, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    // Decoded whole: a character's bytes may come in two chunks.
+    const stdout: Buffer[] = [];
+    const stderr: Buffer[] = [];
+    child.stdout.on('data', (d: Buffer) => stdout.push(d));
+    child.stderr.on('data', (d: Buffer) => stderr.push(d));
     child.once('error', reject);
-    child.once('close', (code, signal) => resolveP({ code, signal, stdout, stderr }));
+    child.once('close', (code, signal) => resolveP({ code, signal, stdout: Buffer.concat(stdout).toString(), stderr: Buffer.concat(stderr).toString() }));
     child.stdin.end(opts.input ?? '');
     opts.onSpawn?.(child.pid as number);
   });
@@ -89,6 +91,46 @@ describe.skipIf(!built)('jobpulse run / push / jobs (real processes)', () => {
     const r = await cli(['run', '--job', 'utf8', '--strip-progress', '--', 'sh', '-c', "printf '\\303'; sleep 0.2; printf '\\251\\n'"], { env });
     expect(r.code).toBe(0);
     expect(r.stdout).toBe('é\n');
+  });
+
+  /** The wrapper's stdout as bytes: the `cli` helper decodes it as UTF-8. */
+  const stdoutBytes = (args: string[]): Promise<{ code: number | null; stdout: Buffer }> =>
+    new Promise((resolveP, reject) => {
+      const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+      const chunks: Buffer[] = [];
+      child.stdout.on('data', (d: Buffer) => chunks.push(d));
+      child.once('error', reject);
+      child.once('close', (code) => resolveP({ code, stdout: Buffer.concat(chunks) }));
+    });
+
+  it('--strip-progress passes bytes that are not UTF-8 through unchanged (latin1, gzip, every byte value)', async () => {
+    const every = Buffer.from(Array.from({ length: 256 * 400 }, (_, i) => i % 256));
+    const parts = [Buffer.from('caf\xe9\n', 'latin1'), every, gzipSync(Buffer.from('a log line\n'.repeat(5000))), Buffer.from('\nJOBPULSE_PROGRESS 30\n'), every, Buffer.from('JOBPULSE_PROGRESS 5x\n\xff', 'latin1')];
+    const file = `${spoolDir.path}/bytes.bin`;
+    writeFileSync(file, Buffer.concat(parts));
+    // Exit 3: a failed run keeps the last progress (a success sets 100).
+    const r = await stdoutBytes(['run', '--job', 'bytes', '--strip-progress', '--', 'sh', '-c', 'cat "$0"; exit 3', file]);
+    expect(r.code).toBe(3);
+    const expected = Buffer.concat([...parts.slice(0, 3), Buffer.from('\n'), ...parts.slice(4)]);
+    expect(r.stdout.length).toBe(expected.length);
+    expect(r.stdout.equals(expected)).toBe(true);
+    expect((await runs('bytes'))[0]).toMatchObject({ state: 'failed', progress: 30 });
+  });
+
+  it('--strip-progress passes a prompt without a newline on at once; only a line that could still be a marker waits', async () => {
+    const child = spawn(process.execPath, [BIN, 'run', '--job', 'prompt', '--strip-progress', '--', 'sh', '-c', 'printf "Continue? "; read x; echo "got $x"; printf "JOBPULSE_PROG"; sleep 0.2; printf "RESS 60\\ndone\\n"; exit 3'], {
+      env: { ...process.env, ...env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const closed = new Promise<number | null>((r) => child.once('close', (c) => r(c)));
+    // The command answers only once we have seen its prompt: held back, this waits forever.
+    await until(async () => (out === 'Continue? ' ? true : undefined), 'the prompt');
+    child.stdin.end('y\n');
+    expect(await closed).toBe(3);
+    expect(out).toBe('Continue? got y\ndone\n');
+    expect((await runs('prompt'))[0]).toMatchObject({ state: 'failed', progress: 60 });
   });
 
   it('sends heartbeats while the command runs', async () => {
