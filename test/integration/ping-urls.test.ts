@@ -69,6 +69,20 @@ describe('ping URLs', () => {
     expect(r?.metadata?.log_excerpt).toBe(`${'x'.repeat(64)}\n[jobpulse: log truncated, 36 more bytes dropped]`);
   });
 
+  it.each([
+    // [what, body, excerpt kept, bytes dropped (undefined: not truncated)]
+    ['bytes that are not UTF-8, under the limit', Buffer.alloc(50, 0xff), '\uFFFD'.repeat(50), undefined],
+    ['bytes that are not UTF-8, over the limit', Buffer.alloc(5000, 0xff), '\uFFFD'.repeat(64), 5000 - 64],
+    ['two-byte characters, cut on one', Buffer.from('é'.repeat(100)), 'é'.repeat(32), 200 - 64],
+    ['two-byte characters, cut inside one', Buffer.from(`x${'é'.repeat(100)}`), `x${'é'.repeat(31)}`, 201 - 63],
+    ['an invalid byte at the cut', Buffer.concat([Buffer.alloc(63, 0x61), Buffer.from([0xff, 0xff])]), `${'a'.repeat(63)}\uFFFD`, 1],
+  ])('log excerpt limits and counts are in bytes of the body as sent: %s', async (_what, body, kept, dropped) => {
+    await fetch(`${a.url}/ping/bytes/start`);
+    expect((await fetch(`${a.url}/ping/bytes/fail`, { method: 'POST', body })).status).toBe(200);
+    const r = (await runsOf('bytes'))[0];
+    expect(r?.metadata?.log_excerpt).toBe(dropped === undefined ? kept : `${kept}\n[jobpulse: log truncated, ${dropped} more bytes dropped]`);
+  });
+
   it.each(['/ping/j/256', '/ping/j/nope', '/ping/j/start?rid=bad%20id'])('refuses %s with 400', async (path) => {
     const res = await fetch(`${a.url}${path}`);
     expect(res.status).toBe(400);
