@@ -7,8 +7,8 @@
  *   ?rid=<run_id>                     pairs start and finish when runs overlap
  *   ?token=<write token>              instead of `Authorization: Bearer`, for cron lines
  *                                     that cannot set headers easily
- * A POST body is kept as the run's log excerpt (`metadata.log_excerpt`), cut at
- * `ping.max_log_bytes` bytes of the body as sent, with a marker saying how many were dropped. Without `rid`, a finish
+ * A POST body of any size is taken; its first `ping.max_log_bytes` bytes are kept as the run's
+ * log excerpt (`metadata.log_excerpt`), with a marker saying how many bytes were dropped. Without `rid`, a finish
  * joins the job's unfinished run (ingest's usual rule), so the duration is start → finish.
  * Answers `OK` (text) so `curl -fsS -m 10 --retry 5 URL` works unchanged.
  */
@@ -20,7 +20,7 @@ import type { EventDraft } from '../domain/job-event.js';
 import type { IngestFn } from '../ingest/ingest.js';
 import type { Auth } from '../http/auth.js';
 import { decodePathSegment } from '../http/path-segment.js';
-import { readBody } from '../http/read-body.js';
+import { readBodyHead } from '../http/read-body.js';
 import { nameProblem } from '../ingest/validate.js';
 
 /** Where a cut at `cut` bytes falls: before a UTF-8 sequence the cut would split (decoded, its part became U+FFFD). */
@@ -87,8 +87,10 @@ export function createPingRoutes(deps: {
       draft.run_id = rid;
     }
     if (c.req.method === 'POST') {
-      const body = await readBody(c, deps.limits.max_body_bytes);
-      if (body.byteLength > 0 && deps.maxLogBytes > 0) draft.metadata = { log_excerpt: logExcerpt(body, body.byteLength, deps.maxLogBytes) };
+      // Any size is taken: the body is the job's log, and refusing it (413 over
+      // limits.max_body_bytes) lost the run's outcome. Only the excerpt is kept in memory.
+      const { head, total } = await readBodyHead(c, deps.maxLogBytes);
+      if (total > 0 && deps.maxLogBytes > 0) draft.metadata = { log_excerpt: logExcerpt(head, total, deps.maxLogBytes) };
     }
     const [r] = await deps.ingest([draft]);
     deps.observer?.ping(kind);
