@@ -78,7 +78,9 @@ async function post(opts: SenderOptions, events: CliEvent[]): Promise<Answer> {
     });
     text = await res.text();
   } catch (err) {
-    const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).name;
+    // fetch's own message is "fetch failed" for everything: the cause says which failure.
+    const e = err as Error & { cause?: { code?: string; message?: string } };
+    const cause = e.name === 'TimeoutError' ? `no answer within ${(opts.timeoutMs ?? 5000) / 1000}s` : (e.cause?.code ?? e.cause?.message ?? e.message);
     return { kind: 'stop', why: `agent unreachable at ${opts.url} (${cause})`, transient: true };
   }
   if (res.ok) return { kind: 'ok' };

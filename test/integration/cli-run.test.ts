@@ -331,7 +331,7 @@ describe.skipIf(!built)('jobpulse run / push / jobs (real processes)', () => {
     const r = await cli(['run', '--job', 'offline', '--url', down, '--', 'sh', '-c', 'echo JOBPULSE_PROGRESS 10; echo done'], { env });
     expect(r.code).toBe(0);
     expect(r.stdout).toBe('JOBPULSE_PROGRESS 10\ndone\n');
-    expect(r.stderr).toContain('spooled');
+    expect(r.stderr).toContain(`agent unreachable at ${down} (ECONNREFUSED); 1 event(s) spooled`);
     const spooled = readFileSync(env.JOBPULSE_SPOOL as string, 'utf8').trim().split('\n').map((l) => JSON.parse(l).event);
     expect(spooled).toEqual(['started', 'progress', 'succeeded']);
     const flush = await cli(['push', '--flush'], { env });
@@ -380,6 +380,7 @@ describe.skipIf(!built)('jobpulse run / push / jobs (real processes)', () => {
       // One attempt per batch: each request waits out the sender's 5 s timeout.
       const r = await cli(['run', '--job', 'hung-agent', '--url', url, '--', 'sh', '-c', markers], { env: { ...env, JOBPULSE_RETRIES: '1' } });
       expect(r.code).toBe(0);
+      expect(r.stderr).toContain(`agent unreachable at ${url} (no answer within 5s); 1 event(s) spooled`);
       const spooled = readFileSync(env.JOBPULSE_SPOOL as string, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { event: string; progress?: number });
       expect(spooled.map((e) => e.event)).toEqual(['started', ...Array<string>(20).fill('progress'), 'succeeded']);
       expect(spooled.filter((e) => e.event === 'progress').map((e) => e.progress)).toEqual(Array.from({ length: 20 }, (_, i) => (i + 1) * 5));
