@@ -14,12 +14,12 @@ export interface Proc {
   start: string;
 }
 
-/** ppid and start time (field 22) from /proc/<pid>/stat; the command name may hold spaces and parentheses. */
-function stat(pid: number): { ppid: number; start: string; state: string } | undefined {
+/** State, ppid, process group and start time (field 22) from /proc/<pid>/stat; the command name may hold spaces and parentheses. */
+function stat(pid: number): { ppid: number; pgrp: number; start: string; state: string } | undefined {
   try {
     const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    return { state: f[0] as string, ppid: Number(f[1]), start: f[19] as string };
+    return { state: f[0] as string, ppid: Number(f[1]), pgrp: Number(f[2]), start: f[19] as string };
   } catch {
     return undefined;
   }
@@ -35,21 +35,28 @@ const pids = (): number[] => {
   }
 };
 
-/** `root` and every live descendant of it, parents before children. */
+/**
+ * `root` and every live descendant of it in root's process group, parents before children:
+ * what GNU timeout's signal to its group reaches. One the command moved to a group or session
+ * of its own (`setsid daemon`, a shell's job control) is left alone, as timeout leaves it.
+ */
 export function processTree(root: number): Proc[] {
-  const children = new Map<number, Proc[]>();
-  let rootStart: string | undefined;
+  const children = new Map<number, (Proc & { pgrp: number })[]>();
+  let top: (Proc & { pgrp: number }) | undefined;
   for (const pid of pids()) {
     const s = stat(pid);
     if (s === undefined || s.state === 'Z') continue;
-    if (pid === root) rootStart = s.start;
+    const p = { pid, start: s.start, pgrp: s.pgrp };
+    if (pid === root) top = p;
     const list = children.get(s.ppid) ?? [];
-    list.push({ pid, start: s.start });
+    list.push(p);
     children.set(s.ppid, list);
   }
-  const out: Proc[] = rootStart === undefined ? [] : [{ pid: root, start: rootStart }];
-  for (let i = 0; i < out.length; i++) out.push(...(children.get((out[i] as Proc).pid) ?? []));
-  return out;
+  if (top === undefined) return [];
+  const tree = [top];
+  for (let i = 0; i < tree.length; i++) tree.push(...(children.get((tree[i] as Proc).pid) ?? []));
+  const group = top.pgrp;
+  return tree.filter((p) => p.pgrp === group).map(({ pid, start }) => ({ pid, start }));
 }
 
 /** Every live process that can be seen. */

@@ -219,6 +219,19 @@ describe.skipIf(!built)('jobpulse run / push / jobs (real processes)', () => {
     }
   });
 
+  it('--timeout leaves a process the command moved to a session of its own, as GNU timeout does', async () => {
+    // `setsid` makes a daemon of it: a signal to timeout's process group would not reach it.
+    const r = await cli(['run', '--job', 'daemon', '--timeout', '1200ms', '--output-grace', '300ms', '--', 'sh', '-c', 'setsid sleep 33 </dev/null >/dev/null 2>&1 & echo $!; sleep 31'], { env });
+    const daemon = Number(r.stdout.split('\n')[0]);
+    try {
+      expect(r.code).toBe(124);
+      expect(daemon).toBeGreaterThan(0);
+      expect(readFileSync(`/proc/${daemon}/cmdline`, 'utf8')).toBe('sleep\x0033\x00');
+    } finally {
+      if (daemon > 0) process.kill(daemon, 'SIGKILL');
+    }
+  });
+
   it('dies of the signal that killed the command', async () => {
     const r = await cli(['run', '--job', 'killed', '--', 'sh', '-c', 'kill -KILL $$'], { env });
     expect(r.signal).toBe('SIGKILL');
