@@ -16,11 +16,14 @@ interface JobRow {
   failures_total: number;
 }
 
-const dur = (s: number | undefined): string => {
+/** Rounded to the unit shown first, then split: 119.7 s is 2m00s, never "1m60s". */
+export const dur = (s: number | undefined): string => {
   if (s === undefined) return '-';
-  if (s < 60) return `${Math.round(s)}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, '0')}s`;
-  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+  const secs = Math.round(s);
+  if (secs < 60) return `${secs}s`;
+  if (secs < 3600) return `${Math.floor(secs / 60)}m${String(secs % 60).padStart(2, '0')}s`;
+  const mins = Math.round(s / 60);
+  return `${Math.floor(mins / 60)}h${String(mins % 60).padStart(2, '0')}m`;
 };
 
 export const progressBar = (p: number, width = 10): string => {

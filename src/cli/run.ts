@@ -14,21 +14,39 @@
  * does: events are retried within bounds, then spooled (see event-sender.ts).
  *
  * `--timeout` ends a command that runs too long as GNU `timeout` would (SIGTERM, SIGKILL after
- * `--kill-after`, exit 124 or 137) and reports it failed with why. `timeout 2h jobpulse run …`
+ * `--kill-after`, to the command's whole process tree; exit 124 or 137) and reports it failed with why. `timeout 2h jobpulse run …`
  * cannot do that cleanly: timeout signals its whole process group, so the command got the
  * SIGTERM twice (once from timeout, once forwarded), which tools take as "abort now".
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { constants } from 'node:os';
-import { StringDecoder } from 'node:string_decoder';
 import { parseDuration } from '../runtime/duration.js';
 import { createSender, type CliEvent, type SenderOptions } from './event-sender.js';
+import { everyProcess, fdTarget, holding, processTree, signalAll, type Proc } from './proc-tree.js';
 import { TERMINAL_SIGNALS } from './terminal-signals.js';
 
 export const PROGRESS_MARKER = /^JOBPULSE_PROGRESS[ \t]+(\d+(?:\.\d+)?)[ \t]*\r?$/;
 /** A line longer than this is not a marker (and is not held to be checked). */
 const MARKER_LINE_MAX = 256;
+const MARKER_WORD = 'JOBPULSE_PROGRESS';
+/** What may follow the word in a line that is not finished yet and could still become a marker. */
+const MARKER_TAIL_SO_FAR = /^[ \t]+(?:\d+(?:\.(?:\d+(?:[ \t]*\r?)?)?|[ \t]*\r?)?)?$/;
+
+/**
+ * Whether the start of a line (no newline yet) could still become a marker line. The marker
+ * is ASCII, so bytes are looked at as latin1: one character per byte, whatever the encoding.
+ */
+export function couldBeMarker(start: Buffer): boolean {
+  if (start.length > MARKER_LINE_MAX) return false;
+  const s = start.toString('latin1');
+  if (s.length <= MARKER_WORD.length) return MARKER_WORD.startsWith(s);
+  return s.startsWith(MARKER_WORD) && MARKER_TAIL_SO_FAR.test(s.slice(MARKER_WORD.length));
+}
+
+/** The progress a complete line (without its newline) reports, if it is a marker. */
+const markerIn = (line: Buffer): RegExpExecArray | null =>
+  line.length === 0 || line.length > MARKER_LINE_MAX || line[0] !== 0x4a /* J */ ? null : PROGRESS_MARKER.exec(line.toString('latin1'));
 
 /**
  * After the command's exit: `settled` when its stdout and stderr have ended or `graceMs` has
@@ -76,12 +94,29 @@ const positive = (v: string | true | undefined): number | undefined => {
   return Number.isInteger(n) && n > 0 ? n : undefined;
 };
 
+/** A client setting that cannot be used: the command says so and exits 2 before doing anything. */
+export class BadSettingError extends Error {}
+
+/**
+ * A whole number of at least `min` from the environment, or undefined when unset. Refused when
+ * malformed: `Number('three')` is NaN, and NaN attempts made the retry loop run zero times, so
+ * every event went straight to the spool without one try.
+ */
+const envInteger = (env: NodeJS.ProcessEnv, name: string, min: number, what: string): number | undefined => {
+  const v = env[name];
+  if (v === undefined) return undefined;
+  const n = v.trim() === '' ? NaN : Number(v);
+  if (!Number.isSafeInteger(n) || n < min) throw new BadSettingError(`jobpulse: ${name} expects ${what}, got ${JSON.stringify(v)}`);
+  return n;
+};
+
+/** The sender's settings from flags and environment; throws BadSettingError for one that cannot be used. */
 export const senderOptions = (flags: Record<string, string | true>, env: NodeJS.ProcessEnv, warn: (s: string) => void): SenderOptions => ({
   url: typeof flags.url === 'string' ? flags.url : (env.JOBPULSE_URL ?? 'http://127.0.0.1:9469'),
   token: typeof flags.token === 'string' ? flags.token : env.JOBPULSE_TOKEN,
   spoolPath: typeof flags.spool === 'string' ? flags.spool : (env.JOBPULSE_SPOOL ?? `${env.HOME ?? '.'}/.jobpulse/spool.jsonl`),
-  attempts: env.JOBPULSE_RETRIES !== undefined ? Number(env.JOBPULSE_RETRIES) : undefined,
-  backoffMs: env.JOBPULSE_BACKOFF_MS !== undefined ? Number(env.JOBPULSE_BACKOFF_MS) : undefined,
+  attempts: envInteger(env, 'JOBPULSE_RETRIES', 1, 'a whole number of attempts, at least 1'),
+  backoffMs: envInteger(env, 'JOBPULSE_BACKOFF_MS', 0, 'a whole number of milliseconds, 0 or more'),
   spoolMaxEvents: positive(flags['spool-max-events'] ?? env.JOBPULSE_SPOOL_MAX_EVENTS),
   spoolMaxBytes: positive(flags['spool-max-bytes'] ?? env.JOBPULSE_SPOOL_MAX_BYTES),
   warn,
@@ -117,7 +152,14 @@ export async function runCommand(flags: Record<string, string | true>, command: 
     return 2;
   }
   const strip = flags['strip-progress'] === true;
-  const opts = senderOptions(flags, io.env, warn);
+  let opts: SenderOptions;
+  try {
+    opts = senderOptions(flags, io.env, warn);
+  } catch (err) {
+    if (!(err instanceof BadSettingError)) throw err;
+    warn(err.message);
+    return 2;
+  }
   const sender = createSender(opts);
   const run_id = randomUUID();
   let seq = 0;
@@ -130,14 +172,25 @@ export async function runCommand(flags: Record<string, string | true>, command: 
   const child = spawn(command[0] as string, command.slice(1), { stdio: ['inherit', 'pipe', 'pipe'], env: io.env });
 
   const progress = (m: RegExpExecArray): void => void sender.send([ev('progress', { progress: Math.min(100, Number(m[1])) })]);
-  const watch = (from: NodeJS.ReadableStream, to: NodeJS.WritableStream): void => {
+  // The command's ends of its stdout and stderr (`socket:[n]`), seen while it surely has them.
+  const ends = child.pid === undefined ? [] : [fdTarget(child.pid, 1), fdTarget(child.pid, 2)];
+  const alive = (): boolean => child.exitCode === null && child.signalCode === null;
+  const watch = (from: NodeJS.ReadableStream, to: NodeJS.WritableStream, end: string | undefined): void => {
     // Our stdout's reader gone (`jobpulse run … | head -1`): without the wrapper the command
-    // would get SIGPIPE on its next write, so it does here too: its pipe to us is closed. The
-    // unhandled EPIPE used to end the wrapper (exit 1) before the command's outcome was sent.
+    // would get SIGPIPE on its next write, so it gets it from us, then its end is closed.
+    // Closing alone was not the same: the command's end is a socket, and closed with unread
+    // data it fails the next write with ECONNRESET ("yes: standard output: Connection reset
+    // by peer", exit 1) instead of the kernel's SIGPIPE (141). Every process that holds that
+    // end gets it (a script's writer is often its child); one that ignores SIGPIPE meets the
+    // error on its next write. The unhandled EPIPE used to end the wrapper (exit 1) before
+    // the command's outcome was sent.
     let broken = false;
     to.on('error', () => {
       if (broken) return;
       broken = true;
+      const holders = end === undefined ? [] : holding(everyProcess(), end);
+      if (holders.length > 0) signalAll(holders, 'SIGPIPE');
+      else if (alive()) child.kill('SIGPIPE');
       (from as NodeJS.ReadableStream & { destroy(): void }).destroy();
     });
     // A reader that is slow holds the command back, as the pipe would without the wrapper:
@@ -149,54 +202,57 @@ export async function runCommand(flags: Record<string, string | true>, command: 
         to.once('drain', () => from.resume());
       }
     };
-    // Only the start of the current line is kept, while it could still be a marker: output
-    // without newlines (binary data, `\r` progress bars) once grew one string for the whole
-    // stream and rescanned it per chunk (20 MB of zeros: minutes of CPU and ~80 MB of memory).
-    const decoder = new StringDecoder('utf8');
-    let line = '';
-    let long = false;
+    // Bytes, not text: decoded and re-encoded, output that is not UTF-8 (latin1, gzip) came out
+    // with U+FFFD in place of its bytes. Only the start of the current line is held, and only
+    // while it could still become a marker: a prompt without a newline ("Continue? ") was held
+    // until the newline, and output without newlines (binary data, `\r` progress bars) once
+    // grew one string for the whole stream and rescanned it per chunk.
+    let held: Buffer = Buffer.alloc(0);
+    let inPlainLine = false; // the current line is known not to be a marker
+    const NL = 0x0a;
     from.on('data', (chunk: Buffer) => {
       if (broken) return;
       if (!strip) pass(chunk);
-      const text = decoder.write(chunk);
-      let out = '';
+      const out: Buffer[] = [];
       let at = 0;
-      for (;;) {
-        const nl = text.indexOf('\n', at);
-        const piece = nl < 0 ? text.slice(at) : text.slice(at, nl);
-        if (long) {
-          if (strip) out += piece;
-        } else {
-          line += piece;
-          if (line.length > MARKER_LINE_MAX) {
-            long = true;
-            if (strip) out += line;
-            line = '';
-          }
+      while (at < chunk.length) {
+        const nl = chunk.indexOf(NL, at);
+        if (inPlainLine) {
+          const stop = nl < 0 ? chunk.length : nl + 1;
+          out.push(chunk.subarray(at, stop));
+          at = stop;
+          if (nl >= 0) inPlainLine = false;
+          continue;
         }
-        if (nl < 0) break;
-        if (!long) {
-          const m = PROGRESS_MARKER.exec(line);
+        const piece = chunk.subarray(at, nl < 0 ? chunk.length : nl);
+        const line = held.length === 0 ? piece : Buffer.concat([held, piece]);
+        held = Buffer.alloc(0);
+        if (nl >= 0) {
+          const m = markerIn(line);
           if (m) progress(m);
-          else if (strip) out += `${line}\n`;
-        } else if (strip) out += '\n';
-        line = '';
-        long = false;
-        at = nl + 1;
+          else out.push(line, chunk.subarray(nl, nl + 1));
+          at = nl + 1;
+        } else {
+          // A copy: a held subarray would keep the whole chunk alive.
+          if (couldBeMarker(line)) held = Buffer.from(line);
+          else {
+            out.push(line);
+            inPlainLine = true;
+          }
+          at = chunk.length;
+        }
       }
-      if (strip && out) pass(out);
+      if (strip && out.length > 0) pass(out.length === 1 ? (out[0] as Buffer) : Buffer.concat(out));
     });
     from.on('end', () => {
-      if (broken) return;
-      line += decoder.end();
-      if (long || line === '') return;
-      const m = PROGRESS_MARKER.exec(line);
+      if (broken || held.length === 0) return;
+      const m = markerIn(held);
       if (m) progress(m);
-      else if (strip) to.write(line);
+      else if (strip) to.write(held);
     });
   };
-  watch(child.stdout as NodeJS.ReadableStream, io.stdout);
-  watch(child.stderr as NodeJS.ReadableStream, io.stderr);
+  watch(child.stdout as NodeJS.ReadableStream, io.stdout, ends[0]);
+  watch(child.stderr as NodeJS.ReadableStream, io.stderr, ends[1]);
 
   const heartbeat = setInterval(() => void sender.send([ev('heartbeat')]), heartbeatMs);
   const forwarders = FORWARDED.map((sig) => {
@@ -209,17 +265,37 @@ export async function runCommand(flags: Record<string, string | true>, command: 
     return [sig, fn] as const;
   });
 
-  // GNU timeout's contract: SIGTERM at the deadline, SIGKILL `--kill-after` later if still there.
+  // GNU timeout's contract: SIGTERM at the deadline, SIGKILL `--kill-after` later if still there,
+  // to the command and everything it started: `child.kill` reached the command alone, and a
+  // script's children (`sh -c 'sleep 32; …'`) ran on after the timeout. GNU timeout signals its
+  // process group; the wrapper shares its group with the rest of a pipeline (`| tee`) and must
+  // not leave the terminal's foreground group (Ctrl-C), so the tree is found by parent pid in
+  // /proc. The processes signalled with SIGTERM are signalled with SIGKILL too, wherever they
+  // were reparented since; one started after the walk is caught by a second walk.
   let timedOut: 'term' | 'kill' | undefined;
   let killTimer: NodeJS.Timeout | undefined;
+  const signalled: Proc[] = [];
+  const signalTree = (signal: NodeJS.Signals): void => {
+    const seen = new Set(signalled.map((p) => `${p.pid}:${p.start}`));
+    const reached = signal === 'SIGKILL' ? signalAll(signalled, signal) : [];
+    for (let round = 0; round < 3 && child.pid !== undefined; round++) {
+      const fresh = processTree(child.pid).filter((p) => !seen.has(`${p.pid}:${p.start}`));
+      if (fresh.length === 0) break;
+      for (const p of fresh) seen.add(`${p.pid}:${p.start}`);
+      reached.push(...signalAll(fresh, signal));
+      signalled.push(...fresh);
+    }
+    // No /proc (not Linux): the command alone, as before.
+    if (reached.length === 0 && alive()) child.kill(signal);
+  };
   const deadline =
     timeoutMs > 0
       ? setTimeout(() => {
           timedOut = 'term';
-          child.kill('SIGTERM');
+          signalTree('SIGTERM');
           killTimer = setTimeout(() => {
             timedOut = 'kill';
-            child.kill('SIGKILL');
+            signalTree('SIGKILL');
           }, killAfterMs);
         }, timeoutMs)
       : undefined;

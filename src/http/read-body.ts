@@ -78,6 +78,44 @@ function readIncoming(req: IncomingMessage, maxBytes: number): Promise<Uint8Arra
   });
 }
 
+/**
+ * A body of any size read to its end, of which only the first `keep` bytes are kept: for a
+ * ping's log, where a long log must still record the run's outcome (refused with 413, the
+ * finish was lost and the run stayed running). The rest is counted and let go as it comes.
+ */
+export async function readBodyHead(c: Context, keep: number): Promise<{ head: Uint8Array; total: number }> {
+  const chunks: Uint8Array[] = [];
+  let kept = 0;
+  let total = 0;
+  const take = (chunk: Uint8Array): void => {
+    total += chunk.byteLength;
+    if (kept >= keep) return;
+    // A copy of the part kept: a view would hold the whole chunk.
+    const part = chunk.byteLength <= keep - kept ? chunk : Uint8Array.prototype.slice.call(chunk, 0, keep - kept);
+    chunks.push(part);
+    kept += part.byteLength;
+  };
+  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+  if (incoming && !incoming.readableDidRead) {
+    try {
+      for await (const chunk of incoming) take(chunk as Buffer);
+    } catch (err) {
+      throw new MalformedBodyError(`request body could not be read: ${(err as Error).message}`);
+    }
+  } else {
+    const body = c.req.raw.body;
+    if (body) {
+      const reader = body.getReader();
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        take(value);
+      }
+    }
+  }
+  return { head: chunks.length === 1 ? (chunks[0] as Uint8Array) : Buffer.concat(chunks, kept), total };
+}
+
 export function requireJsonType(type: string | undefined): void {
   if (!/^application\/(?:[\w.+-]+\+)?json\b/i.test(type ?? '')) {
     throw new UnsupportedMediaTypeError(`expected Content-Type: application/json, got ${type ? JSON.stringify(type) : 'none'}`);

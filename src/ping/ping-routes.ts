@@ -7,8 +7,8 @@
  *   ?rid=<run_id>                     pairs start and finish when runs overlap
  *   ?token=<write token>              instead of `Authorization: Bearer`, for cron lines
  *                                     that cannot set headers easily
- * A POST body is kept as the run's log excerpt (`metadata.log_excerpt`), cut at
- * `ping.max_log_bytes` with a marker saying how much was dropped. Without `rid`, a finish
+ * A POST body of any size is taken; its first `ping.max_log_bytes` bytes are kept as the run's
+ * log excerpt (`metadata.log_excerpt`), with a marker saying how many bytes were dropped. Without `rid`, a finish
  * joins the job's unfinished run (ingest's usual rule), so the duration is start → finish.
  * Answers `OK` (text) so `curl -fsS -m 10 --retry 5 URL` works unchanged.
  */
@@ -20,16 +20,29 @@ import type { EventDraft } from '../domain/job-event.js';
 import type { IngestFn } from '../ingest/ingest.js';
 import type { Auth } from '../http/auth.js';
 import { decodePathSegment } from '../http/path-segment.js';
-import { readBody } from '../http/read-body.js';
+import { readBodyHead } from '../http/read-body.js';
 import { nameProblem } from '../ingest/validate.js';
 
-export const truncateLog = (text: string, maxBytes: number): string => {
-  const buf = Buffer.from(text, 'utf8');
-  if (buf.byteLength <= maxBytes) return text;
-  // Cut on a character boundary: decoding a sliced multi-byte sequence would add U+FFFD.
-  let cut = buf.subarray(0, maxBytes).toString('utf8');
-  if (cut.endsWith('\uFFFD')) cut = cut.slice(0, -1);
-  return `${cut}\n[jobpulse: log truncated, ${buf.byteLength - Buffer.byteLength(cut)} more bytes dropped]`;
+/** Where a cut at `cut` bytes falls: before a UTF-8 sequence the cut would split (decoded, its part became U+FFFD). */
+function utf8Boundary(bytes: Uint8Array, cut: number): number {
+  let i = cut;
+  while (i > 0 && cut - i < 3 && ((bytes[i - 1] as number) & 0xc0) === 0x80) i -= 1;
+  if (i === 0) return cut;
+  const lead = bytes[i - 1] as number;
+  const length = lead >= 0xf8 ? 1 : lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
+  return i - 1 + length > cut ? i - 1 : cut;
+}
+
+/**
+ * The log excerpt of a ping body: its first `maxBytes` bytes as sent (cut before a character
+ * they would split), as text, with a marker counting the bytes of the body left out. Sizes were
+ * taken from the text re-encoded, where each byte that is not UTF-8 is three bytes of U+FFFD: a
+ * 5,000-byte body was "truncated" under a 10,000-byte limit, and the count was off by that much.
+ */
+export const logExcerpt = (head: Uint8Array, total: number, maxBytes: number): string => {
+  const cut = total <= maxBytes ? head.byteLength : utf8Boundary(head, Math.min(maxBytes, head.byteLength));
+  const text = Buffer.from(head.buffer, head.byteOffset, cut).toString('utf8');
+  return cut >= total ? text : `${text}\n[jobpulse: log truncated, ${total - cut} more bytes dropped]`;
 };
 
 /**
@@ -74,10 +87,10 @@ export function createPingRoutes(deps: {
       draft.run_id = rid;
     }
     if (c.req.method === 'POST') {
-      const body = await readBody(c, deps.limits.max_body_bytes);
-      if (body.byteLength > 0 && deps.maxLogBytes > 0) {
-        draft.metadata = { log_excerpt: truncateLog(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8'), deps.maxLogBytes) };
-      }
+      // Any size is taken: the body is the job's log, and refusing it (413 over
+      // limits.max_body_bytes) lost the run's outcome. Only the excerpt is kept in memory.
+      const { head, total } = await readBodyHead(c, deps.maxLogBytes);
+      if (total > 0 && deps.maxLogBytes > 0) draft.metadata = { log_excerpt: logExcerpt(head, total, deps.maxLogBytes) };
     }
     const [r] = await deps.ingest([draft]);
     deps.observer?.ping(kind);

@@ -3,9 +3,10 @@
  * against a real agent. Build first: `npm run build` (the test script's pretest does).
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { resolve } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { freePort } from '../support/free-port.js';
 import { hasBinary } from '../support/require-binary.js';
@@ -24,12 +25,13 @@ interface Result {
 function cli(args: string[], opts: { env?: Record<string, string>; input?: string; onSpawn?: (pid: number) => void } = {}): Promise<Result> {
   return new Promise((resolveP, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    // Decoded whole: a character's bytes may come in two chunks.
+    const stdout: Buffer[] = [];
+    const stderr: Buffer[] = [];
+    child.stdout.on('data', (d: Buffer) => stdout.push(d));
+    child.stderr.on('data', (d: Buffer) => stderr.push(d));
     child.once('error', reject);
-    child.once('close', (code, signal) => resolveP({ code, signal, stdout, stderr }));
+    child.once('close', (code, signal) => resolveP({ code, signal, stdout: Buffer.concat(stdout).toString(), stderr: Buffer.concat(stderr).toString() }));
     child.stdin.end(opts.input ?? '');
     opts.onSpawn?.(child.pid as number);
   });
@@ -89,6 +91,46 @@ describe.skipIf(!built)('jobpulse run / push / jobs (real processes)', () => {
     const r = await cli(['run', '--job', 'utf8', '--strip-progress', '--', 'sh', '-c', "printf '\\303'; sleep 0.2; printf '\\251\\n'"], { env });
     expect(r.code).toBe(0);
     expect(r.stdout).toBe('é\n');
+  });
+
+  /** The wrapper's stdout as bytes: the `cli` helper decodes it as UTF-8. */
+  const stdoutBytes = (args: string[]): Promise<{ code: number | null; stdout: Buffer }> =>
+    new Promise((resolveP, reject) => {
+      const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+      const chunks: Buffer[] = [];
+      child.stdout.on('data', (d: Buffer) => chunks.push(d));
+      child.once('error', reject);
+      child.once('close', (code) => resolveP({ code, stdout: Buffer.concat(chunks) }));
+    });
+
+  it('--strip-progress passes bytes that are not UTF-8 through unchanged (latin1, gzip, every byte value)', async () => {
+    const every = Buffer.from(Array.from({ length: 256 * 400 }, (_, i) => i % 256));
+    const parts = [Buffer.from('caf\xe9\n', 'latin1'), every, gzipSync(Buffer.from('a log line\n'.repeat(5000))), Buffer.from('\nJOBPULSE_PROGRESS 30\n'), every, Buffer.from('JOBPULSE_PROGRESS 5x\n\xff', 'latin1')];
+    const file = `${spoolDir.path}/bytes.bin`;
+    writeFileSync(file, Buffer.concat(parts));
+    // Exit 3: a failed run keeps the last progress (a success sets 100).
+    const r = await stdoutBytes(['run', '--job', 'bytes', '--strip-progress', '--', 'sh', '-c', 'cat "$0"; exit 3', file]);
+    expect(r.code).toBe(3);
+    const expected = Buffer.concat([...parts.slice(0, 3), Buffer.from('\n'), ...parts.slice(4)]);
+    expect(r.stdout.length).toBe(expected.length);
+    expect(r.stdout.equals(expected)).toBe(true);
+    expect((await runs('bytes'))[0]).toMatchObject({ state: 'failed', progress: 30 });
+  });
+
+  it('--strip-progress passes a prompt without a newline on at once; only a line that could still be a marker waits', async () => {
+    const child = spawn(process.execPath, [BIN, 'run', '--job', 'prompt', '--strip-progress', '--', 'sh', '-c', 'printf "Continue? "; read x; echo "got $x"; printf "JOBPULSE_PROG"; sleep 0.2; printf "RESS 60\\ndone\\n"; exit 3'], {
+      env: { ...process.env, ...env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const closed = new Promise<number | null>((r) => child.once('close', (c) => r(c)));
+    // The command answers only once we have seen its prompt: held back, this waits forever.
+    await until(async () => (out === 'Continue? ' ? true : undefined), 'the prompt');
+    child.stdin.end('y\n');
+    expect(await closed).toBe(3);
+    expect(out).toBe('Continue? got y\ndone\n');
+    expect((await runs('prompt'))[0]).toMatchObject({ state: 'failed', progress: 60 });
   });
 
   it('sends heartbeats while the command runs', async () => {
@@ -152,6 +194,44 @@ describe.skipIf(!built)('jobpulse run / push / jobs (real processes)', () => {
     expect(bad.stderr).toContain('--timeout expects a duration');
   });
 
+  it.each([
+    ['SIGTERM', [], 'sh -c \'echo $$; exec sleep 31\'; echo after', 124],
+    // Both ignore SIGTERM (the grandchild inherits it): only the SIGKILL ends them.
+    ['SIGKILL after --kill-after', ['--kill-after', '300ms'], 'trap "" TERM; sh -c \'echo $$; exec sleep 31\'; echo after', 137],
+  ])('--timeout signals the processes the command started, not only the command (%s), as GNU timeout does', async (_what, extra, script, code) => {
+    const r = await cli(['run', '--job', 'tree', '--timeout', '1200ms', ...extra, '--output-grace', '300ms', '--', 'sh', '-c', script], { env });
+    const grandchild = Number(r.stdout.split('\n')[0]);
+    expect(grandchild).toBeGreaterThan(0);
+    const gone = (): boolean => {
+      try {
+        return readFileSync(`/proc/${grandchild}/stat`, 'utf8').split(') ')[1]?.startsWith('Z') ?? true;
+      } catch {
+        return true;
+      }
+    };
+    try {
+      expect(r.code).toBe(code);
+      expect(r.stdout).not.toContain('after');
+      await until(async () => (gone() ? true : undefined), 'the command\'s child to be gone');
+      expect((await runs('tree'))[0]).toMatchObject({ state: 'failed', exit_code: code });
+    } finally {
+      if (!gone()) process.kill(grandchild, 'SIGKILL');
+    }
+  });
+
+  it('--timeout leaves a process the command moved to a session of its own, as GNU timeout does', async () => {
+    // `setsid` makes a daemon of it: a signal to timeout's process group would not reach it.
+    const r = await cli(['run', '--job', 'daemon', '--timeout', '1200ms', '--output-grace', '300ms', '--', 'sh', '-c', 'setsid sleep 33 </dev/null >/dev/null 2>&1 & echo $!; sleep 31'], { env });
+    const daemon = Number(r.stdout.split('\n')[0]);
+    try {
+      expect(r.code).toBe(124);
+      expect(daemon).toBeGreaterThan(0);
+      expect(readFileSync(`/proc/${daemon}/cmdline`, 'utf8')).toBe('sleep\x0033\x00');
+    } finally {
+      if (daemon > 0) process.kill(daemon, 'SIGKILL');
+    }
+  });
+
   it('dies of the signal that killed the command', async () => {
     const r = await cli(['run', '--job', 'killed', '--', 'sh', '-c', 'kill -KILL $$'], { env });
     expect(r.signal).toBe('SIGKILL');
@@ -204,9 +284,16 @@ describe.skipIf(!built)('jobpulse run / push / jobs (real processes)', () => {
     expect((await runs('late-output'))[0]).toMatchObject({ state: 'succeeded', exit_code: 0 });
   });
 
-  it('when its stdout\'s reader goes away, the command gets the broken pipe and the run ends with its outcome', async () => {
+  it.each([
+    ['a shell loop', ['sh', '-c', 'while :; do echo line; done']],
+    // Fast writers: the wrapper's pipe from them is full when the reader goes, and closing it
+    // with data unread gave them ECONNRESET (exit 1) instead of SIGPIPE.
+    ['yes', ['yes']],
+    ['seq', ['seq', '1', '100000000']],
+    ['yes run by a script', ['sh', '-c', 'yes; echo after']],
+  ])('when its stdout\'s reader goes away, the command (%s) dies of SIGPIPE as without the wrapper and the run says so', async (_what, command) => {
     // As `jobpulse run … | head -1`: the reader takes one chunk and closes.
-    const child = spawn(process.execPath, [BIN, 'run', '--job', 'piped', '--', 'sh', '-c', 'while :; do echo line; done'], {
+    const child = spawn(process.execPath, [BIN, 'run', '--job', 'piped', '--', ...command], {
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -215,6 +302,7 @@ describe.skipIf(!built)('jobpulse run / push / jobs (real processes)', () => {
     child.stdout.once('data', () => child.stdout.destroy());
     const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((r) => child.once('close', (c, s) => r([c, s])));
     expect(stderr).not.toContain('Unhandled');
+    expect(stderr).not.toContain('Connection reset');
     expect(signal === 'SIGPIPE' || code === 141).toBe(true);
     const run = await until(async () => {
       const r = (await runs('piped'))[0];
@@ -256,7 +344,7 @@ describe.skipIf(!built)('jobpulse run / push / jobs (real processes)', () => {
     const r = await cli(['run', '--job', 'offline', '--url', down, '--', 'sh', '-c', 'echo JOBPULSE_PROGRESS 10; echo done'], { env });
     expect(r.code).toBe(0);
     expect(r.stdout).toBe('JOBPULSE_PROGRESS 10\ndone\n');
-    expect(r.stderr).toContain('spooled');
+    expect(r.stderr).toContain(`agent unreachable at ${down} (ECONNREFUSED); 1 event(s) spooled`);
     const spooled = readFileSync(env.JOBPULSE_SPOOL as string, 'utf8').trim().split('\n').map((l) => JSON.parse(l).event);
     expect(spooled).toEqual(['started', 'progress', 'succeeded']);
     const flush = await cli(['push', '--flush'], { env });
@@ -305,6 +393,7 @@ describe.skipIf(!built)('jobpulse run / push / jobs (real processes)', () => {
       // One attempt per batch: each request waits out the sender's 5 s timeout.
       const r = await cli(['run', '--job', 'hung-agent', '--url', url, '--', 'sh', '-c', markers], { env: { ...env, JOBPULSE_RETRIES: '1' } });
       expect(r.code).toBe(0);
+      expect(r.stderr).toContain(`agent unreachable at ${url} (no answer within 5s); 1 event(s) spooled`);
       const spooled = readFileSync(env.JOBPULSE_SPOOL as string, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { event: string; progress?: number });
       expect(spooled.map((e) => e.event)).toEqual(['started', ...Array<string>(20).fill('progress'), 'succeeded']);
       expect(spooled.filter((e) => e.event === 'progress').map((e) => e.progress)).toEqual(Array.from({ length: 20 }, (_, i) => (i + 1) * 5));
@@ -345,6 +434,99 @@ describe.skipIf(!built)('jobpulse run / push / jobs (real processes)', () => {
     expect(existsSync(`${env.JOBPULSE_SPOOL as string}.dropped`)).toBe(false);
   });
 
+  const spooledEvents = (): { event_id: string; event: string }[] =>
+    existsSync(env.JOBPULSE_SPOOL as string)
+      ? readFileSync(env.JOBPULSE_SPOOL as string, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { event_id: string; event: string })
+      : [];
+  /** A spool as `jobpulse run` writes it: one run's started, n heartbeats, succeeded. */
+  const writeSpool = (job: string, n: number, edit: (e: Record<string, unknown>, i: number) => void = () => undefined): string[] => {
+    const now = Date.now();
+    const events = [
+      { job_name: job, run_id: `${job}-r`, event: 'started', event_id: `${job}-0`, timestamp: now - 60_000 },
+      ...Array.from({ length: n }, (_, i) => ({ job_name: job, run_id: `${job}-r`, event: 'heartbeat', event_id: `${job}-${i + 1}`, timestamp: now - 50_000 + i })),
+      { job_name: job, run_id: `${job}-r`, event: 'succeeded', event_id: `${job}-${n + 1}`, timestamp: now - 1000, exit_code: 0 },
+    ];
+    events.forEach(edit);
+    writeFileSync(env.JOBPULSE_SPOOL as string, events.map((e) => `${JSON.stringify(e)}\n`).join(''));
+    return events.map((e) => e.event_id);
+  };
+
+  it('a spool larger than the agent\'s body limit is flushed whole, in chunks', async () => {
+    // As QA's repro: a run that printed 8,000 progress markers while the agent was down.
+    const down = `http://127.0.0.1:${await freePort()}`;
+    const markers = 'i=0; while [ $i -lt 8000 ]; do echo "JOBPULSE_PROGRESS $((i/80))"; i=$((i+1)); done';
+    const r = await cli(['run', '--job', 'big-spool', '--url', down, '--', 'sh', '-c', markers], { env: { ...env, JOBPULSE_RETRIES: '1' } });
+    expect(r.code).toBe(0);
+    expect(readFileSync(env.JOBPULSE_SPOOL as string).byteLength).toBeGreaterThan(1024 * 1024);
+    const flush = await cli(['push', '--flush'], { env });
+    expect(flush.stdout).toBe('flushed 8002 event(s), dropped 0, kept 0\n');
+    expect(flush.code).toBe(0);
+    expect((await runs('big-spool'))[0]).toMatchObject({ state: 'succeeded', progress: 100 });
+    expect(readdirSync(spoolDir.path)).toEqual([]);
+  });
+
+  it('a flush the agent refuses for its token keeps every event, says why and exits 1', async () => {
+    const secured = await startAgent({ config: { auth: { write_tokens: ['right-token-123456'] } } });
+    try {
+      const ids = writeSpool('tokened', 3);
+      const flush = await cli(['push', '--flush', '--url', secured.url], { env: { ...env, JOBPULSE_TOKEN: 'wrong-token-654321' } });
+      expect(flush.code).toBe(1);
+      expect(flush.stdout).toContain(`flushed 0 event(s), dropped 0, kept 5 in ${env.JOBPULSE_SPOOL} (agent refused the token (401`);
+      expect(spooledEvents().map((e) => e.event_id)).toEqual(ids);
+      // The same through the flush `run` does first: its own events go behind the kept ones.
+      const run = await cli(['run', '--job', 'tokened', '--url', secured.url, '--', 'true'], { env });
+      expect(run.code).toBe(0);
+      expect(run.stderr).toContain('agent refused the token (401');
+      expect(spooledEvents().slice(0, 5).map((e) => e.event_id)).toEqual(ids);
+      expect(spooledEvents()).toHaveLength(7);
+      const ok = await cli(['push', '--flush', '--url', secured.url], { env: { ...env, JOBPULSE_TOKEN: 'right-token-123456' } });
+      expect(ok.stdout).toBe('flushed 7 event(s), dropped 0, kept 0\n');
+      expect(ok.code).toBe(0);
+      expect(existsSync(env.JOBPULSE_SPOOL as string)).toBe(false);
+    } finally {
+      await secured.stop();
+    }
+  });
+
+  it('one event the agent refuses as too old is dropped and named; the fresh ones around it are sent; exit 3', async () => {
+    const ids = writeSpool('aged', 40, (e, i) => {
+      if (i === 7) e.timestamp = Date.now() - 8 * 86_400_000; // past the default max_event_age of 7 days
+    });
+    const flush = await cli(['push', '--flush'], { env });
+    expect(flush.code).toBe(3);
+    expect(flush.stdout).toBe('flushed 41 event(s), dropped 1 (1 refused by the agent as invalid; named above), kept 0\n');
+    expect(flush.stderr).toContain(`dropped event "${ids[7]}" (job "aged", heartbeat at `);
+    expect(flush.stderr).toContain('refused by the agent as invalid: timestamp is older than limits.max_event_age');
+    expect((await runs('aged'))[0]).toMatchObject({ state: 'succeeded', exit_code: 0 });
+    expect(existsSync(env.JOBPULSE_SPOOL as string)).toBe(false);
+  });
+
+  it('the flush at the start of a run drops only what the agent refuses one by one, then sends the run\'s own events', async () => {
+    // A small body limit: the 5,000-byte event can never fit, so it alone is dropped, named.
+    const small = await startAgent({ config: { limits: { max_body_bytes: 4096 } } });
+    try {
+      const ids = writeSpool('limited', 30, (e, i) => {
+        if (i === 12) e.error_message = 'x'.repeat(5000);
+        if (i === 20) e.timestamp = Date.now() - 8 * 86_400_000;
+      });
+      const run = await cli(['run', '--job', 'limited-next', '--url', small.url, '--', 'true'], { env });
+      expect(run.code).toBe(0);
+      expect(run.stderr).toContain(`dropped event "${ids[12]}" (job "limited", heartbeat at `);
+      expect(run.stderr).toContain("larger than the agent's body limit (413");
+      expect(run.stderr).toContain(`dropped event "${ids[20]}"`);
+      expect(run.stderr.match(/dropped event/g)).toHaveLength(2);
+      const events = async (job: string) => {
+        const [r] = (await small.get(`/api/v1/jobs/${job}/runs`)).body.runs as { run_id: string; state: string }[];
+        return { state: r?.state, n: (await small.get(`/api/v1/runs/${r?.run_id}`)).body.events.length as number };
+      };
+      expect(await events('limited')).toEqual({ state: 'succeeded', n: 30 });
+      expect((await events('limited-next')).state).toBe('succeeded');
+      expect(readdirSync(spoolDir.path)).toEqual([]);
+    } finally {
+      await small.stop();
+    }
+  });
+
   it('the next run resends the spool before its own events', async () => {
     const down = `http://127.0.0.1:${await freePort()}`;
     expect((await cli(['run', '--job', 'later', '--url', down, '--', 'true'], { env })).code).toBe(0);
@@ -369,6 +551,37 @@ describe.skipIf(!built)('jobpulse run / push / jobs (real processes)', () => {
     const bad = await cli(['jobs', '--state', 'sleeping'], { env });
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain('agent answered 400: invalid input: state: unknown state sleeping');
+  });
+
+  it.each([
+    ['JOBPULSE_RETRIES', 'three', 'a whole number of attempts, at least 1'],
+    ['JOBPULSE_RETRIES', '0', 'a whole number of attempts, at least 1'],
+    ['JOBPULSE_BACKOFF_MS', '250ms', 'a whole number of milliseconds, 0 or more'],
+  ])('%s=%s is refused at start with exit 2, before the command runs or anything is sent', async (name, value, expected) => {
+    const bad = { ...env, [name]: value };
+    const r = await cli(['run', '--job', 'bad-setting', '--', 'sh', '-c', 'echo ran'], { env: bad });
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain(`${name} expects ${expected}, got "${value}"`);
+    const p = await cli(['push', '--job', 'bad-setting', '--event', 'started'], { env: bad });
+    expect(p.code).toBe(2);
+    expect(p.stderr).toContain(`${name} expects ${expected}`);
+    expect((await a.get('/api/v1/jobs/bad-setting')).status).toBe(404);
+    expect(existsSync(env.JOBPULSE_SPOOL as string)).toBe(false);
+  });
+
+  it.each([
+    [['--progress', '40%'], '--progress expects a number from 0 to 100, got "40%"'],
+    [['--progress', '140'], '--progress expects a number from 0 to 100, got "140"'],
+    [['--progress'], '--progress expects a value'],
+    [['--exit-code', 'abc'], '--exit-code expects an integer from -255 to 255, got "abc"'],
+    [['--exit-code', '1.5'], '--exit-code expects an integer from -255 to 255, got "1.5"'],
+    [['--exit-code'], '--exit-code expects a value'],
+  ])('push %j is refused with exit 2 naming the flag, and nothing is sent', async (args, message) => {
+    const r = await cli(['push', '--job', 'bad-arg', '--event', 'progress', ...args], { env });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(message);
+    expect((await a.get('/api/v1/jobs/bad-arg')).status).toBe(404);
   });
 
   it('jobs --json whose reader closes early ends quietly, as a Unix filter does', async () => {

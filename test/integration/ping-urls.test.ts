@@ -1,8 +1,10 @@
 import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/runtime/clock.js';
 import { startAgent, type TestAgent } from '../support/start-agent.js';
+import { tempDir } from '../support/temp-dir.js';
 
 const run = promisify(execFile);
 
@@ -67,6 +69,36 @@ describe('ping URLs', () => {
     await fetch(`${a.url}/ping/logs/1`, { method: 'POST', body: 'x'.repeat(100) });
     const r = (await runsOf('logs'))[0];
     expect(r?.metadata?.log_excerpt).toBe(`${'x'.repeat(64)}\n[jobpulse: log truncated, 36 more bytes dropped]`);
+  });
+
+  it.each([
+    // [what, body, excerpt kept, bytes dropped (undefined: not truncated)]
+    ['bytes that are not UTF-8, under the limit', Buffer.alloc(50, 0xff), '\uFFFD'.repeat(50), undefined],
+    ['bytes that are not UTF-8, over the limit', Buffer.alloc(5000, 0xff), '\uFFFD'.repeat(64), 5000 - 64],
+    ['two-byte characters, cut on one', Buffer.from('é'.repeat(100)), 'é'.repeat(32), 200 - 64],
+    ['two-byte characters, cut inside one', Buffer.from(`x${'é'.repeat(100)}`), `x${'é'.repeat(31)}`, 201 - 63],
+    ['an invalid byte at the cut', Buffer.concat([Buffer.alloc(63, 0x61), Buffer.from([0xff, 0xff])]), `${'a'.repeat(63)}\uFFFD`, 1],
+  ])('log excerpt limits and counts are in bytes of the body as sent: %s', async (_what, body, kept, dropped) => {
+    await fetch(`${a.url}/ping/bytes/start`);
+    expect((await fetch(`${a.url}/ping/bytes/fail`, { method: 'POST', body })).status).toBe(200);
+    const r = (await runsOf('bytes'))[0];
+    expect(r?.metadata?.log_excerpt).toBe(dropped === undefined ? kept : `${kept}\n[jobpulse: log truncated, ${dropped} more bytes dropped]`);
+  });
+
+  it('a log over the body limit still records the outcome, as the README\'s cron line sends it (curl --data-binary @etl.log)', async () => {
+    const dir = tempDir();
+    try {
+      const size = 3 * 1024 * 1024; // limits.max_body_bytes is 1 MiB
+      writeFileSync(`${dir.path}/etl.log`, Buffer.alloc(size, 0x2e));
+      await run('curl', ['-fsS', '-m', '10', '--retry', '5', `${a.url}/ping/etl/start`]);
+      const { stdout } = await run('curl', ['-fsS', '-m', '10', '--retry', '5', '--data-binary', `@${dir.path}/etl.log`, `${a.url}/ping/etl/2`]);
+      expect(stdout).toBe('OK\n');
+      const r = (await runsOf('etl'))[0];
+      expect(r).toMatchObject({ state: 'failed', exit_code: 2 });
+      expect(r?.metadata?.log_excerpt).toBe(`${'.'.repeat(64)}\n[jobpulse: log truncated, ${size - 64} more bytes dropped]`);
+    } finally {
+      dir.cleanup();
+    }
   });
 
   it.each(['/ping/j/256', '/ping/j/nope', '/ping/j/start?rid=bad%20id'])('refuses %s with 400', async (path) => {
