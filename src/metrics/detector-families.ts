@@ -51,6 +51,13 @@ export function createDetectorFamilies(deps: {
       },
     },
     {
+      // Only next to max_age, which is what needs it: JobNoRecentSuccess of a job that never
+      // succeeded counts from here (it has no job_last_success_time_seconds to count from).
+      metric: J.firstSeen,
+      lines: ({ job, label }) =>
+        deps.expectations(job.job_name).max_age === undefined ? '' : `job_first_seen_time_seconds{${label}} ${formatValue(job.first_seen_at / 1000)}\n`,
+    },
+    {
       metric: J.minDuration,
       lines: ({ job, label }) => {
         const v = deps.expectations(job.job_name).min_duration;

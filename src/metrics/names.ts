@@ -42,6 +42,7 @@ export const JOB_METRICS = {
   missedRuns: m('job_missed_runs_total', 'counter', 'Scheduled runs that did not start within grace of their expected time.'),
   nextExpected: m('job_next_expected_run_time_seconds', 'gauge', 'Unix time of the next expected start of a scheduled job.'),
   maxAge: m('job_max_age_seconds', 'gauge', 'Configured max_age: the longest acceptable time between successes.'),
+  firstSeen: m('job_first_seen_time_seconds', 'gauge', 'Unix time the agent first saw the job (exposed with max_age: a job that never succeeded pages once this is older than max_age).'),
   minDuration: m('job_min_duration_seconds', 'gauge', 'Configured min_duration: a success faster than this is flagged too short.'),
   tooShort: m('job_too_short', 'gauge', '1 when the last run succeeded suspiciously fast (min_duration or the learned p50 factor).'),
 } as const;
