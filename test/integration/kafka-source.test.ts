@@ -152,6 +152,22 @@ describe.skipIf(!has)('Kafka source (librdkafka mock cluster via kcat)', () => {
     expect(run.events.map((e: { event: string; applied: boolean }) => `${e.event}:${e.applied}`)).toEqual(['started:true', 'succeeded:true']);
   });
 
+  it('numeric jobIds beyond 2^53 that differ only past the 16th digit are two runs, and one finishing leaves the other running', async () => {
+    const { topic, group } = names();
+    // As a producer serializing Java longs writes them: JSON numbers that a double rounds to one value.
+    const status = (id: string, s: string) => ({ key: 'one', value: `{"jobId":${id},"status":"${s}","jobName":"f-huge"}` });
+    await send(topic, [status('12345678901234567891', 'Running'), status('12345678901234567892', 'Running'), status('12345678901234567891', 'Completed')]);
+    const a = await start(kafkaConfig(topic, group));
+    await waitFor(async () => (await committed(group, topic)) === 3, { what: 'every offset committed' });
+    const one = (await a.get('/api/v1/runs/12345678901234567891')).body;
+    const two = (await a.get('/api/v1/runs/12345678901234567892')).body;
+    expect(one).toMatchObject({ job_name: 'f-huge', state: 'succeeded' });
+    expect(one.events).toHaveLength(2);
+    expect(two).toMatchObject({ job_name: 'f-huge', state: 'running' });
+    expect(two.events).toHaveLength(1);
+    expect((await a.get('/api/v1/runs/12345678901234567000')).status).toBe(404);
+  });
+
   it('consumer lag: every assigned partition reads 0 once idle at the end of the topic, also after a restart with nothing new', async () => {
     const { topic, group } = names();
     const lagOf = (text: string): Map<string, number> => {
