@@ -153,6 +153,7 @@ describe('observation + run → events (emit only changes)', () => {
     ['running, more progress', obs({ progress: 47.3 }), run('running', 40), ['progress']],
     ['unknown never emits', obs({ state: 'unknown' }), run('running'), []],
     ['first seen finished', obs({ state: 'succeeded', started_at: 1000, ended_at: 2000 }), undefined, ['started', 'succeeded']],
+    ['first seen finished, end unknown (master driver): no start, so no invented duration', obs({ state: 'succeeded', started_at: 1000 }), undefined, ['succeeded']],
     ['failed while running', obs({ state: 'failed', ended_at: 2000, error_message: 'x'.repeat(50) }), run('running'), ['failed']],
     ['already terminal', obs({ state: 'failed' }), run('cancelled'), []],
   ])('%s', (_name, o, r, events) => {

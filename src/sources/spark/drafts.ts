@@ -65,8 +65,10 @@ export function draftsFor(obs: SparkObservation, run: Run | undefined, ctx: Draf
       }
       return out;
     default: {
-      // A run first seen finished still gets its start, so its duration is known.
-      if (state !== 'running' && obs.started_at !== undefined) out.push(make('started', obs.started_at));
+      // A run first seen finished still gets its start, so its duration is known; but only
+      // with its end: a master driver has no duration, and "ended now" after a start years
+      // ago made a duration of years. Without the end the duration stays unknown, not wrong.
+      if (state !== 'running' && obs.started_at !== undefined && obs.ended_at !== undefined) out.push(make('started', obs.started_at));
       const extra: Partial<EventDraft> = {};
       if (obs.error_message && obs.state !== 'succeeded') extra.error_message = clip(obs.error_message, ctx.maxErrorMessageLength);
       if (obs.exit_code !== undefined) extra.exit_code = obs.exit_code;
