@@ -15,6 +15,10 @@ import { spawnAgent, type AgentProcess } from '../support/spawn-agent.js';
 import { startAgent, type TestAgent } from '../support/start-agent.js';
 import { startKafkaMock, type KafkaMock } from '../support/start-kafka-mock.js';
 import { tempDir } from '../support/temp-dir.js';
+import { parseConfig } from '../../src/config/schema.js';
+import type { IngestFn } from '../../src/ingest/ingest.js';
+import { ManualClock } from '../../src/runtime/clock.js';
+import { createKafkaSource } from '../../src/sources/kafka/kafka-source.js';
 import { metricValue, waitFor } from '../support/wait-for.js';
 
 const has = hasBinary('kcat', 'kcat');
@@ -150,6 +154,66 @@ describe.skipIf(!has)('Kafka source (librdkafka mock cluster via kcat)', () => {
     expect(metricValue(text, 'jobpulse_kafka_messages_total{result="invalid_json"}')).toBe(1);
     const run = (await a.get('/api/v1/runs/chunk-3')).body;
     expect(run.events.map((e: { event: string; applied: boolean }) => `${e.event}:${e.applied}`)).toEqual(['started:true', 'succeeded:true']);
+  });
+
+  it('within one large fetched batch, committed offsets advance once a second of ranges has passed, before the batch ends', async () => {
+    const { topic, group } = names();
+    // One key, one produce request: one partition, one record batch, one fetch of 20 messages
+    // (maxBytesPerPartition is 4 MiB) that ingest_chunk 2 cuts into 10 ranges.
+    await send(topic, Array.from({ length: 20 }, (_, i) => ({ key: 'one', value: { jobId: `mid-${i}`, status: 'Completed', jobName: 'mid-batch' } })));
+    const a = await startAgent();
+    cleanups.push(() => a.stop());
+    const clock = new ManualClock(Date.now());
+    let calls = 0;
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let heldAt!: () => void;
+    const holding = new Promise<void>((r) => (heldAt = r));
+    // Each range takes 600 ms of the source's clock: a commit is due after ranges 2 and 4.
+    // The fifth is made durable, then held, so the batch cannot reach its end meanwhile.
+    const ingest: IngestFn = async (drafts, o) => {
+      const results = await a.agent.ingest.ingest(drafts, o);
+      clock.advance(600);
+      if (++calls === 5) {
+        heldAt();
+        await held;
+      }
+      return results;
+    };
+    const source = createKafkaSource({
+      ingest,
+      config: parseConfig(kafkaConfig(topic, group, { ingest_chunk: 2 })),
+      logger: a.agent.logger,
+      clock,
+      selfMetrics: a.agent.selfMetrics,
+    });
+    cleanups.unshift(async () => {
+      release();
+      await source.stop();
+    });
+    await source.start();
+    await holding;
+    expect(await committed(group, topic)).toBe(8);
+    release();
+    await waitFor(async () => (await committed(group, topic)) === 20, { what: 'the end of the batch committed' });
+    expect(calls).toBe(10);
+    expect(await runsOf(a, 'mid-batch')).toBe(20);
+  });
+
+  it('numeric jobIds beyond 2^53 that differ only past the 16th digit are two runs, and one finishing leaves the other running', async () => {
+    const { topic, group } = names();
+    // As a producer serializing Java longs writes them: JSON numbers that a double rounds to one value.
+    const status = (id: string, s: string) => ({ key: 'one', value: `{"jobId":${id},"status":"${s}","jobName":"f-huge"}` });
+    await send(topic, [status('12345678901234567891', 'Running'), status('12345678901234567892', 'Running'), status('12345678901234567891', 'Completed')]);
+    const a = await start(kafkaConfig(topic, group));
+    await waitFor(async () => (await committed(group, topic)) === 3, { what: 'every offset committed' });
+    const one = (await a.get('/api/v1/runs/12345678901234567891')).body;
+    const two = (await a.get('/api/v1/runs/12345678901234567892')).body;
+    expect(one).toMatchObject({ job_name: 'f-huge', state: 'succeeded' });
+    expect(one.events).toHaveLength(2);
+    expect(two).toMatchObject({ job_name: 'f-huge', state: 'running' });
+    expect(two.events).toHaveLength(1);
+    expect((await a.get('/api/v1/runs/12345678901234567000')).status).toBe(404);
   });
 
   it('consumer lag: every assigned partition reads 0 once idle at the end of the topic, also after a restart with nothing new', async () => {

@@ -330,6 +330,28 @@ describe('Spark poller against the fake Spark server (real fixtures), in a real 
     });
   });
 
+  it('Livy numbering its batches from 0 again: a new run on a reused batch id is followed on its own, not taken for the old one', async () => {
+    ({ a, spark } = await setup([{ name: 'l', kind: 'livy', base_url: fake.url, interval: '1s' }]));
+    const labels = { spark_cluster: 'l', livy_batch_id: '7' };
+    fake.route('/batches/7', livySequence(7, 'success').slice(1));
+    await a.push({ job_name: 'sl', run_id: 'sl-1', event: 'submitted', labels });
+    await spark.cycle();
+    await spark.cycle();
+    expect((await run(a, 'sl-1')).state).toBe('succeeded');
+
+    // Livy restarted without recovery; its new batch 7 is this run's, already finished.
+    await a.push({ job_name: 'sl', run_id: 'sl-2', event: 'submitted', labels });
+    const [report] = await spark.cycle();
+    expect(report?.emitted).toBe(1);
+    const second = await run(a, 'sl-2');
+    expect(second.state).toBe('succeeded');
+    expect(second.events.map((e: { event: string; source: string }) => `${e.event}:${e.source}`)).toEqual(['submitted:push', 'succeeded:spark:l']);
+    expect((await run(a, 'sl-1')).events.map((e: { event: string }) => e.event)).toEqual(['submitted', 'started', 'succeeded']);
+    const [after] = await spark.cycle();
+    expect(after?.polled).toBe(0);
+    expect((await a.get('/metrics')).text).toContain('jobpulse_spark_tracked_runs{cluster="l"} 0');
+  });
+
   it('connection refused: backs off exponentially with jitter and turns the cluster not ready after 3 failed cycles', async () => {
     const dead = await freePort();
     ({ a, spark } = await setup([{ name: 'gone', kind: 'livy', base_url: `http://127.0.0.1:${dead}`, interval: '10s', max_backoff: '1m' }]));

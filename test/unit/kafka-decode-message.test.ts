@@ -128,6 +128,44 @@ describe('Kafka message decoding', () => {
     }
   });
 
+  it('keeps every digit of a numeric jobId beyond 2^53, so two such jobs stay two runs', () => {
+    const runOf = (text: string) => {
+      const d = decodeMessage(msg(text), opts);
+      return d.ok ? d.draft.run_id : d;
+    };
+    // Both parse to the double 12345678901234567000.
+    expect(runOf('{"jobId":12345678901234567891,"status":"Running","jobName":"f-huge"}')).toBe('12345678901234567891');
+    expect(runOf('{"jobId":12345678901234567892,"status":"Running","jobName":"f-huge"}')).toBe('12345678901234567892');
+    expect(runOf('{ "jobName" : "x", "meta": {"jobId": 1}, "note": "\\"jobId\\":5", "jobId"\n:\t-9223372036854775808, "status":"Running"}')).toBe('-9223372036854775808');
+    expect(runOf('{"\\u006aobId":9007199254740993,"status":"Running"}')).toBe('9007199254740993');
+    // Within 2^53 nothing changes.
+    expect(runOf('{"jobId":9007199254740991,"status":"Running"}')).toBe('9007199254740991');
+    expect(runOf('{"jobId":12.5,"status":"Running"}')).toBe('12.5');
+  });
+
+  it.each([
+    ['an exponent', '{"jobId":1.2345678901234567e19,"status":"Running"}'],
+    ['a fraction', '{"jobId":12345678901234567891.0,"status":"Running"}'],
+    ['the key twice', '{"jobId":12345678901234567891,"status":"Running","jobId":12345678901234567892}'],
+  ])('refuses a jobId beyond 2^53 written with %s, asking for a string, rather than guess its digits', (_name, text) => {
+    expect(decodeMessage(msg(text, { key: Buffer.from('k') }), opts)).toMatchObject({
+      ok: false,
+      reason: 'invalid_shape',
+      detail: expect.stringContaining('send jobId as a string'),
+    });
+  });
+
+  it('takes an empty jobId as none: the key stands in, and without a key the detail says it is empty', () => {
+    const keyed = decodeMessage(msg({ jobId: '', status: 'Running' }, { key: Buffer.from('run-8') }), opts);
+    expect(keyed.ok && keyed.draft.run_id).toBe('run-8');
+    expect(decodeMessage(msg({ jobId: '', status: 'Running' }), opts)).toMatchObject({
+      ok: false,
+      reason: 'invalid_shape',
+      detail: 'jobId: is empty, and the message has no key (or one that is not UTF-8 text) to use instead',
+    });
+    expect(decodeMessage(msg({ jobId: true, status: 'Running' }), opts)).toMatchObject({ ok: false, detail: 'jobId: expected a number or a string' });
+  });
+
   it('derives a stable event id per topic/partition/offset and message timestamp, hashed for very long topic names', () => {
     expect(offsetEventId('t', 0, '9', 1_800_000_000_123)).toBe('kafka:t:0:9:1800000000123');
     // A re-created topic numbers from 0 again: another message at the same offset is another event.

@@ -153,6 +153,7 @@ describe('observation + run → events (emit only changes)', () => {
     ['running, more progress', obs({ progress: 47.3 }), run('running', 40), ['progress']],
     ['unknown never emits', obs({ state: 'unknown' }), run('running'), []],
     ['first seen finished', obs({ state: 'succeeded', started_at: 1000, ended_at: 2000 }), undefined, ['started', 'succeeded']],
+    ['first seen finished, end unknown (master driver): no start, so no invented duration', obs({ state: 'succeeded', started_at: 1000 }), undefined, ['succeeded']],
     ['failed while running', obs({ state: 'failed', ended_at: 2000, error_message: 'x'.repeat(50) }), run('running'), ['failed']],
     ['already terminal', obs({ state: 'failed' }), run('cancelled'), []],
   ])('%s', (_name, o, r, events) => {
@@ -166,7 +167,16 @@ describe('observation + run → events (emit only changes)', () => {
     expect(a.map((d) => d.event_id)).toEqual(b.map((d) => d.event_id));
     expect(a.map((d) => d.timestamp)).toEqual([1000, 2000]);
     expect(a[1]?.error_message).toMatch(/^y{20}…\[truncated 30 chars\]$/);
-    expect(draftsFor(obs({ progress: 50 }), run('running', 1), ctx)[0]?.event_id).toBe('spark:c1:app-1:progress:50');
+    expect(draftsFor(obs({ progress: 50 }), run('running', 1), ctx)[0]?.event_id).toBe('spark:c1:r1:app-1:progress:50');
+  });
+  it('another run on a reused cluster id gets events of its own; a run id at the id limit is hashed', () => {
+    const done = obs({ state: 'succeeded', ended_at: 2000 });
+    const first = draftsFor(done, run('running'), ctx)[0]?.event_id;
+    const second = draftsFor(done, run('running'), { ...ctx, run_id: 'r2' })[0]?.event_id;
+    expect(first).toBe('spark:c1:r1:app-1:succeeded');
+    expect(second).not.toBe(first);
+    const long = draftsFor(done, run('running'), { ...ctx, run_id: 'r'.repeat(200) })[0]?.event_id;
+    expect(long).toMatch(/^spark:[0-9a-f]{64}$/);
   });
 });
 

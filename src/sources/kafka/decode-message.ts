@@ -7,8 +7,8 @@
  * 1. The operators' status message (what the transformation engine already publishes):
  *      {"jobId": 123, "status": "Completed", "errorMessage": null,
  *       "generatedFields": "{...}", "rowsProcessed": 1000, "completedAt": "2025-01-01T12:00:00Z"}
- *    `status` maps through STATUS_EVENTS (case-insensitive); `jobId` (else the message key)
- *    is the run_id; `rowsProcessed` → records_processed; `errorMessage` → error_message;
+ *    `status` maps through STATUS_EVENTS (case-insensitive); `jobId` (else the message key;
+ *    an empty jobId is none) is the run_id, integers beyond 2^53 read from the text (integerLiteral); `rowsProcessed` → records_processed; `errorMessage` → error_message;
  *    `generatedFields` (parsed when it is a JSON string) → run metadata `generatedFields`;
  *    `completedAt` (else the broker timestamp) → the event time.
  * 2. The native event JSON of `/push` (an object with `job_name` and `event`), validated by
@@ -80,6 +80,45 @@ export function offsetEventId(topic: string, partition: number, offset: string, 
 
 const poison = (reason: PoisonReason, detail: string): Decoded => ({ ok: false, reason, detail });
 
+const JSON_SPACE = new Set([' ', '\t', '\n', '\r']);
+const PLAIN_INTEGER = /^-?[1-9][0-9]*$/;
+const NUMBER_LITERAL = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?/y;
+
+/**
+ * The digits of the top-level member `name` of `text` (valid JSON, an object) when its value
+ * is written as a plain integer, else undefined: also when the member appears more than once
+ * (JSON.parse keeps the last; which one the producer meant is a guess) or is written with a
+ * fraction or exponent (`1.2e19` has no digits of its own to take). Node 20 has no
+ * JSON.parse source access, hence the scan; it runs only for integers beyond 2^53.
+ */
+export function integerLiteral(text: string, name: string): string | undefined {
+  const found: string[] = [];
+  let depth = 0;
+  let expectKey = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '"') {
+      const start = i;
+      for (i++; text[i] !== '"'; i++) if (text[i] === '\\') i++;
+      if (depth !== 1 || !expectKey) continue;
+      expectKey = false;
+      // Escapes make "\u006aobId" the same key as "jobId".
+      if (JSON.parse(text.slice(start, i + 1)) !== name) continue;
+      let j = i + 1;
+      while (JSON_SPACE.has(text[j] as string)) j++;
+      j++; // the ':'
+      while (JSON_SPACE.has(text[j] as string)) j++;
+      NUMBER_LITERAL.lastIndex = j;
+      found.push(NUMBER_LITERAL.exec(text)?.[0] ?? '');
+    } else if (c === '{' || c === '[') {
+      depth++;
+      if (depth === 1) expectKey = true;
+    } else if (c === '}' || c === ']') depth--;
+    else if (c === ',' && depth === 1) expectKey = true;
+  }
+  return found.length === 1 && PLAIN_INTEGER.test(found[0] as string) ? found[0] : undefined;
+}
+
 export function decodeMessage(msg: RawMessage, opts: DecodeOptions): Decoded {
   const value = msg.value;
   if (value === null || value.length === 0) return poison('invalid_shape', 'empty message (tombstone)');
@@ -117,11 +156,28 @@ export function decodeMessage(msg: RawMessage, opts: DecodeOptions): Decoded {
     if (!ev) return poison('unknown_status', `status ${JSON.stringify(truncate(status, 100))} is not one of ${Object.keys(STATUS_EVENTS).join(', ')}`);
     const jobId = body.jobId;
     let runId: string | undefined;
-    if (typeof jobId === 'number' && Number.isFinite(jobId)) runId = String(jobId);
-    else if (typeof jobId === 'string' && jobId !== '') runId = jobId;
-    else if (jobId !== undefined && jobId !== null) return poison('invalid_shape', 'jobId: expected a number or a string');
+    if (typeof jobId === 'number' && (Number.isSafeInteger(jobId) || !Number.isInteger(jobId))) runId = String(jobId);
+    else if (typeof jobId === 'number') {
+      // A double holds 53 bits: 12345678901234567891 and …892 both parse to …7000, and two
+      // runs became one. Snowflake-style ids (Java longs) are routinely that large, so the
+      // digits are taken from the text the producer wrote.
+      runId = integerLiteral(text, 'jobId');
+      if (runId === undefined)
+        return poison(
+          'invalid_shape',
+          'jobId: a number above 2^53 is exact only as plain digits given once; this one is not, and would lose digits: send jobId as a string',
+        );
+    } else if (typeof jobId === 'string' && jobId !== '') runId = jobId;
+    else if (jobId !== undefined && jobId !== null && jobId !== '') return poison('invalid_shape', 'jobId: expected a number or a string');
+    // An empty jobId is no id (as an empty jobName is no name): the key stands in, as for a missing one.
     else runId = key;
-    if (runId === undefined) return poison('invalid_shape', 'jobId: is required when the message has no key (or one that is not UTF-8 text)');
+    if (runId === undefined)
+      return poison(
+        'invalid_shape',
+        jobId === ''
+          ? 'jobId: is empty, and the message has no key (or one that is not UTF-8 text) to use instead'
+          : 'jobId: is required when the message has no key (or one that is not UTF-8 text)',
+      );
     event = { job_name: jobName, run_id: runId, event: ev };
     const completedAt = body.completedAt;
     if (completedAt !== undefined && completedAt !== null && (ev === 'succeeded' || ev === 'failed' || ev === 'cancelled'))

@@ -2,10 +2,12 @@
  * The Kafka source: a kafkajs consumer group member that turns messages into events.
  *
  * Delivery is at-least-once, applied once:
- * - Offsets are never auto-committed. For each fetched batch the source decodes every
- *   message, awaits `ingest(drafts)` (which resolves only after the events are durable),
- *   then resolves and commits the batch's last offset. A crash or a rebalance before that
- *   commit re-delivers the batch.
+ * - Offsets are never auto-committed. A fetched batch is decoded and ingested in ranges of
+ *   kafka.ingest_chunk messages; after each range `ingest(drafts)` has resolved (the events
+ *   are durable) its last offset is resolved, and committed when MID_BATCH_COMMIT_MS has
+ *   passed since the partition's last commit, and always at the end of the batch. A crash
+ *   or a rebalance re-delivers what was not committed: at most about a second's work plus
+ *   one range of a partition.
  * - Every event carries an event_id (the message's own, or `kafka:<topic>:<partition>:<offset>:<timestamp>`),
  *   so ingest drops the re-delivered copies: nothing is counted twice.
  * - A poison message (not JSON, wrong shape, unknown status, oversize) is counted by reason,
@@ -56,6 +58,8 @@ export interface KafkaSourceDeps {
 }
 
 const EXCERPT_CHARS = 200;
+/** Within a fetched batch, a partition's offsets are committed after a range once this long has passed since its last commit. */
+export const MID_BATCH_COMMIT_MS = 1000;
 /** Poison positions already reported: a re-delivered batch is not logged or dead-lettered again. */
 const REPORTED_MAX = 10_000;
 
@@ -93,6 +97,8 @@ export function createKafkaSource(deps: KafkaSourceDeps): Source {
   let assigned: number[] = [];
   /** Per partition: the offset after the last batch made durable and committed by this member. */
   const positions = new Map<number, number>();
+  /** Per partition: clock time of this member's last offset commit. */
+  const lastCommit = new Map<number, number>();
   let lagTimer: NodeJS.Timeout | undefined;
   let refreshing: Promise<void> | undefined;
   let producer: Producer | undefined;
@@ -213,15 +219,28 @@ export function createKafkaSource(deps: KafkaSourceDeps): Source {
       await ingestRange(batch, from, to, now);
       done = to - 1;
       p.resolveOffset((all[done] as KafkaMessage).offset);
-      if (to < all.length) await p.heartbeat();
+      if (to < all.length) {
+        // Committed only at the batch's end, a crash re-read up to a whole fetch (4 MiB a
+        // partition); committed after every range, each 500 messages would wait for an
+        // OffsetCommit round trip. Once a second bounds the re-read at about a second's work.
+        if (clock.now() - (lastCommit.get(batch.partition) ?? now) >= MID_BATCH_COMMIT_MS) await commit(p, done);
+        await p.heartbeat();
+      }
     }
     if (done < 0) return;
-    const last = (all[done] as KafkaMessage).offset;
-    await p.commitOffsetsIfNecessary(p.uncommittedOffsets());
-    // The fetch's high watermark against what is now committed: exact as of this fetch.
-    positions.set(batch.partition, Number(last) + 1);
-    lag.set({ topic: batch.topic, partition: String(batch.partition) }, Math.max(0, Number(batch.highWatermark) - Number(last) - 1));
+    await commit(p, done);
     await p.heartbeat();
+  }
+
+  /** Commits what is resolved (durable) and sets the partition's lag from the fetch's high watermark. */
+  async function commit(p: EachBatchPayload, done: number): Promise<void> {
+    const { batch } = p;
+    const last = Number((batch.messages[done] as KafkaMessage).offset);
+    await p.commitOffsetsIfNecessary(p.uncommittedOffsets());
+    lastCommit.set(batch.partition, clock.now());
+    positions.set(batch.partition, last + 1);
+    // Exact as of this fetch.
+    lag.set({ topic: batch.topic, partition: String(batch.partition) }, Math.max(0, Number(batch.highWatermark) - last - 1));
   }
 
   /**
