@@ -113,12 +113,10 @@ describe('Kafka message decoding', () => {
     ['an unknown status', msg(status('Exploded')), 'unknown_status', '"Exploded"'],
     ['a non-string status', msg(status('x', { status: 3 })), 'invalid_shape', 'status: expected a string'],
     ['no jobId and no key', msg({ status: 'Running' }), 'invalid_shape', 'jobId: is required'],
-    ['negative rows', msg(status('Completed', { rowsProcessed: -5 })), 'invalid_shape', 'records_processed'],
     ['a native event with a bad field', msg({ job_name: 'a', event: 'done' }), 'invalid_shape', 'event: expected one of'],
     ['too many bytes', msg({ job_name: 'a', event: 'started', metadata: 'x'.repeat(2000) }), 'oversize', 'kafka.max_message_bytes'],
     ['a native event with metadata nested too deep', msg(`{"job_name":"a","event":"started","metadata":${'['.repeat(40)}${']'.repeat(40)}}`), 'invalid_shape', 'max_metadata_depth'],
     ['a native event with a __proto__ field (its fields must not become the event\'s)', msg('{"job_name":"a","event":"started","__proto__":{"run_id":"x","progress":50}}'), 'invalid_shape', '__proto__: unknown field'],
-    ['generatedFields nested too deep', msg(status('Completed', { generatedFields: `${'['.repeat(40)}${']'.repeat(40)}` })), 'invalid_shape', 'max_metadata_depth'],
   ])('refuses %s as %s', (_name, m, reason, detail) => {
     const d = decodeMessage(m, opts);
     expect(d.ok).toBe(false);
@@ -126,6 +124,25 @@ describe('Kafka message decoding', () => {
       expect(d.reason).toBe(reason);
       expect(d.detail).toContain(detail);
     }
+  });
+
+  it.each<[string, Record<string, unknown>, string]>([
+    ['negative rows', { rowsProcessed: -5 }, 'rowsProcessed: expected a non-negative integer'],
+    ['rows as a string', { rowsProcessed: '1000' }, 'rowsProcessed: expected'],
+    ['a numeric error message', { errorMessage: 42 }, 'errorMessage: expected a string'],
+    ['generatedFields nested too deep', { generatedFields: `${'['.repeat(40)}${']'.repeat(40)}` }, 'generatedFields: is nested deeper than'],
+  ])('keeps the outcome of a status message whose extra is malformed (%s), naming what was dropped', (_name, extra, why) => {
+    const d = decodeMessage(msg(status('Failed', extra)), opts);
+    expect(d.ok).toBe(true);
+    if (!d.ok) return;
+    expect(d.draft).toMatchObject({ run_id: '123', event: 'failed', source: 'kafka' });
+    expect(d.draft.records_processed).toBeUndefined();
+    expect(JSON.stringify(d.draft.metadata)).toContain(why);
+  });
+
+  it('still refuses a native event with a malformed field (its sender can be told), and a status message with a bad completedAt', () => {
+    expect(decodeMessage(msg({ job_name: 'a', event: 'failed', records_processed: -5 }), opts)).toMatchObject({ ok: false, reason: 'invalid_shape' });
+    expect(decodeMessage(msg(status('Completed', { completedAt: 'yesterday' })), opts)).toMatchObject({ ok: false, reason: 'invalid_shape' });
   });
 
   it('keeps every digit of a numeric jobId beyond 2^53, so two such jobs stay two runs', () => {

@@ -149,7 +149,8 @@ export function decodeMessage(msg: RawMessage, opts: DecodeOptions): Decoded {
       : undefined;
 
   let event: Record<string, unknown>;
-  if ('status' in body && !('event' in body)) {
+  const statusMessage = 'status' in body && !('event' in body);
+  if (statusMessage) {
     const status = body.status;
     if (typeof status !== 'string') return poison('invalid_shape', 'status: expected a string');
     const ev = STATUS_EVENTS[status.toLowerCase()];
@@ -210,8 +211,22 @@ export function decodeMessage(msg: RawMessage, opts: DecodeOptions): Decoded {
     return poison('invalid_shape', 'expected a status message (jobId, status) or an event (job_name, event)');
   }
 
-  const { draft, issues } = validateEvent(event, opts.limits, opts.now);
+  let { draft, issues } = validateEvent(event, opts.limits, opts.now);
+  // An operators' status message says how a job ended; a malformed extra (rowsProcessed "1000",
+  // errorMessage 42, generatedFields over the metadata limit) must not cost the outcome, as
+  // dead-lettering the whole message did: the extras the validator refused are left out, the
+  // status is kept, and the run's metadata names what was dropped and why.
+  if (!draft && statusMessage && issues.every((i) => LENIENT.some((f) => i.path === f || i.path.startsWith(`${f}.`)))) {
+    const dropped = issues.map((i) => `${STATUS_FIELD[i.path.split('.')[0] as string] ?? i.path}: ${i.message}`);
+    for (const f of LENIENT) delete event[f];
+    event.metadata = { jobpulse_dropped: dropped };
+    ({ draft, issues } = validateEvent(event, opts.limits, opts.now));
+  }
   if (!draft) return poison('invalid_shape', issues.map((i) => `${i.path}: ${i.message}`).join('; '));
   draft.source = 'kafka';
   return { ok: true, draft };
 }
+
+/** Event fields a status message's optional extras fill: left out, rather than the message, when malformed. */
+const LENIENT = ['records_processed', 'error_message', 'metadata'] as const;
+const STATUS_FIELD: Record<string, string> = { records_processed: 'rowsProcessed', error_message: 'errorMessage', metadata: 'generatedFields' };
