@@ -144,6 +144,30 @@ describe('detectors over HTTP with a real agent and store', () => {
     expect(m).toContain('job_runs_total{job_name="index-batch",outcome="crashed"} 1');
   });
 
+  it('a parent is not stuck while its children report; stuck once every child went silent', async () => {
+    const clock = new ManualClock(T0);
+    a = await startAgent({ clock, config: { jobs: { defaults: { stuck_after: '8s' } } } });
+    await a.push({ job_name: 'idx', event: 'started', run_id: 'ip' });
+    const kids = ['ib1', 'ib2', 'ib3'];
+    await a.push(kids.map((id) => ({ job_name: 'idx-batch', run_id: id, parent_run_id: 'ip', event: 'started' })));
+    for (let t = 2; t <= 30; t += 2) {
+      clock.advance(2000);
+      await a.push(kids.map((id, i) => ({ job_name: 'idx-batch', run_id: id, event: 'progress', progress: t + i })));
+      await sweep(a);
+      expect((await a.get('/metrics')).text).toContain('job_stuck{job_name="idx"} 0');
+    }
+    // The children stop reporting (still running, not yet crash_after): the parent goes stuck 8 s after their last sign of life.
+    clock.advance(8000);
+    await sweep(a);
+    expect((await a.get('/metrics')).text).toContain('job_stuck{job_name="idx"} 0');
+    clock.advance(1);
+    await sweep(a);
+    expect((await a.get('/metrics')).text).toContain('job_stuck{job_name="idx"} 1');
+    const stuck = (await events(a, 'ip')).find((e) => e.event === 'stuck');
+    expect(stuck).toMatchObject({ applied: true, timestamp: new Date(T0 + 38_000).toISOString() });
+    expect(stuck?.error_message).toContain('child batches');
+  });
+
   it('child batches finished before a restart still count for their parent after it', async () => {
     const dir = tempDir();
     const clock = new ManualClock(T0);
