@@ -55,6 +55,33 @@ describe('detectors over HTTP with a real agent and store', () => {
     expect((await a.get('/metrics')).text).toContain('job_stuck{job_name="etl"} 0');
   });
 
+  it('overlapping runs: an older run stuck or overdue behind a live newer one sets job_stuck / job_overdue', async () => {
+    const clock = new ManualClock(T0);
+    a = await startAgent({ clock, config: { jobs: { defaults: { stuck_after: '10m' }, overrides: { long: { max_duration: '30m', max_duration_action: 'flag', stuck_after: '1d' } } } } });
+    await a.push({ job_name: 'overlap', run_id: 'ov-A', event: 'started' });
+    await a.push({ job_name: 'long', run_id: 'lg-A', event: 'started' });
+    clock.advance(MIN);
+    await a.push({ job_name: 'overlap', run_id: 'ov-B', event: 'started' });
+    for (let i = 0; i < 35; i++) {
+      clock.advance(MIN);
+      await a.push({ job_name: 'overlap', run_id: 'ov-B', event: 'heartbeat' });
+      if (i === 10) await a.push({ job_name: 'long', run_id: 'lg-B', event: 'started' });
+      await sweep(a);
+    }
+    expect((await a.get('/api/v1/runs/ov-A')).body).toMatchObject({ state: 'running', stuck: true });
+    expect((await a.get('/api/v1/runs/lg-A')).body).toMatchObject({ state: 'running', overdue: true });
+    let m = (await a.get('/metrics')).text;
+    expect(m).toContain('job_stuck{job_name="overlap"} 1');
+    expect(m).toContain('job_overdue{job_name="long"} 1');
+    await a.push([
+      { job_name: 'overlap', run_id: 'ov-A', event: 'succeeded' },
+      { job_name: 'long', run_id: 'lg-A', event: 'succeeded' },
+    ]);
+    m = (await a.get('/metrics')).text;
+    expect(m).toContain('job_stuck{job_name="overlap"} 0');
+    expect(m).toContain('job_overdue{job_name="long"} 0');
+  });
+
   it('submitting timeout: timed_out with an explanation', async () => {
     const clock = new ManualClock(T0);
     a = await startAgent({ clock });
