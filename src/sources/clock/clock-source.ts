@@ -19,7 +19,7 @@ import type { Logger } from '../../runtime/logger.js';
 import type { JobState } from '../../state/job-state.js';
 import type { Source, SourceHealth } from '../source.js';
 import { detect, type Baseline, type BatchCounts } from './detect.js';
-import { detectMissed, nextSlot, type ScheduleSpec } from './schedule.js';
+import { detectMissed, nextSlot, replayBack, type ScheduleSpec } from './schedule.js';
 
 /** Verdicts per ingest call: a few ms of reducing each. */
 const VERDICT_SLICE = 500;
@@ -144,7 +144,7 @@ export function createClockSource(deps: {
       out.push(...detectMissed({ job_name: name, spec: s, from, now, runStarts: [...known.values()] }));
       checked.set(name, now);
       // Forget starts too old to cover any slot still to be judged.
-      for (const [id, t] of known) if (t < now - lookback) known.delete(id);
+      for (const [id, t] of known) if (t < now - lookback - replayBack(s)) known.delete(id);
     }
     return out;
   }
