@@ -258,6 +258,19 @@ describe('detectors over HTTP with a real agent and store', () => {
     dir.cleanup();
   });
 
+  it('a fresh agent does not judge a slot from before it started for a job it has never seen', async () => {
+    const start = Date.parse('2026-11-23T05:00:15.400Z');
+    const clock = new ManualClock(start);
+    a = await startAgent({ clock, config: { jobs: { overrides: { minutely: { schedule: '* * * * *', grace: '20s' } } } } });
+    await sweep(a);
+    clock.set(Date.parse('2026-11-23T05:00:21Z'));
+    await sweep(a);
+    clock.set(Date.parse('2026-11-23T05:01:21Z'));
+    await sweep(a);
+    // 05:00:00 was before the start: not judged; 05:01:00 is.
+    expect((await a.get('/api/v1/jobs/minutely/runs')).body.runs.map((r: { run_id: string }) => r.run_id)).toEqual([`missed:minutely:${Date.parse('2026-11-23T05:01:00Z')}`]);
+  });
+
   it('a run that starts within grace, seen across a restart, is not a miss', async () => {
     const dir = tempDir();
     const slot = Date.parse('2026-11-24T01:00:00Z');
