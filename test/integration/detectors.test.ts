@@ -271,6 +271,33 @@ describe('detectors over HTTP with a real agent and store', () => {
     expect((await a.get('/api/v1/jobs/minutely/runs')).body.runs.map((r: { run_id: string }) => r.run_id)).toEqual([`missed:minutely:${Date.parse('2026-11-23T05:01:00Z')}`]);
   });
 
+  it('a job first known by a missed slot has no latest run until its first real run', async () => {
+    const dir = tempDir();
+    const clock = new ManualClock(Date.parse('2026-11-23T05:00:30Z'));
+    const config = { jobs: { overrides: { minutely: { schedule: '* * * * *', grace: '20s' } } } };
+    a = await startAgent({ clock, config, dir: dir.path });
+    await sweep(a);
+    clock.set(Date.parse('2026-11-23T05:01:21Z'));
+    await sweep(a);
+    const check = async () => {
+      const job = (await a?.get('/api/v1/jobs/minutely'))?.body;
+      expect(job).toMatchObject({ job_name: 'minutely' });
+      expect(job.state).toBeUndefined();
+      expect(job.latest_run).toBeUndefined();
+      const m = (await a?.get('/metrics'))?.text ?? '';
+      expect(m).toContain('job_missed_runs_total{job_name="minutely"} 1');
+      expect(m).not.toContain('job_end_time_seconds{job_name="minutely"}');
+    };
+    await check();
+    await a.agent.stop();
+    a = await startAgent({ clock, config, dir: dir.path });
+    await check();
+    // Its first real run becomes the latest, however its time compares with the miss.
+    await a.push({ job_name: 'minutely', run_id: 'm1', event: 'started', timestamp: Date.parse('2026-11-23T05:00:59Z') });
+    expect((await a.get('/api/v1/jobs/minutely')).body).toMatchObject({ state: 'running', latest_run: { run_id: 'm1' } });
+    dir.cleanup();
+  });
+
   it('a run that starts within grace, seen across a restart, is not a miss', async () => {
     const dir = tempDir();
     const slot = Date.parse('2026-11-24T01:00:00Z');
