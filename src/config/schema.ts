@@ -254,6 +254,18 @@ export function parseConfig(raw: unknown): Config {
     r.issues.push({ path: 'retention.schedule', message: `expected a cron expression like "17 * * * *", got ${JSON.stringify(config.retention.schedule)}` });
   for (const [path, exp] of [['jobs.defaults', config.jobs.defaults], ...Object.entries(config.jobs.overrides).map(([n, o]) => [`jobs.overrides.${n}`, o] as const)] as const) {
     if (exp.schedule === undefined) continue;
+    // cron-parser also takes 4 fields and reads them with a seconds field first: "0 2 * *"
+    // became every minute of 00:00–00:59 on the 2nd. Standard 5-field cron, 6 fields with
+    // seconds first (the alerting e2e test runs a missed schedule in seconds) or a named
+    // macro are accepted; anything else is refused rather than read as something else.
+    const fields = exp.schedule.trim().split(/\s+/);
+    if (!(fields.length === 5 || fields.length === 6 || (fields.length === 1 && CRON_MACROS.has(fields[0] as string)))) {
+      r.issues.push({
+        path: `${path}.schedule`,
+        message: `expected a cron expression of 5 fields (minute hour day-of-month month day-of-week, or 6 with seconds first) like "0 2 * * *", got ${JSON.stringify(exp.schedule)} (${fields.length} field${fields.length === 1 ? '' : 's'})`,
+      });
+      continue;
+    }
     try {
       CronExpressionParser.parse(exp.schedule, { tz: exp.timezone ?? config.jobs.defaults.timezone });
     } catch (err) {
@@ -264,6 +276,9 @@ export function parseConfig(raw: unknown): Config {
   if (issues.length > 0) throw new ConfigError(issues);
   return config;
 }
+
+/** Standard cron macros, one field each; cron-parser's @minutely / @secondly are not cron and stay refused. */
+const CRON_MACROS: ReadonlySet<string> = new Set(['@yearly', '@annually', '@monthly', '@weekly', '@daily', '@midnight', '@hourly']);
 
 function readKafka(r: ConfigReader): KafkaConfig {
   const opt = (path: string): string | undefined => r.optionalString(path);

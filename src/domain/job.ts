@@ -86,6 +86,13 @@ export function applyToJob(job: Job | undefined, prev: Run | undefined, next: Ru
   const j: Job = job ? Object.assign({}, job) : newJob(event);
   if (next.state === 'missed') {
     // A missed run is history only: it never becomes the latest run and is no outcome.
+    if (!job) {
+      // A job first known by a miss has no latest run yet (newJob took the missed run as it,
+      // so the API showed state missed and /metrics an end time at the deadline); its first
+      // real run, whenever it was created, becomes the latest.
+      j.latest_run_id = '';
+      j.latest_run_created_at = 0;
+    }
     if (!prev) {
       j.missed_total = (j.missed_total ?? 0) + 1;
       j.last_missed_at = Math.max(j.last_missed_at ?? 0, next.created_at);

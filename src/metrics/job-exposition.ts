@@ -35,6 +35,10 @@ export interface JobView {
   /** `job_name="..."` ready to splice into a label set. */
   label: string;
   expected: number | undefined;
+  /** Some running run of the job (not only the latest: runs may overlap) is flagged stuck. */
+  stuck: boolean;
+  /** Some running run of the job is flagged overdue. */
+  overdue: boolean;
 }
 
 /** A per-job family: `lines` returns complete sample lines (or ''), in text format. */
@@ -96,8 +100,8 @@ export const CORE_JOB_FAMILIES: JobFamily[] = [
     },
   },
   { metric: J.failures, lines: ({ job, label }) => `job_failures_total{${label}} ${failuresTotal(job)}\n` },
-  { metric: J.stuck, lines: ({ run, label }) => `job_stuck{${label}} ${run?.stuck && run.state === 'running' ? 1 : 0}\n` },
-  { metric: J.overdue, lines: ({ run, label }) => `job_overdue{${label}} ${run?.overdue && run.state === 'running' ? 1 : 0}\n` },
+  { metric: J.stuck, lines: ({ stuck, label }) => `job_stuck{${label}} ${stuck ? 1 : 0}\n` },
+  { metric: J.overdue, lines: ({ overdue, label }) => `job_overdue{${label}} ${overdue ? 1 : 0}\n` },
   { metric: J.recordsProcessed, lines: ({ job, label }) => `job_records_processed_total{${label}} ${job.records_processed_total}\n` },
   { metric: J.errors, lines: ({ job, label }) => `job_errors_total{${label}} ${job.errors_total}\n` },
   { metric: J.retries, lines: ({ job, label }) => `job_retries_total{${label}} ${job.retries_total}\n` },
@@ -157,8 +161,39 @@ export function createJobExposition(deps: {
   let lastCounts = { exposed: 0, idle: 0 };
   let seq = 0;
 
-  const isExposed = (job: Job, run: Run | undefined, now: number): boolean =>
-    job.last_seen_at >= now - deps.idleTtlMs || (run !== undefined && !isTerminal(run.state));
+  // An older run left stuck behind a newer one (overlapping runs) never paged when job_stuck
+  // read only the latest run. Scanning every unfinished run per job per scrape would cost the
+  // hot path, so the flagged runs are tracked as runs change: per run its flags, per job how
+  // many of its running runs carry each flag.
+  const flaggedRuns = new Map<string, { job: string; stuck: boolean; overdue: boolean }>();
+  const flagCounts = new Map<string, { stuck: number; overdue: number }>();
+  const track = (r: Run): void => {
+    const stuck = r.state === 'running' && r.stuck;
+    const overdue = r.state === 'running' && r.overdue;
+    // Almost every change flags nothing and nothing is flagged: no map lookup then.
+    if (!stuck && !overdue && flaggedRuns.size === 0) return;
+    const old = flaggedRuns.get(r.run_id);
+    if ((old?.stuck ?? false) === stuck && (old?.overdue ?? false) === overdue) return;
+    let c = flagCounts.get(r.job_name);
+    if (!c) flagCounts.set(r.job_name, (c = { stuck: 0, overdue: 0 }));
+    c.stuck += (stuck ? 1 : 0) - (old?.stuck ? 1 : 0);
+    c.overdue += (overdue ? 1 : 0) - (old?.overdue ? 1 : 0);
+    if (c.stuck === 0 && c.overdue === 0) flagCounts.delete(r.job_name);
+    if (stuck || overdue) flaggedRuns.set(r.run_id, { job: r.job_name, stuck, overdue });
+    else flaggedRuns.delete(r.run_id);
+  };
+  for (const r of deps.state.allRuns()) track(r);
+  deps.state.onChange(({ runs, removed }) => {
+    if (removed) {
+      const gone = new Set(removed);
+      for (const [id, f] of flaggedRuns) if (gone.has(f.job)) flaggedRuns.delete(id);
+      for (const name of gone) flagCounts.delete(name);
+    }
+    for (const r of runs) track(r);
+  });
+
+  const isExposed = (job: Job, run: Run | undefined, flagged: boolean, now: number): boolean =>
+    job.last_seen_at >= now - deps.idleTtlMs || (run !== undefined && !isTerminal(run.state)) || flagged;
 
   const newPage = (): Page => {
     const p: Page = { slots: [], blocks: families.map(() => undefined), dirty: true };
@@ -221,8 +256,11 @@ export function createJobExposition(deps: {
       let exposed = 0;
       for (const job of deps.state.allJobs()) {
         const run = deps.state.latestRun(job);
+        const flags = flagCounts.size === 0 ? undefined : flagCounts.get(job.job_name);
+        const stuck = flags !== undefined && flags.stuck > 0;
+        const overdue = flags !== undefined && flags.overdue > 0;
         let slot = slots.get(job.job_name);
-        if (!isExposed(job, run, now)) {
+        if (!isExposed(job, run, flags !== undefined, now)) {
           idle += 1;
           if (slot) remove(slot);
           continue;
@@ -232,14 +270,14 @@ export function createJobExposition(deps: {
         if (!slot) {
           let tail = pages[pages.length - 1];
           if (!tail || tail.slots.length >= PAGE_SIZE) tail = newPage();
-          slot = { view: { job, run, expected, label: `job_name="${escapeLabelValue(job.job_name)}"` }, index: -1, fresh: true, page: tail, seen: seq };
+          slot = { view: { job, run, expected, stuck, overdue, label: `job_name="${escapeLabelValue(job.job_name)}"` }, index: -1, fresh: true, page: tail, seen: seq };
           tail.slots.push(slot);
           tail.dirty = true;
           slots.set(job.job_name, slot);
         } else {
           const v = slot.view;
-          if (v.job !== job || v.run !== run || v.expected !== expected) {
-            slot.view = { job, run, expected, label: v.label };
+          if (v.job !== job || v.run !== run || v.expected !== expected || v.stuck !== stuck || v.overdue !== overdue) {
+            slot.view = { job, run, expected, stuck, overdue, label: v.label };
             slot.fresh = true;
             slot.page.dirty = true;
           }

@@ -55,6 +55,33 @@ describe('detectors over HTTP with a real agent and store', () => {
     expect((await a.get('/metrics')).text).toContain('job_stuck{job_name="etl"} 0');
   });
 
+  it('overlapping runs: an older run stuck or overdue behind a live newer one sets job_stuck / job_overdue', async () => {
+    const clock = new ManualClock(T0);
+    a = await startAgent({ clock, config: { jobs: { defaults: { stuck_after: '10m' }, overrides: { long: { max_duration: '30m', max_duration_action: 'flag', stuck_after: '1d' } } } } });
+    await a.push({ job_name: 'overlap', run_id: 'ov-A', event: 'started' });
+    await a.push({ job_name: 'long', run_id: 'lg-A', event: 'started' });
+    clock.advance(MIN);
+    await a.push({ job_name: 'overlap', run_id: 'ov-B', event: 'started' });
+    for (let i = 0; i < 35; i++) {
+      clock.advance(MIN);
+      await a.push({ job_name: 'overlap', run_id: 'ov-B', event: 'heartbeat' });
+      if (i === 10) await a.push({ job_name: 'long', run_id: 'lg-B', event: 'started' });
+      await sweep(a);
+    }
+    expect((await a.get('/api/v1/runs/ov-A')).body).toMatchObject({ state: 'running', stuck: true });
+    expect((await a.get('/api/v1/runs/lg-A')).body).toMatchObject({ state: 'running', overdue: true });
+    let m = (await a.get('/metrics')).text;
+    expect(m).toContain('job_stuck{job_name="overlap"} 1');
+    expect(m).toContain('job_overdue{job_name="long"} 1');
+    await a.push([
+      { job_name: 'overlap', run_id: 'ov-A', event: 'succeeded' },
+      { job_name: 'long', run_id: 'lg-A', event: 'succeeded' },
+    ]);
+    m = (await a.get('/metrics')).text;
+    expect(m).toContain('job_stuck{job_name="overlap"} 0');
+    expect(m).toContain('job_overdue{job_name="long"} 0');
+  });
+
   it('submitting timeout: timed_out with an explanation', async () => {
     const clock = new ManualClock(T0);
     a = await startAgent({ clock });
@@ -144,6 +171,30 @@ describe('detectors over HTTP with a real agent and store', () => {
     expect(m).toContain('job_runs_total{job_name="index-batch",outcome="crashed"} 1');
   });
 
+  it('a parent is not stuck while its children report; stuck once every child went silent', async () => {
+    const clock = new ManualClock(T0);
+    a = await startAgent({ clock, config: { jobs: { defaults: { stuck_after: '8s' } } } });
+    await a.push({ job_name: 'idx', event: 'started', run_id: 'ip' });
+    const kids = ['ib1', 'ib2', 'ib3'];
+    await a.push(kids.map((id) => ({ job_name: 'idx-batch', run_id: id, parent_run_id: 'ip', event: 'started' })));
+    for (let t = 2; t <= 30; t += 2) {
+      clock.advance(2000);
+      await a.push(kids.map((id, i) => ({ job_name: 'idx-batch', run_id: id, event: 'progress', progress: t + i })));
+      await sweep(a);
+      expect((await a.get('/metrics')).text).toContain('job_stuck{job_name="idx"} 0');
+    }
+    // The children stop reporting (still running, not yet crash_after): the parent goes stuck 8 s after their last sign of life.
+    clock.advance(8000);
+    await sweep(a);
+    expect((await a.get('/metrics')).text).toContain('job_stuck{job_name="idx"} 0');
+    clock.advance(1);
+    await sweep(a);
+    expect((await a.get('/metrics')).text).toContain('job_stuck{job_name="idx"} 1');
+    const stuck = (await events(a, 'ip')).find((e) => e.event === 'stuck');
+    expect(stuck).toMatchObject({ applied: true, timestamp: new Date(T0 + 38_000).toISOString() });
+    expect(stuck?.error_message).toContain('child batches');
+  });
+
   it('child batches finished before a restart still count for their parent after it', async () => {
     const dir = tempDir();
     const clock = new ManualClock(T0);
@@ -204,6 +255,46 @@ describe('detectors over HTTP with a real agent and store', () => {
     await sweep(a);
     m = (await a.get('/metrics')).text;
     expect(m).toContain('job_missed_runs_total{job_name="nightly"} 1');
+    dir.cleanup();
+  });
+
+  it('a fresh agent does not judge a slot from before it started for a job it has never seen', async () => {
+    const start = Date.parse('2026-11-23T05:00:15.400Z');
+    const clock = new ManualClock(start);
+    a = await startAgent({ clock, config: { jobs: { overrides: { minutely: { schedule: '* * * * *', grace: '20s' } } } } });
+    await sweep(a);
+    clock.set(Date.parse('2026-11-23T05:00:21Z'));
+    await sweep(a);
+    clock.set(Date.parse('2026-11-23T05:01:21Z'));
+    await sweep(a);
+    // 05:00:00 was before the start: not judged; 05:01:00 is.
+    expect((await a.get('/api/v1/jobs/minutely/runs')).body.runs.map((r: { run_id: string }) => r.run_id)).toEqual([`missed:minutely:${Date.parse('2026-11-23T05:01:00Z')}`]);
+  });
+
+  it('a job first known by a missed slot has no latest run until its first real run', async () => {
+    const dir = tempDir();
+    const clock = new ManualClock(Date.parse('2026-11-23T05:00:30Z'));
+    const config = { jobs: { overrides: { minutely: { schedule: '* * * * *', grace: '20s' } } } };
+    a = await startAgent({ clock, config, dir: dir.path });
+    await sweep(a);
+    clock.set(Date.parse('2026-11-23T05:01:21Z'));
+    await sweep(a);
+    const check = async () => {
+      const job = (await a?.get('/api/v1/jobs/minutely'))?.body;
+      expect(job).toMatchObject({ job_name: 'minutely' });
+      expect(job.state).toBeUndefined();
+      expect(job.latest_run).toBeUndefined();
+      const m = (await a?.get('/metrics'))?.text ?? '';
+      expect(m).toContain('job_missed_runs_total{job_name="minutely"} 1');
+      expect(m).not.toContain('job_end_time_seconds{job_name="minutely"}');
+    };
+    await check();
+    await a.agent.stop();
+    a = await startAgent({ clock, config, dir: dir.path });
+    await check();
+    // Its first real run becomes the latest, however its time compares with the miss.
+    await a.push({ job_name: 'minutely', run_id: 'm1', event: 'started', timestamp: Date.parse('2026-11-23T05:00:59Z') });
+    expect((await a.get('/api/v1/jobs/minutely')).body).toMatchObject({ state: 'running', latest_run: { run_id: 'm1' } });
     dir.cleanup();
   });
 

@@ -26,9 +26,17 @@ describe('config', () => {
     [{ htpp: { port: 1 } }, 'htpp', 'unknown key'],
     [{ jobs: { defaults: { timezone: 'Mars/Base' } } }, 'jobs.defaults.timezone', 'IANA time zone'],
     [{ retention: { schedule: 'every day' } }, 'retention.schedule', 'cron expression'],
+    [{ jobs: { overrides: { nightly: { schedule: '0 2 * *' } } } }, 'jobs.overrides.nightly.schedule', 'expected a cron expression of 5 fields (minute hour day-of-month month day-of-week, or 6 with seconds first) like "0 2 * * *", got "0 2 * *" (4 fields)'],
+    [{ jobs: { defaults: { schedule: '0 0 2 * * * *' } } }, 'jobs.defaults.schedule', 'of 5 fields'],
+    [{ jobs: { overrides: { x: { schedule: '@minutely' } } } }, 'jobs.overrides.x.schedule', 'of 5 fields'],
+    [{ jobs: { overrides: { x: { schedule: '0 25 * * *' } } } }, 'jobs.overrides.x.schedule', 'cron expression'],
     [{ retention: { jobs: '1d' } }, 'retention.jobs', 'at least retention.idle_job_ttl'],
   ])('names the key and what was expected: %j', (raw, path, message) => {
     expectConfigIssue(raw, path, message);
+  });
+
+  it.each(['0 2 * * *', '  */5  * * * 1-5 ', '*/2 * * * * *', '@daily', '@hourly'])('accepts the job schedule %j', (schedule) => {
+    expect(parseConfig({ jobs: { overrides: { nightly: { schedule } } } }).jobs.overrides.nightly?.schedule).toBe(schedule);
   });
 
   it('reports a bad environment value under its config key', () => {

@@ -86,6 +86,29 @@ describe('stuck detector (stuck_after 10m)', () => {
   });
 });
 
+describe('stuck parent of child batches', () => {
+  const SEC = 1000;
+  const e = () => exp({ stuck_after: 8 * SEC });
+  const parent = run({ run_id: 'ip', job_name: 'idx' });
+  const child = (id: string, alive: number, o: Partial<Run> = {}): Run =>
+    run({ run_id: id, job_name: 'idx-batch', parent_run_id: 'ip', last_heartbeat_at: alive, last_progress_at: alive, ...o });
+
+  it.each<[string, Run[], number, number | undefined]>([
+    ['children reporting keep the parent alive', [child('ib1', T0 + 18 * SEC), child('ib2', T0 + 18 * SEC), child('ib3', T0 + 18 * SEC)], T0 + 20 * SEC, undefined],
+    ['the newest child counts', [child('ib1', T0 + 2 * SEC), child('ib2', T0 + 15 * SEC)], T0 + 20 * SEC, undefined],
+    ['every child silent: stuck from the newest child sign of life', [child('ib1', T0 + 2 * SEC), child('ib2', T0 + 5 * SEC)], T0 + 14 * SEC, T0 + 13 * SEC],
+    ['a finished child is no sign of life of the parent', [child('ib1', T0 + 15 * SEC, { state: 'succeeded', ended_at: T0 + 15 * SEC })], T0 + 20 * SEC, T0 + 8 * SEC],
+    ['no children: the parent\'s own clock', [], T0 + 9 * SEC, T0 + 8 * SEC],
+  ])('%s', (_why, children, now, stuckAt) => {
+    // Children listed after and before the parent: the view's order must not matter.
+    for (const runs of [[parent, ...children], [...children, parent]]) {
+      const out = detect({ runs }, now, e).filter((d) => d.event === 'stuck');
+      expect(out.map((d) => d.timestamp)).toEqual(stuckAt === undefined ? [] : [stuckAt]);
+      if (stuckAt !== undefined) expect(out[0]?.precondition).toEqual({ state: 'running', alive_at: T0 });
+    }
+  });
+});
+
 describe('timeouts', () => {
   it.each<[string, Partial<Run>, Partial<JobExpectations>, number, EventType | undefined]>([
     ['submitting within submitting_timeout', { state: 'submitting', submitted_at: T0, started_at: undefined }, {}, T0 + 5 * MIN, undefined],

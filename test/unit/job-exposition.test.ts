@@ -52,10 +52,12 @@ function tickFamily(): { family: JobFamily; ticks: Map<string, number> } {
 
 /** What the cache must equal: every family over every exposed job, rendered from scratch. */
 function plainRender(state: JobState, now: number, families: JobFamily[], format: ExpositionFormat, expected: (n: string) => number | undefined): string {
+  const running = [...state.allRuns()].filter((r) => r.state === 'running');
+  const flag = (name: string, f: 'stuck' | 'overdue') => running.some((r) => r.job_name === name && r[f]);
   const views = [...state.allJobs()]
-    .map((job) => ({ job, run: state.latestRun(job) }))
-    .filter(({ job, run }) => job.last_seen_at >= now - TTL || (run !== undefined && !isTerminal(run.state)))
-    .map(({ job, run }) => ({ job, run, expected: expected(job.job_name), label: `job_name="${escapeLabelValue(job.job_name)}"` }));
+    .map((job) => ({ job, run: state.latestRun(job), stuck: flag(job.job_name, 'stuck'), overdue: flag(job.job_name, 'overdue') }))
+    .filter(({ job, run, stuck, overdue }) => job.last_seen_at >= now - TTL || (run !== undefined && !isTerminal(run.state)) || stuck || overdue)
+    .map((v) => ({ ...v, expected: expected(v.job.job_name), label: `job_name="${escapeLabelValue(v.job.job_name)}"` }));
   return families.map((f) => familyHeader(f.metric, format) + views.map((v) => f.lines(v)).join('')).join('');
 }
 
@@ -103,6 +105,11 @@ describe('job exposition cache', () => {
       else if (i % 3 === 1) send(n, `${n}/r1`, 'progress', { progress: i % 100 });
     });
     send('job-5', 'job-5/r2', 'started', { retry_attempt: 1 });
+    // Overlapping runs: the older one is stuck or overdue behind a newer healthy one.
+    send('job-10', 'job-10/r2', 'started');
+    send('job-10', 'job-10/r1', 'stuck', { source: 'clock' });
+    send('job-11', 'job-11/r2', 'started');
+    send('job-11', 'job-11/r1', 'overdue', { source: 'clock' });
     expectedMap.set('job-8', 120);
     tick.ticks.set('job-2', 1_800_000_000);
     check();
@@ -112,6 +119,12 @@ describe('job exposition cache', () => {
     const text = check();
     expect(text).not.toContain('job_name="job-0"');
     expect(text).toContain('job_name="job-1"');
+    expect(text).toContain('job_stuck{job_name="job-10"} 1');
+    expect(text).toContain('job_overdue{job_name="job-11"} 1');
+    send('job-10', 'job-10/r1', 'heartbeat');
+    send('job-11', 'job-11/r1', 'succeeded');
+    expect(check()).toContain('job_stuck{job_name="job-10"} 0');
+    expect(check()).toContain('job_overdue{job_name="job-11"} 0');
 
     // Idle jobs come back, new ones arrive, a volatile value changes, a run fails.
     send('job-0', 'job-0/r2', 'started');
@@ -133,6 +146,35 @@ describe('job exposition cache', () => {
     send('job-300', 'job-300/r9', 'started');
     check();
     expect(x.counts().exposed).toBe(1);
+  });
+
+  it('job_stuck and job_overdue say 1 while any running run of the job is flagged, not only the latest', () => {
+    const { state, clock, send } = world();
+    send('overlap', 'ov-A', 'started');
+    send('overlap', 'ov-A', 'stuck', { source: 'clock' });
+    // An exposition built after the fact starts from what state already holds.
+    const late = createJobExposition({ state, clock, idleTtlMs: TTL, expectedDuration: () => undefined });
+    const x = createJobExposition({ state, clock, idleTtlMs: TTL, expectedDuration: () => undefined });
+    expect(textOf(x.render('text'))).toContain('job_stuck{job_name="overlap"} 1');
+    send('overlap', 'ov-B', 'started');
+    send('overlap', 'ov-B', 'heartbeat');
+    send('overlap', 'ov-A', 'overdue', { source: 'clock' });
+    for (const e of [x, late]) {
+      const t = textOf(e.render('text'));
+      expect(t).toContain('job_stuck{job_name="overlap"} 1');
+      expect(t).toContain('job_overdue{job_name="overlap"} 1');
+    }
+    send('overlap', 'ov-A', 'failed');
+    const t = textOf(x.render('text'));
+    expect(t).toContain('job_stuck{job_name="overlap"} 0');
+    expect(t).toContain('job_overdue{job_name="overlap"} 0');
+    // A deleted job takes its flags along: back with a fresh run, nothing is stuck.
+    send('gone', 'g-A', 'started');
+    send('gone', 'g-A', 'stuck', { source: 'clock' });
+    expect(textOf(x.render('text'))).toContain('job_stuck{job_name="gone"} 1');
+    state.remove('gone');
+    send('gone', 'g-B', 'started');
+    expect(textOf(x.render('text'))).toContain('job_stuck{job_name="gone"} 0');
   });
 
   it('hands out parts that later scrapes never modify', () => {

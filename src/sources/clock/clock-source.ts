@@ -19,7 +19,7 @@ import type { Logger } from '../../runtime/logger.js';
 import type { JobState } from '../../state/job-state.js';
 import type { Source, SourceHealth } from '../source.js';
 import { detect, type Baseline, type BatchCounts } from './detect.js';
-import { detectMissed, nextSlot, type ScheduleSpec } from './schedule.js';
+import { detectMissed, nextSlot, replayBack, type ScheduleSpec } from './schedule.js';
 
 /** Verdicts per ingest call: a few ms of reducing each. */
 const VERDICT_SLICE = 500;
@@ -80,6 +80,12 @@ export function createClockSource(deps: {
   const starts = new Map<string, Map<string, number>>();
   const loadedStarts = new Set<string>();
   const next = new Map<string, number>();
+  /**
+   * Per job the agent had no history of: no slot before this is judged. Limiting only the
+   * deadlines judged was not enough: a slot just before the start whose grace ran past it
+   * was judged missed by an agent that could not have seen its run.
+   */
+  const slotFloor = new Map<string, number>();
 
   const spec = (name: string): ScheduleSpec | undefined => {
     const e = expectations(name);
@@ -99,6 +105,7 @@ export function createClockSource(deps: {
       finished = finished.filter((r) => !gone.has(r.job_name));
       for (const name of gone) {
         checkedUntil.set(name, clock.now());
+        slotFloor.set(name, clock.now());
         starts.delete(name);
         loadedStarts.delete(name);
         next.delete(name);
@@ -131,6 +138,7 @@ export function createClockSource(deps: {
       if (from === undefined) {
         const job = state.getJob(name);
         from = Math.max(now - lookback, job ? job.first_seen_at : (startedAt ?? now));
+        if (!job && !slotFloor.has(name)) slotFloor.set(name, startedAt ?? now);
       }
       if (!starts.has(name)) starts.set(name, new Map());
       const known = starts.get(name) as Map<string, number>;
@@ -141,10 +149,11 @@ export function createClockSource(deps: {
         times.forEach((t, i) => known.set(`store:${i}`, t));
         for (const r of state.allRuns()) if (r.job_name === name && r.state !== 'missed') known.set(r.run_id, r.created_at);
       }
-      out.push(...detectMissed({ job_name: name, spec: s, from, now, runStarts: [...known.values()] }));
+      const floor = slotFloor.get(name);
+      out.push(...detectMissed({ job_name: name, spec: s, from, now, runStarts: [...known.values()], ...(floor !== undefined ? { notBefore: floor } : {}) }));
       checked.set(name, now);
       // Forget starts too old to cover any slot still to be judged.
-      for (const [id, t] of known) if (t < now - lookback) known.delete(id);
+      for (const [id, t] of known) if (t < now - lookback - replayBack(s)) known.delete(id);
     }
     return out;
   }

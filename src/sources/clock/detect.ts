@@ -67,15 +67,24 @@ const draft = (run: Run, event: EventDraft['event'], deadline: number, extra: Pa
   ...extra,
 });
 
-/** A running run silent (no heartbeat, progress or start) for stuck_after is flagged stuck. */
-export function detectStuck(run: Run, now: number, exp: JobExpectations): EventDraft | undefined {
+/**
+ * A running run silent (no heartbeat, progress or start) for stuck_after is flagged stuck.
+ * `childrenAlive` is the newest sign of life of its unfinished child batches: a parent whose
+ * work happens in its children reports nothing itself until one of them finishes, and
+ * was paged as stuck while every child was still busy reporting.
+ */
+export function detectStuck(run: Run, now: number, exp: JobExpectations, childrenAlive?: number): EventDraft | undefined {
   if (run.state !== 'running' || run.stuck || run.parent_run_id !== undefined) return undefined;
-  const alive = lastSignOfLife(run);
+  const own = lastSignOfLife(run);
+  const alive = Math.max(own, childrenAlive ?? 0);
   const deadline = alive + exp.stuck_after;
   if (!(now > deadline)) return undefined;
+  const whose = alive > own ? ' from the run or its unfinished child batches' : '';
   return draft(run, 'stuck', deadline, {
-    error_message: `no heartbeat or progress for ${formatDuration(exp.stuck_after)} (stuck_after) since ${iso(alive)}`,
-    precondition: { state: 'running', alive_at: alive },
+    error_message: `no heartbeat or progress${whose} for ${formatDuration(exp.stuck_after)} (stuck_after) since ${iso(alive)}`,
+    // The run's own sign of life: the lifecycle compares the run's, and a heartbeat of the
+    // parent after this verdict still makes it stale.
+    precondition: { state: 'running', alive_at: own },
   });
 }
 
@@ -169,7 +178,16 @@ export function detect(view: DetectorView, now: number, expectations: Expectatio
     const d = detectTooShort(run, expectations(run.job_name), view.baseline?.(run.job_name), opts.too_short_factor);
     if (d) out.push(d);
   };
+  // Newest sign of life of each parent's unfinished children. view.runs may be a one-shot
+  // iterator and a parent may come before its children: runs due for a stuck verdict wait
+  // until the whole view has been seen (few are due at once; the map holds one entry per parent).
+  const childrenAlive = new Map<string, number>();
+  const stuckCandidates: { run: Run; exp: JobExpectations; overdue: EventDraft | undefined }[] = [];
   for (const run of view.runs) {
+    if (run.parent_run_id !== undefined && !isTerminal(run.state)) {
+      const t = lastSignOfLife(run);
+      if (t > (childrenAlive.get(run.parent_run_id) ?? 0)) childrenAlive.set(run.parent_run_id, t);
+    }
     if (run.state === 'succeeded') {
       tooShort(run);
       continue;
@@ -188,12 +206,14 @@ export function detect(view: DetectorView, now: number, expectations: Expectatio
       out.push(parent);
       continue;
     }
-    const stuck = detectStuck(run, now, exp);
+    const overdue = exp.max_duration_action === 'flag' ? detectMaxDuration(run, now, exp) : undefined;
+    if (detectStuck(run, now, exp)) stuckCandidates.push({ run, exp, overdue });
+    else if (overdue) out.push(overdue);
+  }
+  for (const { run, exp, overdue } of stuckCandidates) {
+    const stuck = detectStuck(run, now, exp, childrenAlive.get(run.run_id));
     if (stuck) out.push(stuck);
-    if (exp.max_duration_action === 'flag') {
-      const overdue = detectMaxDuration(run, now, exp);
-      if (overdue) out.push(overdue);
-    }
+    if (overdue) out.push(overdue);
   }
   for (const run of view.finished ?? []) tooShort(run);
   return out;
