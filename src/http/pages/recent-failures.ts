@@ -27,11 +27,15 @@ export function createRecentFailures(deps: { store: Store; state: JobState; wind
     runs.set(key, endedAt);
   };
   let loaded: Promise<void> | undefined;
+  let listening = false;
   const load = (now: number): Promise<void> => {
-    deps.state.onChange(({ runs, removed }) => {
-      for (const name of removed ?? []) byJob.delete(name);
-      for (const r of runs) if (FAILURE_STATES.has(r.state) && r.ended_at !== undefined) add(r.job_name, r.run_id, r.ended_at);
-    });
+    if (!listening) {
+      listening = true;
+      deps.state.onChange(({ runs, removed }) => {
+        for (const name of removed ?? []) byJob.delete(name);
+        for (const r of runs) if (FAILURE_STATES.has(r.state) && r.ended_at !== undefined) add(r.job_name, r.run_id, r.ended_at);
+      });
+    }
     const q = { since: now - deps.windowMs, until: now + 1 };
     // Keyed by run id where the store names it, so a failure the listener saw while the load
     // was in flight is not counted twice.
@@ -47,7 +51,12 @@ export function createRecentFailures(deps: { store: Store; state: JobState; wind
 
   return {
     async counts(now) {
-      await (loaded ??= load(now));
+      // A failed load (the store was down) is tried again by the next page view: kept, its
+      // rejection answered every later view with an error until the agent restarted.
+      await (loaded ??= load(now).catch((err: unknown) => {
+        loaded = undefined;
+        throw err;
+      }));
       const since = now - deps.windowMs;
       const out = new Map<string, number>();
       for (const [job, runs] of byJob) {
