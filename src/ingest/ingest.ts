@@ -148,6 +148,12 @@ export function createIngest(deps: {
   let lastCommitFailed = false;
   /** Jobs the shared store counted across replicas when it last refused a commit for limits.max_jobs. */
   let sharedJobCount = 0;
+  // That count is stale once a job is deleted (here, or on another replica: followers learn it
+  // as `removed`): forgotten then, the store counts afresh at the next refusal. Kept, a replica
+  // that was once refused refused new jobs after deletions had freed their slots, until restarted.
+  state.onChange(({ removed }) => {
+    if (removed && removed.length > 0) sharedJobCount = 0;
+  });
   let draining: Promise<void> | undefined;
   let drained: (() => void) | undefined;
 

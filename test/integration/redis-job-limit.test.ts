@@ -23,7 +23,7 @@ describe.skipIf(!has)('limits.max_jobs across replicas on Redis', () => {
     redis = await startRedis();
     client = new Redis(redis.url);
     for (let i = 0; i < 2; i++)
-      agents.push(await startAgent({ config: { store: { kind: 'redis', redis: { url: redis.url, key_prefix } }, detectors: { enabled: false }, limits: { max_jobs: MAX_JOBS } } }));
+      agents.push(await startAgent({ config: { store: { kind: 'redis', redis: { url: redis.url, key_prefix } }, detectors: { enabled: false }, limits: { max_jobs: MAX_JOBS }, auth: { admin_tokens: ['adm'] } } }));
   });
   afterAll(async () => {
     await Promise.all(agents.map((a) => a.stop()));
@@ -51,5 +51,16 @@ describe.skipIf(!has)('limits.max_jobs across replicas on Redis', () => {
     expect((await b.push({ job_name: 'old-1', event: 'succeeded' })).status).toBe(200);
     for (const x of [a, b]) expect((await x.push({ job_name: `late-${x.port}`, event: 'started' })).status).toBe(429);
     for (const x of [a, b]) await waitFor(async () => ((await x.get('/api/v1/jobs')).body.jobs as unknown[]).length === MAX_JOBS, { what: 'both replicas list the limit' });
+  });
+
+  it('frees the slots of deleted jobs on every replica, also one the store refused before', async () => {
+    const [a, b] = agents as [TestAgent, TestAgent];
+    // Both replicas were refused by the store above. Delete every job through A only.
+    const names = ((await a.get('/api/v1/jobs')).body.jobs as { job_name: string }[]).map((j) => j.job_name);
+    for (const n of names) expect((await fetch(`${a.url}/api/v1/jobs/${encodeURIComponent(n)}`, { method: 'DELETE', headers: { authorization: 'Bearer adm' } })).status).toBe(200);
+    expect(await client.scard(`${key_prefix}jobs`)).toBe(0);
+    await waitFor(async () => ((await b.get('/api/v1/jobs')).body.jobs as unknown[]).length === 0, { what: 'B followed the deletions' });
+    // B counted the shared set at its refusal; the deletions freed the slots there too.
+    for (const x of [b, a]) expect((await x.push({ job_name: `after-${x.port}`, event: 'started' })).status).toBe(200);
   });
 });
