@@ -101,7 +101,9 @@ export function createApiRoutes(deps: ApiDeps): Hono {
       cursor,
     });
     const now = clock.now();
-    return { runs: page.runs.map((r) => runView(r, now)), next_cursor: page.next_cursor };
+    // `null` at the end, as documented (and as /api/v1/jobs gives it): a client reading the
+    // key found none on the last page.
+    return { runs: page.runs.map((r) => runView(r, now)), next_cursor: page.next_cursor ?? null };
   };
   /** A run from memory, else from the store's history, else 404. */
   const knownRun = async (id: string) => {
@@ -130,7 +132,7 @@ export function createApiRoutes(deps: ApiDeps): Hono {
     const id = c.req.param('run_id');
     await knownRun(id);
     const page = await runsPage(c, { parent_run_id: id }, 100);
-    return c.json({ parent_run_id: id, children: page.runs, next_cursor: page.next_cursor });
+    return c.json({ parent_run_id: id, children: page.runs, next_cursor: page.next_cursor ?? null });
   });
 
   app.get('/api/v1/stats', async (c) => {

@@ -70,7 +70,11 @@ describe('history, stats, retention and auth', () => {
     for (;;) {
       const page = (await a.get(`/api/v1/jobs/p/runs?limit=3${cursor ? `&cursor=${cursor}` : ''}`)).body;
       seen.push(...page.runs.map((r: { run_id: string }) => r.run_id));
-      if (!page.next_cursor) break;
+      if (!page.next_cursor) {
+        // The last page says so with null, as documented, not by leaving the key out.
+        expect(page).toHaveProperty('next_cursor', null);
+        break;
+      }
       cursor = page.next_cursor;
     }
     expect(seen).toEqual(['r6', 'r5', 'r4', 'r3', 'r2', 'r1', 'r0']);
