@@ -102,6 +102,17 @@ export function applyToJob(job: Job | undefined, prev: Run | undefined, next: Ru
   }
   j.last_seen_at = Math.max(j.last_seen_at, event.received_at);
   j.source = event.source;
+  // A child batch of the job's own current run (children pushed under the parent's job name):
+  // the parent stays the job's run, so job_status, JobRunFailed and job_batches follow the
+  // parent; a child's outcome is the parent's business (detectors.parent_fails_on), not a run
+  // of the job. Before, the newest child became the job's latest run: a failed parent never
+  // paged when its last child succeeded, and one crashed batch paged while the parent ran.
+  const ownBatch = next.parent_run_id !== undefined && j.latest_run_id === next.parent_run_id && next.run_id !== next.parent_run_id;
+  if (ownBatch) {
+    if (recDelta > 0) j.records_processed_total += recDelta;
+    if (errDelta > 0) j.errors_total += errDelta;
+    return j;
+  }
 
   if (!prev) {
     if (next.created_at >= j.latest_run_created_at || j.latest_run_id === next.run_id) {

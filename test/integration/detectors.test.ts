@@ -123,6 +123,35 @@ describe('detectors over HTTP with a real agent and store', () => {
     expect((await a.get('/api/v1/runs/s1')).body.error_message).toContain('max_duration');
   });
 
+  it("child batches under the parent's own job name: the parent stays the job's run (status, alerts, job_batches)", async () => {
+    const clock = new ManualClock(T0);
+    a = await startAgent({ clock, config: { jobs: { defaults: { stuck_after: '1d', crash_after: '10m' } } } });
+    await a.push({ job_name: 'parent2', run_id: 'p2', event: 'started' });
+    clock.advance(1000);
+    await a.push(['p2-a', 'p2-b'].map((id) => ({ job_name: 'parent2', run_id: id, parent_run_id: 'p2', event: 'started', records_processed: 0 })));
+    clock.advance(1000);
+    await a.push({ job_name: 'parent2', run_id: 'p2-a', event: 'failed', records_processed: 10 });
+    await sweep(a);
+    let m = (await a.get('/metrics')).text;
+    // One failed batch is the parent's business while it runs: no failed job status yet.
+    expect(m).toContain('job_status{job_name="parent2",state="running"} 1');
+    expect(m).toContain('job_batches{job_name="parent2",state="failed"} 1');
+    expect(m).toContain('job_batches{job_name="parent2",state="running"} 1');
+    clock.advance(1000);
+    await a.push({ job_name: 'parent2', run_id: 'p2-b', event: 'succeeded', records_processed: 5 });
+    await sweep(a);
+    const job = (await a.get('/api/v1/jobs/parent2')).body;
+    expect(job.latest_run.run_id).toBe('p2');
+    m = (await a.get('/metrics')).text;
+    // The parent failed (one of its batches did): that is the job's status, and JobRunFailed's.
+    expect(m).toContain('job_status{job_name="parent2",state="failed"} 1');
+    expect(m).toContain('job_runs_total{job_name="parent2",outcome="failed"} 1');
+    expect(m).toContain('job_runs_total{job_name="parent2",outcome="succeeded"} 0');
+    expect(m).toContain('job_records_processed_total{job_name="parent2"} 15');
+    // Events without a run id go to the parent, not to a batch.
+    expect((await a.push({ job_name: 'parent2', event: 'heartbeat' })).body.results[0].run_id).toBe('p2');
+  });
+
   it('crashed child batches: crash, late report recorded, parent progress, job_batches, children API, parent fails', async () => {
     const clock = new ManualClock(T0);
     a = await startAgent({ clock, config: { jobs: { defaults: { stuck_after: '1d', crash_after: '10m' } } } });
