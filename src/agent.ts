@@ -268,7 +268,7 @@ export async function createAgent(opts: AgentOptions): Promise<Agent> {
   const routes = [
     createApiRoutes({ state, store, clock, auth, expectedDuration, forgetJob: (name) => ingest.forget(name) }),
     // The status page: exact paths only ('/', '/jobs/*', '/runs/*'), so /metrics, /push and /api/* stay as they are.
-    createPageRoutes({ state, store, clock, auth, config, readiness, expectedDuration, pushgateway: () => pushgateway, forgetJob: (name) => ingest.forget(name) }),
+    createPageRoutes({ state, store, clock, auth, config, readiness, expectedDuration, baseline: (name) => baselines.get(name), pushgateway: () => pushgateway, forgetJob: (name) => ingest.forget(name) }),
   ];
   const pingCounter = new Counter({ name: SELF_METRICS.pings.name, help: SELF_METRICS.pings.help, labelNames: SELF_METRICS.pings.labels, registers: [] });
   selfMetrics.register(pingCounter);

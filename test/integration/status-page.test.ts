@@ -112,6 +112,14 @@ describe('status page HTML', () => {
     expect(html).toContain('expected 2m 00s');
     expect(html).toMatch(/Last 7 days<\/dt><dd>83\.3%/);
     for (const id of ['etl-0', 'etl-5', 'etl-now']) expect(html).toContain(`data-run="${id}"`);
+    // One success is no baseline for the detectors (baseline_min_samples), so none on the page.
+    await a.push({ job_name: 'once', run_id: 'once-1', event: 'started' });
+    clock.advance(120_000);
+    await a.push({ job_name: 'once', run_id: 'once-1', event: 'succeeded' });
+    await a.agent.baselines.settled();
+    const once = await page('/jobs/once');
+    expect(once.html).toContain('not enough successful runs yet');
+    expect(once.html).not.toMatch(/p95 2m 00s over the last 1 successful/);
   });
 
   it('shows a run: timeline with source and time, error, metadata and child batches filtered by state', async () => {

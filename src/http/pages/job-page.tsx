@@ -98,7 +98,7 @@ export function JobPage(p: JobPageProps) {
             <dt>Late signs of life</dt>
             <dd>{e.late_event_window > 0 ? `${ms(e.late_event_window)} after a run ended still its own` : 'open a new run'}</dd>
             <dt>Learned baseline</dt>
-            <dd>{p.baseline ? `p95 ${fmtSeconds(p.baseline.p95)} over the last ${p.baseline.runs} successful runs` : 'not enough successful runs yet'}</dd>
+            <dd>{p.baseline ? `p95 ${fmtSeconds(p.baseline.p95)} over the last ${p.baseline.runs} successful runs` : 'not enough successful runs yet (detectors.baseline_min_samples)'}</dd>
           </dl>
         </section>
         <section>

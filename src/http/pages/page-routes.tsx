@@ -17,7 +17,7 @@ import type { HtmlEscapedString } from 'hono/utils/html';
 import { expectationsFor, type Config } from '../../config/schema.js';
 import { ValidationError } from '../../domain/errors.js';
 import { RUN_STATES, type RunState } from '../../domain/run.js';
-import { NO_RUNS, quantile, windowSummary } from '../../history/stats.js';
+import { NO_RUNS, windowSummary } from '../../history/stats.js';
 import type { Clock } from '../../runtime/clock.js';
 import type { JobState } from '../../state/job-state.js';
 import type { Store, StoredEvent } from '../../store/store.js';
@@ -43,6 +43,8 @@ export interface PageDeps {
   /** The agent's readiness checks, shown in the header strip (sources add theirs later). */
   readiness: readonly ReadinessCheck[];
   expectedDuration: (jobName: string) => number | undefined;
+  /** The detectors' learned baselines: the page shows the one the agent uses, not one of its own. */
+  baseline?: (jobName: string) => { p95: number; samples: number } | undefined;
   /** The Pushgateway API when enabled (late-bound: the agent creates it after the routes). */
   pushgateway?: () => PushgatewayApi | undefined;
   /** Deletes a job with its runs and events (ingest's `forget`), for the job page's delete button. */
@@ -54,7 +56,6 @@ export interface PageDeps {
 const DAY_MS = 86_400_000;
 const RUNS_PER_PAGE = 50;
 const CHART_RUNS = 60;
-const BASELINE_RUNS = 100;
 
 type Page = HtmlEscapedString | Promise<HtmlEscapedString>;
 const doc = (body: Page) => html`<!DOCTYPE html>${body}`;
@@ -189,14 +190,14 @@ export function createPageRoutes(deps: PageDeps): Hono {
     if (!job) return notFound(c, `No job named ${JSON.stringify(name)}.`);
     const now = clock.now();
     const states = statesOf(c);
-    const [page, recent, durations, week] = await Promise.all([
+    const [page, recent, week] = await Promise.all([
       store.listRuns({ job_name: name, states, limit: RUNS_PER_PAGE, cursor: c.req.query('cursor') }),
       store.listRuns({ job_name: name, limit: CHART_RUNS }),
-      store.recentSuccesses(name, BASELINE_RUNS),
       windowSummary(store, { job_name: name, since: now - 7 * DAY_MS, until: now + 1 }),
     ]);
-    const sorted = durations.map((d) => d.duration_seconds).sort((a, b) => a - b);
-    const p95 = quantile(sorted, 0.95);
+    // The baseline the detectors use (baseline_runs, baseline_min_samples): the page computed
+    // its own over 100 runs from one run on, and showed a baseline the agent was not using.
+    const learned = deps.baseline?.(name);
     const chart: ChartRun[] = [];
     for (const r of [...recent.runs].reverse()) {
       if (r.started_at === undefined) continue;
@@ -215,7 +216,7 @@ export function createPageRoutes(deps: PageDeps): Hono {
         job={job}
         latest={state.latestRun(job)}
         expectations={expectationsFor(deps.config, name)}
-        baseline={p95 === null ? undefined : { p95, runs: sorted.length }}
+        baseline={learned === undefined ? undefined : { p95: learned.p95, runs: learned.samples }}
         expected={deps.expectedDuration(name)}
         chart={chart}
         week={week.jobs.get(name) ?? NO_RUNS}
