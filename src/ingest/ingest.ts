@@ -531,7 +531,8 @@ export function createIngest(deps: {
     lastCommitFailed = true;
     observer?.storeError();
     logger.error('store commit failed; batch rejected', { err, requests: batch.length });
-    const e = new StoreUnavailableError(`store unavailable: ${(err as Error)?.message ?? String(err)}`);
+    // The Redis store already says "store unavailable: …" for a lost connection.
+    const e = err instanceof StoreUnavailableError ? err : new StoreUnavailableError(`store unavailable: ${(err as Error)?.message ?? String(err)}`);
     for (const r of batch) r.reject(e);
   }
 

@@ -37,6 +37,7 @@ import { COMMIT_SCRIPT, DELETE_RUN_SCRIPT, JOB_ENDED_FILL_SCRIPT } from './commi
 import { createRedisGroups } from './redis-groups.js';
 import { followStream } from './follow-stream.js';
 import { decodeCursor, encodeCursor } from '../run-cursor.js';
+import { mapUnavailable } from './unavailable.js';
 
 export interface RedisStoreOptions {
   url: string;
@@ -98,7 +99,8 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
   let follower: Redis | undefined;
   /** Change-stream position read before loadState's snapshots: following starts there. */
   let followFrom = '$';
-  const groups = createRedisGroups({ redis, prefix: p, maxLen, onFollowError: opts.onFollowError });
+  // Not `write`: its one caller (the Pushgateway API) answers every failure with 503 already.
+  const groups = mapUnavailable(createRedisGroups({ redis, prefix: p, maxLen, onFollowError: opts.onFollowError }), ['write']);
 
   const parseSnap = <T extends object>(v: string | null | undefined, d: string | null | undefined): T | undefined => {
     if (d === null || d === undefined) return undefined;
@@ -186,7 +188,7 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
       if (!closed) opts.onIndexFillError?.(err);
     });
 
-  return {
+  const store: Store = {
     kind: 'redis',
     groups,
 
@@ -482,4 +484,7 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
       }
     },
   };
+  // A read failing on a lost connection must reach the routes as StoreUnavailableError (503),
+  // like a failed commit does, not as the raw ioredis error (500).
+  return mapUnavailable(store);
 }
