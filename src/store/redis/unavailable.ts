@@ -1,7 +1,7 @@
 /**
- * Which ioredis failures mean "Redis cannot answer now" (the routes' 503). One place, so no
- * store method passes a raw ioredis error up to the HTTP layer, where anything unmapped is a
- * 500 "internal error".
+ * Which ioredis failures mean "Redis cannot answer now" (the routes' 503), and which leave
+ * a write's outcome unknown. One place for both, so no store method passes a raw ioredis
+ * error up to the HTTP layer, where anything unmapped is a 500 "internal error".
  */
 import { StoreUnavailableError } from '../../domain/errors.js';
 
@@ -33,6 +33,17 @@ export function isUnavailable(err: unknown): boolean {
   const code = (err as { code?: unknown }).code;
   if (typeof code === 'string' && NETWORK_CODES.has(code)) return true;
   return CONNECTION_MESSAGES.some((m) => err.message.startsWith(m));
+}
+
+/**
+ * True when a write that failed this way may still have been carried out: the command was
+ * (or may have been) sent, and the answer never came (a timeout, a connection dropped while
+ * waiting). A reply error means Redis ran nothing; a command refused while disconnected was
+ * never sent.
+ */
+export function outcomeUnknown(err: unknown): boolean {
+  if (!(err instanceof Error) || isReplyError(err)) return false;
+  return isUnavailable(err) && !err.message.startsWith("Stream isn't writeable");
 }
 
 /** The error a store method throws: StoreUnavailableError for an unavailable Redis (cause kept), else `err` as it was. */
