@@ -101,6 +101,11 @@ describe.skipIf(!has)('Redis losing acknowledged writes', () => {
       const res = await x.push({ job_name: 'jb', event: 'heartbeat', run_id: 'rb1' });
       expect(res.status, JSON.stringify(res.body)).toBe(200);
       expect(res.body.results[0].result).toBe('applied');
+      // One at a time, each after every replica followed the last: the store reuses the lost
+      // revision numbers, so a replica still holding the lost snapshot at the revision just
+      // written again would commit on top of it (a known gap: revisions are not fenced across a loss).
+      const v = Number(await admin.hget(`${prefix}run:rb1`, 'v'));
+      await until(converged('rb1', v));
     }
     expect((await a.agent.store.getRun('rb1'))?.state).toBe('running');
     // The lost progress stays lost: the store's picture is the truth from here on.
