@@ -34,7 +34,7 @@ import type { Clock } from '../runtime/clock.js';
 import { uuidv7 } from '../runtime/ids.js';
 import type { Logger } from '../runtime/logger.js';
 import type { JobState } from '../state/job-state.js';
-import { isStale, StoreConflictError, StoreJobLimitError, type CommitBatch, type Fence, type Store } from '../store/store.js';
+import { isStale, revisionOf, StoreConflictError, StoreJobLimitError, type CommitBatch, type Fence, type Store } from '../store/store.js';
 
 /** Reductions of one batch against a shared store before the batch is rejected. */
 const MAX_CONFLICT_RETRIES = 30;
@@ -157,6 +157,17 @@ export function createIngest(deps: {
   let draining: Promise<void> | undefined;
   let drained: (() => void) | undefined;
 
+  /**
+   * Runs and jobs memory holds that the shared store no longer has (it lost acknowledged
+   * writes, or the job was deleted on another replica): reduced as absent, so the retry
+   * creates them afresh, and replaced by whatever the store next hands over for them, even
+   * though memory's revision is higher.
+   */
+  const lostRuns = new Set<string>();
+  const lostJobs = new Set<string>();
+  const memRun = (id: string): Run | undefined => (lostRuns.size > 0 && lostRuns.has(id) ? undefined : state.getRun(id));
+  const memJob = (name: string): Job | undefined => (lostJobs.size > 0 && lostJobs.has(name) ? undefined : state.getJob(name));
+
   /** Set while a job is being deleted: no batch is reduced or committed meanwhile. */
   let exclusive: Promise<void> | undefined;
 
@@ -256,7 +267,7 @@ export function createIngest(deps: {
     const clientIds: string[] = [];
     for (const req of batch)
       for (const d of req.drafts) {
-        if (d.run_id !== undefined && !state.getRun(d.run_id) && !overlayRun(d.run_id)) missing.add(d.run_id);
+        if (d.run_id !== undefined && !memRun(d.run_id) && !overlayRun(d.run_id)) missing.add(d.run_id);
         if (d.event_id !== undefined) clientIds.push(d.event_id);
       }
     let fromStore: Map<string, Run>;
@@ -269,8 +280,8 @@ export function createIngest(deps: {
       return failBatch(batch, err);
     }
 
-    const runOf = (id: string): Run | undefined => runs.get(id) ?? overlayRun(id) ?? state.getRun(id) ?? fromStore.get(id);
-    const jobOf = (name: string): Job | undefined => jobs.get(name) ?? overlayJob(name) ?? state.getJob(name);
+    const runOf = (id: string): Run | undefined => runs.get(id) ?? overlayRun(id) ?? memRun(id) ?? fromStore.get(id);
+    const jobOf = (name: string): Job | undefined => jobs.get(name) ?? overlayJob(name) ?? memJob(name);
     let pendingNewJobs = 0;
     for (const o of overlays) if (o.epoch === epoch) pendingNewJobs += o.newJobs;
     const activeRunOf = (name: string): Run | undefined => {
@@ -421,7 +432,7 @@ export function createIngest(deps: {
         }
         if (err instanceof StoreConflictError && attempt < MAX_CONFLICT_RETRIES) {
           logger.debug('commit conflict; reducing the batch again on fresh snapshots', { keys: err.keys.slice(0, 5), attempt });
-          publishNewer(err.fresh.jobs, err.fresh.runs);
+          adoptFresh(runs, jobs, err.fresh);
           // Jittered, growing backoff so two replicas hammering one run stop colliding in lockstep.
           await new Promise((r) => setTimeout(r, Math.random() * Math.min(50, 2 ** attempt)));
           return retry(batch, attempt + 1);
@@ -446,12 +457,58 @@ export function createIngest(deps: {
     });
   }
 
-  /** Publishes snapshots unless memory already holds a newer revision (another replica's, via follow). */
+  /**
+   * Publishes snapshots unless memory already holds a newer revision (another replica's, via
+   * follow). A lost run or job takes whatever comes: memory's revision means nothing for it.
+   */
   function publishNewer(js: Job[], rs: Run[]): void {
     state.publish(
-      js.filter((j) => !isStale(j, state.getJob(j.job_name))),
-      rs.filter((r) => !isStale(r, state.getRun(r.run_id))),
+      js.filter((j) => (lostJobs.size > 0 && lostJobs.delete(j.job_name)) || !isStale(j, state.getJob(j.job_name))),
+      rs.filter((r) => (lostRuns.size > 0 && lostRuns.delete(r.run_id)) || !isStale(r, state.getRun(r.run_id))),
     );
+  }
+
+  /**
+   * After a conflict, what the store holds is the truth. Another replica's commit leaves the
+   * store newer than the revision the batch was reduced from (the usual race: publishNewer).
+   * Older than that, or gone while the batch had read it, means Redis lost acknowledged
+   * writes (a restart without persistence, a failover that dropped the last writes); keeping
+   * memory's revision would have every retry refused by the commit script for good.
+   */
+  function adoptFresh(runs: Map<string, Run>, jobs: Map<string, Job>, fresh: { jobs: Job[]; runs: Run[] }): void {
+    const freshRuns = new Map(fresh.runs.map((r) => [r.run_id, r]));
+    const freshJobs = new Map(fresh.jobs.map((j) => [j.job_name, j]));
+    const behindRuns: Run[] = [];
+    const behindJobs: Job[] = [];
+    const lost: string[] = [];
+    runs.forEach((r, id) => {
+      const f = freshRuns.get(id);
+      if (f ? revisionOf(f) >= revisionOf(r) : revisionOf(r) === 0) return;
+      lost.push(`run:${id}@${revisionOf(r)}→${f ? revisionOf(f) : 'absent'}`);
+      lostRuns.delete(id);
+      if (f) {
+        behindRuns.push(f);
+        freshRuns.delete(id);
+      } else lostRuns.add(id);
+    });
+    jobs.forEach((j, name) => {
+      const f = freshJobs.get(name);
+      if (f ? revisionOf(f) >= revisionOf(j) : revisionOf(j) === 0) return;
+      lost.push(`job:${name}@${revisionOf(j)}→${f ? revisionOf(f) : 'absent'}`);
+      lostJobs.delete(name);
+      if (f) {
+        behindJobs.push(f);
+        freshJobs.delete(name);
+      } else lostJobs.add(name);
+    });
+    if (lost.length > 0) {
+      logger.warn('the store holds older runs or jobs than this replica read from it: acknowledged writes were lost (Redis restarted without persistence, or a failover); continuing from what it holds', {
+        count: lost.length,
+        keys: lost.slice(0, 10),
+      });
+      state.publish(behindJobs, behindRuns);
+    }
+    publishNewer([...freshJobs.values()], [...freshRuns.values()]);
   }
 
   /** Runs whose state the batch changed, with the state before: one log line each once committed. */
@@ -480,7 +537,8 @@ export function createIngest(deps: {
     lastCommitFailed = true;
     observer?.storeError();
     logger.error('store commit failed; batch rejected', { err, requests: batch.length });
-    const e = new StoreUnavailableError(`store unavailable: ${(err as Error)?.message ?? String(err)}`);
+    // The Redis store already says "store unavailable: …" for a lost connection.
+    const e = err instanceof StoreUnavailableError ? err : new StoreUnavailableError(`store unavailable: ${(err as Error)?.message ?? String(err)}`);
     for (const r of batch) r.reject(e);
   }
 

@@ -36,7 +36,8 @@
  *   job:<job_name>           hash { v, d } (job snapshot JSON); jobs: set of names
  *   lease:<name>:fence       the newest fencing token granted for a lease (lease.ts)
  *   changes                  stream: one entry per commit { origin, runs, jobs } that
- *                            every replica tails to converge
+ *                            every replica tails to converge; a commit's origin is
+ *                            `<replica>:<n>` (redis-store.ts: commits in doubt)
  */
 export const COMMIT_SCRIPT = `
 local p = ARGV[1]

@@ -37,6 +37,7 @@ import { COMMIT_SCRIPT, DELETE_RUN_SCRIPT, JOB_ENDED_FILL_SCRIPT } from './commi
 import { createRedisGroups } from './redis-groups.js';
 import { followStream } from './follow-stream.js';
 import { decodeCursor, encodeCursor } from '../run-cursor.js';
+import { mapUnavailable, outcomeUnknown } from './unavailable.js';
 
 export interface RedisStoreOptions {
   url: string;
@@ -50,6 +51,8 @@ export interface RedisStoreOptions {
   /** Told once the per-job index of ended runs was filled for data written before it (a pass at start, in the background). */
   onIndexFilled?: (info: { jobs: number; runs: number; ms: number }) => void;
   onIndexFillError?: (err: unknown) => void;
+  /** How long a command may wait for Redis' answer before it fails (ms, default 5000). */
+  command_timeout_ms?: number;
 }
 
 type Commands = Redis & {
@@ -60,6 +63,7 @@ type Commands = Redis & {
 
 
 const CHUNK = 500;
+const IN_DOUBT_MAX = 10_000;
 
 /** The event as the log keeps it. Copied with Object.assign: a spread with added properties is slow on Node 20. */
 function storedEvent(event: JobEvent, applied: boolean, reason: string | undefined): Omit<StoredEvent, 'seq'> {
@@ -69,13 +73,13 @@ function storedEvent(event: JobEvent, applied: boolean, reason: string | undefin
   return e;
 }
 
-export function redisOptions(o: Pick<RedisStoreOptions, 'password' | 'tls'>): RedisOptions {
+export function redisOptions(o: Pick<RedisStoreOptions, 'password' | 'tls' | 'command_timeout_ms'>): RedisOptions {
   return {
     lazyConnect: true,
     // Fail fast while disconnected: a push must get 503 now, not wait for a reconnect.
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
-    commandTimeout: 5000,
+    commandTimeout: o.command_timeout_ms ?? 5000,
     retryStrategy: (times) => Math.min(100 * times, 1000),
     ...(o.password !== undefined ? { password: o.password } : {}),
     ...(o.tls ? { tls: {} } : {}),
@@ -98,7 +102,16 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
   let follower: Redis | undefined;
   /** Change-stream position read before loadState's snapshots: following starts there. */
   let followFrom = '$';
-  const groups = createRedisGroups({ redis, prefix: p, maxLen, onFollowError: opts.onFollowError });
+  // Not `write`: its one caller (the Pushgateway API) answers every failure with 503 already.
+  const groups = mapUnavailable(createRedisGroups({ redis, prefix: p, maxLen, onFollowError: opts.onFollowError }), ['write']);
+  /**
+   * Commits are tagged `<origin>:<n>` on the change stream. The follower skips this replica's
+   * own entries (it published those snapshots when the commit was answered), except for the
+   * commits named here: they failed with their outcome unknown (a timeout, a connection lost
+   * while waiting), nothing was published, and Redis may still have run them.
+   */
+  let commits = 0;
+  const inDoubt = new Set<string>();
 
   const parseSnap = <T extends object>(v: string | null | undefined, d: string | null | undefined): T | undefined => {
     if (d === null || d === undefined) return undefined;
@@ -186,7 +199,7 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
       if (!closed) opts.onIndexFillError?.(err);
     });
 
-  return {
+  const store: Store = {
     kind: 'redis',
     groups,
 
@@ -212,8 +225,9 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
     getRuns: readRuns,
 
     async commit(batch: CommitBatch) {
+      const cid = `${origin}:${++commits}`;
       const payload = {
-        origin,
+        origin: cid,
         events: batch.events.map(({ event, applied, reason }) => ({
           id: event.event_id,
           run: event.run_id,
@@ -236,7 +250,18 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
         ...(batch.fence ? { fence: batch.fence } : {}),
         ...(batch.maxJobs !== undefined ? { max_jobs: batch.maxJobs } : {}),
       };
-      const res = await redis.jpCommit(p, JSON.stringify(payload), maxLen);
+      let res: string[];
+      try {
+        res = await redis.jpCommit(p, JSON.stringify(payload), maxLen);
+      } catch (err) {
+        if (outcomeUnknown(err)) {
+          // Bounded: a commit Redis never ran leaves its id here for good. Dropping the oldest
+          // only risks missing a commit that stayed unanswered across this many others.
+          if (inDoubt.size >= IN_DOUBT_MAX) inDoubt.delete(inDoubt.values().next().value as string);
+          inDoubt.add(cid);
+        }
+        throw err;
+      }
       if (res[0] === 'fenced') throw new FencedWriteError(batch.fence?.lease ?? '', batch.fence?.token, Number(res[1]));
       if (res[0] === 'too_many_jobs') throw new StoreJobLimitError(Number(res[1]));
       if (res[0] === 'conflict') {
@@ -456,8 +481,13 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
           const runIds = new Set<string>();
           const jobNames = new Set<string>();
           const removed = new Set<string>();
+          const settled: string[] = [];
           for (const e of entries) {
-            if (e.origin === origin) continue;
+            // A commit's origin is `<origin>:<n>`, a deletion's the bare origin.
+            if (e.origin !== undefined && e.origin.startsWith(origin)) {
+              if (inDoubt.size === 0 || !inDoubt.has(e.origin)) continue;
+              settled.push(e.origin);
+            }
             for (const r of JSON.parse(e.runs ?? '[]') as string[]) runIds.add(r);
             for (const j of JSON.parse(e.jobs ?? '[]') as string[]) jobNames.add(j);
             for (const j of JSON.parse(e.removed ?? '[]') as string[]) removed.add(j);
@@ -465,6 +495,8 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
           if (runIds.size === 0 && jobNames.size === 0 && removed.size === 0) return;
           // Snapshots read after the removal: a job deleted and pushed again comes back anew.
           const [runs, jobs] = await Promise.all([readRuns([...runIds]), readJobs([...jobNames])]);
+          // Only now: a failed read has the same entries delivered again.
+          for (const c of settled) inDoubt.delete(c);
           onChange({ jobs: [...jobs.values()], runs: [...runs.values()], ...(removed.size > 0 ? { removed: [...removed] } : {}) });
         },
       });
@@ -482,4 +514,7 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
       }
     },
   };
+  // A read failing on a lost connection must reach the routes as StoreUnavailableError (503),
+  // like a failed commit does, not as the raw ioredis error (500).
+  return mapUnavailable(store);
 }
