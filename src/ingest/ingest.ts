@@ -556,7 +556,15 @@ export function createIngest(deps: {
       // its promise never rejects: waiting for the set to empty is waiting for both.
       while (inflight.size > 0) await Promise.race(inflight);
       if (!state.getJob(jobName)) throw new NotFoundError(`unknown job ${JSON.stringify(jobName)}`);
-      const gone = await store.forgetJob(jobName);
+      let gone: { runs: number; events: number };
+      try {
+        gone = await store.forgetJob(jobName);
+      } catch (err) {
+        // Deleted meanwhile by another replica: gone from the store, so from memory too (its
+        // `removed` would reach this replica through the change feed a moment later anyway).
+        if (err instanceof NotFoundError) state.remove(jobName);
+        throw err;
+      }
       state.remove(jobName);
       logger.info('job deleted', { job_name: jobName, runs: gone.runs, events: gone.events });
       return gone;

@@ -19,7 +19,7 @@ import { Redis, type RedisOptions } from 'ioredis';
 import type { Job } from '../../domain/job.js';
 import type { JobEvent } from '../../domain/job-event.js';
 import { runDurationSeconds, type Run } from '../../domain/run.js';
-import { FencedWriteError } from '../../domain/errors.js';
+import { FencedWriteError, NotFoundError } from '../../domain/errors.js';
 import {
   revisionOf,
   setRevision,
@@ -458,7 +458,11 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
       tx.del(`${p}job:${name}`, `${p}job-runs:${name}`, `${p}job-ended:${name}`, `${p}succeeded:${name}`);
       tx.srem(`${p}jobs`, name);
       tx.xadd(`${p}changes`, 'MAXLEN', '~', maxLen, '*', 'origin', origin, 'runs', '[]', 'jobs', '[]', 'removed', JSON.stringify([name]));
-      for (const [err] of (await tx.exec()) ?? []) if (err) throw err;
+      const done = (await tx.exec()) ?? [];
+      for (const [err] of done) if (err) throw err;
+      // Another replica removed it first (each runs retention.jobs on the same schedule): its
+      // deletion, not this one's — counted there once, not by every replica that raced it.
+      if (done[1]?.[1] === 0) throw new NotFoundError(`job ${JSON.stringify(name)} was deleted meanwhile (by another replica)`);
       return { runs: ids.length, events };
     },
 
