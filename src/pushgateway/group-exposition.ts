@@ -39,13 +39,33 @@ interface Row {
   metric: PushedMetric;
 }
 
+/**
+ * Go compares strings byte by byte (UTF-8), which is code point order; JavaScript's `<`
+ * compares UTF-16 code units, which puts U+E000–U+FFFF after characters beyond U+FFFF.
+ */
+export function compareCodePoints(x: string, y: string): number {
+  const n = Math.min(x.length, y.length);
+  for (let i = 0; i < n; i++) {
+    let a = x.charCodeAt(i);
+    let b = y.charCodeAt(i);
+    if (a === b) continue;
+    // Surrogates (code points above U+FFFF) move above U+E000–U+FFFF, keeping both orders.
+    if (a >= 0xd800 && b >= 0xd800) {
+      a = a >= 0xe000 ? a - 0x800 : a + 0x2000;
+      b = b >= 0xe000 ? b - 0x800 : b + 0x2000;
+    }
+    return a < b ? -1 : 1;
+  }
+  return x.length - y.length;
+}
+
 /** client_golang's metricSorter: label count first, then values in sorted label-name order. */
 const compareRows = (a: Row, b: Row): number => {
   if (a.sort.length !== b.sort.length) return a.sort.length - b.sort.length;
   for (let i = 0; i < a.sort.length; i++) {
     const x = a.sort[i] as string;
     const y = b.sort[i] as string;
-    if (x !== y) return x < y ? -1 : 1;
+    if (x !== y) return compareCodePoints(x, y);
   }
   return 0;
 };

@@ -94,10 +94,12 @@ export function parseProtobufDelimited(bytes: Uint8Array): MetricFamily[] {
       for (const l of m.label ?? []) {
         const ln = l.name ?? '';
         if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(ln)) throw new CheckRefusal(`invalid label name ${JSON.stringify(ln)} for metric "${name}"`);
-        if (ln in labels) throw new CheckRefusal(`duplicate label name "${ln}" for metric "${name}"`);
+        if (Object.hasOwn(labels, ln)) throw new CheckRefusal(`duplicate label name "${ln}" for metric "${name}"`);
         const value = utf8Text(l.value ?? EMPTY);
         if (value === undefined) throw new CheckRefusal(`label "${ln}" of metric "${name}" has a value that is not valid UTF-8`);
-        labels[ln] = value;
+        // As in parse-text.ts: "__proto__" as an own property, for the check to refuse.
+        if (ln === '__proto__') Object.defineProperty(labels, ln, { value, enumerable: true, writable: true, configurable: true });
+        else labels[ln] = value;
       }
       // client_golang's checkMetricConsistency: the metric must carry its family's kind of
       // value; a COUNTER family whose metric holds a gauge value is refused, not read as 0.

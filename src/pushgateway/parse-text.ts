@@ -80,6 +80,19 @@ export function goUint64(v: number): number {
   return t < 0 ? TWO_64 + t : t === 0 ? 0 : t;
 }
 
+/**
+ * Go's strings.ToUpper: one character to one character. JavaScript's toUpperCase also applies
+ * Unicode's one-to-many mappings, so "hiﬆogram" (U+FB06) became "HISTOGRAM" and was taken.
+ */
+function goUpper(s: string): string {
+  let out = '';
+  for (const ch of s) {
+    const u = ch.toUpperCase();
+    out += u.length === ch.length ? u : ch;
+  }
+  return out;
+}
+
 /** Go's strconv.ParseInt(s, 10, 64) accepts it. */
 function isInt64(s: string): boolean {
   if (!/^[+-]?\d+$/.test(s)) return false;
@@ -182,7 +195,10 @@ export function parseText(input: string): MetricFamily[] {
     if (nl < 0) eof();
     const raw = input.slice(pos, nl);
     pos = nl;
-    if (!escapes || !raw.includes('\\')) return raw;
+    if (!raw.includes('\\')) return raw;
+    // Without escapes Go's readTokenUntilNewline still swallows every backslash (it sets its
+    // `escaped` flag and writes nothing): `# TYPE x gau\ge` is a gauge there.
+    if (!escapes) return raw.replace(/\\/g, '');
     let out = '';
     for (let i = 0; i < raw.length; i++) {
       const ch = raw[i] as string;
@@ -255,7 +271,7 @@ export function parseText(input: string): MetricFamily[] {
     } else {
       if (b.typed) fail(`second TYPE line for metric name ${JSON.stringify(b.family.name)}, or TYPE reported after samples`);
       const word = readRest(false);
-      const t = TYPES[word.toUpperCase()];
+      const t = TYPES[goUpper(word)];
       if (!t) fail(`unknown metric type ${JSON.stringify(word)}`);
       b.family.type = t as FamilyType;
       b.typed = true;
@@ -322,7 +338,13 @@ export function parseText(input: string): MetricFamily[] {
         }
         v += input.slice(from, p);
         pos = p + 1; // past the closing quote
-        if (real) labels[lname] = v;
+        // A plain assignment of "__proto__" would set the object's prototype and drop the
+        // label; defined as an own property it reaches the consistency check, which refuses
+        // the reserved `__` prefix as the Pushgateway does.
+        if (real) {
+          if (lname === '__proto__') Object.defineProperty(labels, lname, { value: v, enumerable: true, writable: true, configurable: true });
+          else labels[lname] = v;
+        }
         else {
           const parsed = parseFloatStrict(v);
           if (parsed === undefined) fail(`expected float as value for '${boundLabel}' label, got ${JSON.stringify(v)}`);

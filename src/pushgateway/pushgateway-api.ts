@@ -35,24 +35,83 @@ import { CheckRefusal, ExpositionParseError, expositionText, parseText } from '.
 import { parseGroupingPath } from './grouping-path.js';
 
 /**
- * The Pushgateway reads a body as delimited protobuf only when its Content-Type parses
- * (mime.ParseMediaType) to application/vnd.google.protobuf with
- * proto=io.prometheus.client.MetricFamily and encoding=delimited, values quoted or not;
- * everything else goes to the text parser.
+ * The Pushgateway reads a body as delimited protobuf only when its Content-Type parses with
+ * Go's mime.ParseMediaType to application/vnd.google.protobuf with
+ * proto=io.prometheus.client.MetricFamily and encoding=delimited (values quoted or not);
+ * everything else, a header ParseMediaType refuses included (a parameter without `=`, one
+ * given twice, a blank inside an unquoted value), goes to the text parser.
  */
 export function isDelimitedProtobuf(contentType: string | undefined): boolean {
   if (!contentType) return false;
-  const [type, ...rest] = contentType.split(';');
-  if ((type as string).trim().toLowerCase() !== 'application/vnd.google.protobuf') return false;
+  const parsed = parseMediaType(contentType);
+  return (
+    parsed !== undefined &&
+    parsed.type === 'application/vnd.google.protobuf' &&
+    parsed.params.get('encoding') === 'delimited' &&
+    parsed.params.get('proto') === 'io.prometheus.client.MetricFamily'
+  );
+}
+
+/** RFC 2045 token characters (Go's mime isTokenChar): printable ASCII but tspecials. */
+const isTokenChar = (c: number): boolean => c > 0x20 && c < 0x7f && !'()<>@,;:\\"/[]?='.includes(String.fromCharCode(c));
+const isSpace = (c: number): boolean => c === 0x20 || (c >= 0x09 && c <= 0x0d);
+
+/** Go's mime.ParseMediaType (as the Pushgateway 1.5.1 was built: a parameter given twice is an error). */
+export function parseMediaType(v: string): { type: string; params: Map<string, string> } | undefined {
+  let i = 0;
+  const n = v.length;
+  const skipSpace = (): void => {
+    while (i < n && isSpace(v.charCodeAt(i))) i++;
+  };
+  const token = (): string => {
+    const from = i;
+    while (i < n && isTokenChar(v.charCodeAt(i))) i++;
+    return v.slice(from, i);
+  };
+  const semi = v.indexOf(';');
+  const base = (semi < 0 ? v : v.slice(0, semi)).trim().toLowerCase();
+  const slash = base.indexOf('/');
+  const tokenOnly = (t: string): boolean => t.length > 0 && [...t].every((ch) => isTokenChar(ch.charCodeAt(0)));
+  if (slash < 0 ? !tokenOnly(base) : !tokenOnly(base.slice(0, slash)) || !tokenOnly(base.slice(slash + 1))) return undefined;
   const params = new Map<string, string>();
-  for (const p of rest) {
-    const eq = p.indexOf('=');
-    if (eq < 0) continue;
-    let v = p.slice(eq + 1).trim();
-    if (v.length >= 2 && v.startsWith('"') && v.endsWith('"')) v = v.slice(1, -1).replace(/\\(.)/g, '$1');
-    params.set(p.slice(0, eq).trim().toLowerCase(), v);
+  i = semi < 0 ? n : semi;
+  for (;;) {
+    skipSpace();
+    if (i >= n) break;
+    if (v[i] !== ';') return undefined;
+    i++;
+    skipSpace();
+    if (i >= n) break; // a trailing semicolon
+    const name = token().toLowerCase();
+    if (name === '') return undefined;
+    skipSpace();
+    if (v[i] !== '=') return undefined;
+    i++;
+    skipSpace();
+    let value = '';
+    if (v[i] === '"') {
+      i++;
+      let closed = false;
+      while (i < n) {
+        const ch = v[i] as string;
+        if (ch === '"') {
+          closed = true;
+          i++;
+          break;
+        }
+        if (ch === '\\' && i + 1 < n) i++;
+        value += v[i];
+        i++;
+      }
+      if (!closed) return undefined;
+    } else {
+      value = token();
+      if (value === '') return undefined;
+    }
+    if (params.has(name)) return undefined;
+    params.set(name, value);
   }
-  return params.get('encoding') === 'delimited' && params.get('proto') === 'io.prometheus.client.MetricFamily';
+  return { type: base, params };
 }
 
 export interface PushgatewayObserver {

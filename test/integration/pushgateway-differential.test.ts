@@ -154,6 +154,17 @@ const EDGE_SCRIPT: Step[] = [
   ['PUT', '/metrics/job/ce1', 'ce1 1\n', { 'content-encoding': 'deflate' }],
   ['PUT', '/metrics/job/ce2', gzipSync('ce2 1\n'), { 'content-encoding': 'GZIP' }],
   ['PUT', '/metrics/job/ce3', gzipSync('ce3 1\n'), { 'content-encoding': 'x-gzip' }],
+  // Found by differential fuzzing: backslashes in a TYPE word, a one-to-many uppercase, the
+  // order of non-ASCII label values, a label named __proto__, media types Go cannot parse.
+  ['PUT', '/metrics/job/z1', '# TYPE z1 gau\\ge\nz1 1\n# TYPE z1b \\summary\nz1b_count 1\n'],
+  ['PUT', '/metrics/job/z2', '# TYPE z2 hi\uFB06ogram\nz2_bucket{le="1"} 1\n'],
+  ['PUT', '/metrics/job/z2b', '# TYPE z2b hıstogram\nz2b_bucket{le="1"} 1\n'],
+  ['PUT', '/metrics/job/z3', 'z3{a="\uFF01"} 1\nz3{a="\u{1F600}"} 2\nz3{a="a"} 3\n'],
+  ['PUT', '/metrics/job/z4', 'z4{__proto__="x"} 1\n'],
+  ['PUT', '/metrics/job/z5', 'z5 1\n', { 'content-type': 'application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited; encoding=delimited' }],
+  ['PUT', '/metrics/job/z5b', 'z5b 1\n', { 'content-type': 'application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited; foo' }],
+  ['PUT', '/metrics/job/z5c', 'z5c 1\n', { 'content-type': 'application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited; x=a b' }],
+  ['PUT', '/metrics/job/z5d', pb, { 'content-type': 'application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited;' }],
   ['GET', '/metrics/job/r13'],
   ['HEAD', '/metrics/job/r13'],
   ['PATCH', '/metrics/job/r13', 'r13 1\n'],

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { goFloat } from '../../src/pushgateway/group-exposition.js';
+import { compareCodePoints, goFloat } from '../../src/pushgateway/group-exposition.js';
 import { GroupRegistry, InconsistentPushError } from '../../src/pushgateway/group-registry.js';
 import { parseGroupingPath } from '../../src/pushgateway/grouping-path.js';
 import { deriveEvents, jobNameOf } from '../../src/pushgateway/lifecycle-bridge.js';
@@ -285,5 +285,22 @@ describe('storage encoding of a group', () => {
     const bytes = encodeFamilies(families);
     expect(Buffer.from(bytes).equals(Buffer.from(encodeFamiliesGeneric(families)))).toBe(true);
     expect(parseProtobufDelimited(bytes)).toEqual(families);
+  });
+});
+
+describe('label value order as Go sorts it (UTF-8 bytes, i.e. code points)', () => {
+  it.each([
+    ['\uFF01', '\u{1F600}', -1], // U+FF01 before U+1F600 (JavaScript's < says the opposite)
+    ['\u{1F600}', '\uE000', 1],
+    ['a', 'b', -1],
+    ['ab', 'a', 1],
+    ['\u{1F600}', '\u{1F601}', -1],
+    ['\u00e9', '\uFF01', -1],
+  ])('%j vs %j → %i', (x, y, sign) => expect(Math.sign(compareCodePoints(x, y))).toBe(sign));
+
+  it('agrees with sorting the UTF-8 bytes', () => {
+    const words = ['a', 'z', '\u00e9', '\uD7FF', '\uE000', '\uFF01', '\uFFFF', '\u{10000}', '\u{1F600}', 'a\u{1F600}', 'a\uFF01'];
+    const byBytes = [...words].sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y)));
+    expect([...words].sort(compareCodePoints)).toEqual(byBytes);
   });
 });
