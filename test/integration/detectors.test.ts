@@ -222,6 +222,13 @@ describe('detectors over HTTP with a real agent and store', () => {
     const stuck = (await events(a, 'ip')).find((e) => e.event === 'stuck');
     expect(stuck).toMatchObject({ applied: true, timestamp: new Date(T0 + 38_000).toISOString() });
     expect(stuck?.error_message).toContain('child batches');
+    // One batch reports again: the next sweep clears the parent's flag (JobStuck resolves),
+    // without the parent reporting anything itself.
+    clock.advance(5000);
+    await a.push({ job_name: 'idx-batch', run_id: 'ib2', event: 'progress', progress: 90 });
+    await sweep(a);
+    expect((await a.get('/metrics')).text).toContain('job_stuck{job_name="idx"} 0');
+    expect((await a.get('/api/v1/runs/ip')).body.stuck).toBe(false);
   });
 
   it('child batches finished before a restart still count for their parent after it', async () => {

@@ -107,6 +107,20 @@ describe('stuck parent of child batches', () => {
       if (stuckAt !== undefined) expect(out[0]?.precondition).toEqual({ state: 'running', alive_at: T0 });
     }
   });
+
+  it.each<[string, Run[], number | undefined]>([
+    ['a child reports after the verdict: the parent gets a heartbeat at that time', [child('ib1', T0 + 30 * SEC)], T0 + 30 * SEC],
+    ['the newest of several children', [child('ib1', T0 + 25 * SEC), child('ib2', T0 + 31 * SEC)], T0 + 31 * SEC],
+    ['children silent since before the verdict: no heartbeat', [child('ib1', T0 + 5 * SEC)], undefined],
+    ['a finished child is no sign of life', [child('ib1', T0 + 30 * SEC, { state: 'succeeded', ended_at: T0 + 30 * SEC })], undefined],
+  ])('a parent flagged stuck: %s', (_why, children, heartbeatAt) => {
+    // Flagged stuck at T0 + 13 s (its last event, the verdict).
+    const stuck = { ...parent, stuck: true, last_event_at: T0 + 13 * SEC };
+    for (const runs of [[stuck, ...children], [...children, stuck]]) {
+      const out = detect({ runs }, T0 + 40 * SEC, e).filter((d) => d.event === 'heartbeat');
+      expect(out.map((d) => [d.run_id, d.timestamp])).toEqual(heartbeatAt === undefined ? [] : [['ip', heartbeatAt]]);
+    }
+  });
 });
 
 describe('timeouts', () => {

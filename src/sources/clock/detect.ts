@@ -183,6 +183,7 @@ export function detect(view: DetectorView, now: number, expectations: Expectatio
   // until the whole view has been seen (few are due at once; the map holds one entry per parent).
   const childrenAlive = new Map<string, number>();
   const stuckCandidates: { run: Run; exp: JobExpectations; overdue: EventDraft | undefined }[] = [];
+  const stuckParents: Run[] = [];
   for (const run of view.runs) {
     if (run.parent_run_id !== undefined && !isTerminal(run.state)) {
       const t = lastSignOfLife(run);
@@ -207,6 +208,7 @@ export function detect(view: DetectorView, now: number, expectations: Expectatio
       continue;
     }
     const overdue = exp.max_duration_action === 'flag' ? detectMaxDuration(run, now, exp) : undefined;
+    if (run.stuck && run.parent_run_id === undefined) stuckParents.push(run);
     if (detectStuck(run, now, exp)) stuckCandidates.push({ run, exp, overdue });
     else if (overdue) out.push(overdue);
   }
@@ -214,6 +216,15 @@ export function detect(view: DetectorView, now: number, expectations: Expectatio
     const stuck = detectStuck(run, now, exp, childrenAlive.get(run.run_id));
     if (stuck) out.push(stuck);
     if (overdue) out.push(overdue);
+  }
+  // A run flagged stuck whose child batches report again is alive again: a heartbeat at the
+  // child's time clears the flag through the lifecycle, as the run's own would. Without it the
+  // flag (and JobStuck) stayed until the parent itself reported, which a parent that only
+  // waits for its batches never does. The verdict's time is in last_event_at: only a child's
+  // sign of life after it counts.
+  for (const run of stuckParents) {
+    const alive = childrenAlive.get(run.run_id);
+    if (alive !== undefined && alive > run.last_event_at) out.push(draft(run, 'heartbeat', alive, { precondition: { state: run.state } }));
   }
   for (const run of view.finished ?? []) tooShort(run);
   return out;
