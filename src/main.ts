@@ -3,14 +3,15 @@
  * chosen: `jobpulse push` from cron should not load the agent (SQLite, Kafka, Redis).
  */
 import { readFileSync } from 'node:fs';
-import { parseArgs } from './cli/args.js';
+import { parseArgs, type ParsedArgs } from './cli/args.js';
 import { VERSION } from './version.js';
 
 const USAGE = `usage: jobpulse <command> [options]
 
 commands:
   serve [--config FILE]   run the agent (config: YAML file, JOBPULSE_* environment overrides)
-  run --job NAME [--url URL] [--heartbeat 30s] [--strip-progress] [--output-grace 2s] -- CMD ARGS...
+  run --job NAME [--url URL] [--heartbeat 30s] [--strip-progress] [--output-grace 2s]
+      [--timeout DURATION [--kill-after DURATION]] -- CMD ARGS...
                           run CMD and report it: started, heartbeats, progress
                           (lines "JOBPULSE_PROGRESS <0-100>"), succeeded/failed
   push --job NAME --event EVENT [--run-id ID] [--progress N] [--exit-code N] [--message TEXT]
@@ -38,12 +39,42 @@ const endQuietlyOnClosedStdout = (): void => {
   });
 };
 
+/** The flags each command reads: anything else is a typo (`--conifg`) that must not start the agent another way. */
+const SENDER_FLAGS = ['url', 'token', 'spool', 'spool-max-events', 'spool-max-bytes'];
+const FLAGS: Record<string, readonly string[]> = {
+  serve: ['config'],
+  run: ['job', 'heartbeat', 'strip-progress', 'output-grace', 'timeout', 'kill-after', ...SENDER_FLAGS],
+  push: ['job', 'event', 'run-id', 'progress', 'exit-code', 'message', 'flush', ...SENDER_FLAGS],
+  jobs: ['watch', 'json', 'state', 'url', 'token'],
+};
+
+/** A usage error for an unknown flag or a stray argument, or undefined when the command line is sound. */
+function badArgs(command: string, args: ParsedArgs): string | undefined {
+  const known = FLAGS[command] ?? [];
+  for (const f of Object.keys(args.flags))
+    if (!known.includes(f)) return `jobpulse ${command}: unknown option --${f} (options: ${known.map((k) => `--${k}`).join(', ')})`;
+  const stray = args.positional[0];
+  if (stray !== undefined) return `jobpulse ${command}: unexpected argument ${JSON.stringify(stray)}${command === 'run' ? ' (the command goes after --)' : ''}`;
+  return undefined;
+}
+
 export async function main(argv: string[]): Promise<number | undefined> {
   const [command, ...rest] = argv;
   if (command !== 'serve' && command !== 'run') endQuietlyOnClosedStdout();
+  if (command !== undefined && FLAGS[command] && (rest[0] === '--help' || rest[0] === '-h')) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const checked = (args: ParsedArgs): ParsedArgs | undefined => {
+    const why = badArgs(command as string, args);
+    if (why === undefined) return args;
+    process.stderr.write(`${why}\n`);
+    return undefined;
+  };
   switch (command) {
     case 'serve': {
-      const args = parseArgs(rest);
+      const args = checked(parseArgs(rest));
+      if (!args) return 2;
       const { serveCommand } = await import('./cli/serve.js');
       return serveCommand(args.flags, {
         env: process.env,
@@ -53,7 +84,8 @@ export async function main(argv: string[]): Promise<number | undefined> {
       });
     }
     case 'run': {
-      const args = parseArgs(rest, ['strip-progress']);
+      const args = checked(parseArgs(rest, ['strip-progress']));
+      if (!args) return 2;
       const { runCommand } = await import('./cli/run.js');
       const { inTerminalForeground } = await import('./cli/terminal-signals.js');
       return runCommand(args.flags, args.rest, {
@@ -74,12 +106,14 @@ export async function main(argv: string[]): Promise<number | undefined> {
       });
     }
     case 'push': {
-      const args = parseArgs(rest, ['flush']);
+      const args = checked(parseArgs(rest, ['flush']));
+      if (!args) return 2;
       const { pushCommand } = await import('./cli/push.js');
       return pushCommand(args.flags, { env: process.env, stdout: (s) => process.stdout.write(s), stderr: (s) => process.stderr.write(s) });
     }
     case 'jobs': {
-      const args = parseArgs(rest, ['watch', 'json']);
+      const args = checked(parseArgs(rest, ['watch', 'json']));
+      if (!args) return 2;
       const { jobsCommand } = await import('./cli/jobs.js');
       return jobsCommand(args.flags, {
         env: process.env,

@@ -15,9 +15,9 @@ const built = existsSync('dist/main.js');
 if (!built && process.env.CI === 'true') throw new Error('dist/main.js missing: run `npm run build` (npm test does it in pretest)');
 if (!built) console.warn('skipping start-up failure tests: run `npm run build` first');
 
-function serve(env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function serve(env: Record<string, string>, args: string[] = ['serve']): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['bin/jobpulse.js', 'serve'], { env: { ...process.env, JOBPULSE_HOST: '127.0.0.1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['bin/jobpulse.js', ...args], { env: { ...process.env, JOBPULSE_HOST: '127.0.0.1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -31,6 +31,28 @@ function serve(env: Record<string, string>): Promise<{ code: number | null; stdo
     });
   });
 }
+
+describe.skipIf(!built)('a command line with a typo', () => {
+  it.each([
+    [['serve', '--conifg', 'jobpulse.yaml'], /jobpulse serve: unknown option --conifg \(options: --config\)/],
+    [['serve', 'jobpulse.yaml'], /jobpulse serve: unexpected argument "jobpulse.yaml"/],
+    [['push', '--job', 'a', '--event', 'progress', '--progres', '40'], /jobpulse push: unknown option --progres/],
+    [['run', '--job', 'a', '--heartbaet', '1s', '--', 'true'], /jobpulse run: unknown option --heartbaet/],
+    [['run', '--job', 'a', 'true'], /the command goes after --/],
+    [['jobs', '--stat', 'failed'], /jobpulse jobs: unknown option --stat/],
+  ])('%j exits 2 naming it, instead of running with the option ignored', async (args, why) => {
+    // JOBPULSE_PORT 1: an agent that started after all would fail to listen, not linger.
+    const r = await serve({ JOBPULSE_PORT: '1', JOBPULSE_URL: 'http://127.0.0.1:1' }, args);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(why);
+  });
+
+  it('prints the usage for `serve --help` instead of starting the agent', async () => {
+    const r = await serve({ JOBPULSE_PORT: '1' }, ['serve', '--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('usage: jobpulse <command>');
+  });
+});
 
 describe.skipIf(!built)('jobpulse serve that cannot start', () => {
   const dirs: ReturnType<typeof tempDir>[] = [];
