@@ -18,6 +18,12 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY bin ./bin
 COPY package.json jobpulse.example.yaml ./
+# `docker run jobpulse:local` alone starts on the embedded default: the example (every
+# setting at its default) at the path the CMD reads, and the SQLite file in the volume (the
+# default ./data is under /app, which the node user cannot write). Compose mounts its own
+# config over the file; JOBPULSE_DB only matters for the SQLite store.
+COPY jobpulse.example.yaml /etc/jobpulse/jobpulse.yaml
+ENV JOBPULSE_DB=/var/lib/jobpulse/jobpulse.db
 RUN mkdir -p /var/lib/jobpulse && chown node:node /var/lib/jobpulse
 USER node
 VOLUME ["/var/lib/jobpulse"]

@@ -5,7 +5,7 @@
  * as unknown (a typo in a config must not be silently ignored).
  */
 import type { Issue } from '../domain/errors.js';
-import { parseDuration } from '../runtime/duration.js';
+import { formatDuration, parseDuration } from '../runtime/duration.js';
 
 type Raw = Record<string, unknown>;
 const isObj = (v: unknown): v is Raw => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -105,8 +105,14 @@ export class ConfigReader {
     const v = this.lookup(path);
     if (v === undefined || v === null) return def;
     const ms = parseDuration(v);
-    if (ms === undefined || ms < (opts.min ?? 0)) {
+    if (ms === undefined) {
       this.fail(path, 'expected a duration like 30s, 10m, 2h or 7d', v);
+      return def;
+    }
+    // A valid duration under the minimum says which minimum: "expected a duration like 30s" for
+    // "500ms" read as if 500ms were no duration at all.
+    if (ms < (opts.min ?? 0)) {
+      this.fail(path, `expected a duration of at least ${formatDuration(opts.min ?? 0)}`, v);
       return def;
     }
     return ms;

@@ -173,7 +173,11 @@ export function parseConfig(raw: unknown): Config {
   const r = new ConfigReader((raw ?? {}) as Record<string, unknown>);
   const defaults = readExpectations(r, 'jobs.defaults') as JobExpectations;
   const overrides: Record<string, Partial<JobExpectations>> = {};
-  for (const name of r.keys('jobs.overrides')) overrides[name] = readExpectations(r, `jobs.overrides.${name}`, defaults);
+  for (const name of r.keys('jobs.overrides')) {
+    // `x: 5` is no override: "expected a map" (keys() says so) rather than an empty one.
+    r.keys(`jobs.overrides.${name}`);
+    overrides[name] = readExpectations(r, `jobs.overrides.${name}`, defaults);
+  }
 
   const config: Config = {
     http: {

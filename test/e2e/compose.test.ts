@@ -60,6 +60,18 @@ describe('docker-compose.yml', () => {
     expect(config.http.port).toBe(9469);
   });
 
+  it('builds an image that starts on its own (docker run without compose): a config at the path CMD reads, the SQLite file in the volume', () => {
+    const dockerfile = readFileSync('Dockerfile', 'utf8');
+    const cmdConfig = /CMD \["serve", "--config", "([^"]+)"\]/.exec(dockerfile)?.[1];
+    expect(cmdConfig).toBe('/etc/jobpulse/jobpulse.yaml');
+    expect(dockerfile).toContain(`COPY jobpulse.example.yaml ${cmdConfig}`);
+    const db = /ENV JOBPULSE_DB=(\S+)/.exec(dockerfile)?.[1];
+    const volume = /VOLUME \["([^"]+)"\]/.exec(dockerfile)?.[1];
+    expect(db?.startsWith(`${volume}/`)).toBe(true);
+    // The example the image ships is a config the agent accepts as it is.
+    expect(parseConfig(parse(readFileSync('jobpulse.example.yaml', 'utf8'))).store.kind).toBe('sqlite');
+  });
+
   it('provisions Grafana from the repository', () => {
     const m = new Map(mounts(services.grafana as Service));
     expect(m.get('./grafana/provisioning')).toBe('/etc/grafana/provisioning');

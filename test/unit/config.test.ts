@@ -31,6 +31,8 @@ describe('config', () => {
     [{ jobs: { overrides: { x: { schedule: '@minutely' } } } }, 'jobs.overrides.x.schedule', 'of 5 fields'],
     [{ jobs: { overrides: { x: { schedule: '0 25 * * *' } } } }, 'jobs.overrides.x.schedule', 'cron expression'],
     [{ retention: { jobs: '1d' } }, 'retention.jobs', 'at least retention.idle_job_ttl'],
+    [{ jobs: { overrides: { x: 5 } } }, 'jobs.overrides.x', 'expected a map'],
+    [{ detectors: { interval: '50ms' } }, 'detectors.interval', 'expected a duration of at least'],
   ])('names the key and what was expected: %j', (raw, path, message) => {
     expectConfigIssue(raw, path, message);
   });
