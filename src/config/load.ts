@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { ConfigError } from '../domain/errors.js';
+import { editDistance } from './edit-distance.js';
 import { parseConfig, type Config } from './schema.js';
 
 const SHORT_NAMES: Record<string, string> = {
@@ -33,17 +34,6 @@ const setPath = (tree: Record<string, unknown>, path: string, value: unknown): v
 /** Read by the client commands (run, push, jobs) and by `serve` itself: not settings, not errors. */
 const CLIENT_NAMES = ['JOBPULSE_CONFIG', 'JOBPULSE_URL', 'JOBPULSE_TOKEN', 'JOBPULSE_SPOOL', 'JOBPULSE_RETRIES', 'JOBPULSE_BACKOFF_MS', 'JOBPULSE_SPOOL_MAX_EVENTS', 'JOBPULSE_SPOOL_MAX_BYTES'];
 
-/** Edit distance, for "did you mean": short names only. */
-const distance = (a: string, b: string): number => {
-  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++) cur[j] = Math.min((prev[j] as number) + 1, (cur[j - 1] as number) + 1, (prev[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1));
-    prev = cur;
-  }
-  return prev[b.length] as number;
-};
-
 /**
  * Applies the JOBPULSE_* variables to the settings tree. A variable that is neither a setting
  * nor one the client commands read is refused like an unknown key in the file: a typo such as
@@ -57,7 +47,7 @@ export function applyEnv(tree: Record<string, unknown>, env: NodeJS.ProcessEnv):
     if (short) setPath(tree, short, value);
     else if (name.includes('__')) setPath(tree, name.slice('JOBPULSE_'.length).toLowerCase().split('__').join('.'), value);
     else if (!CLIENT_NAMES.includes(name)) {
-      const near = [...Object.keys(SHORT_NAMES), ...CLIENT_NAMES].find((k) => distance(k, name) <= 2);
+      const near = [...Object.keys(SHORT_NAMES), ...CLIENT_NAMES].find((k) => editDistance(k, name) <= 2);
       unknown.push({ path: name, message: `unknown environment variable${near ? ` (did you mean ${near}?)` : ''}; settings are ${Object.keys(SHORT_NAMES).join(', ')}, or any key as JOBPULSE_SECTION__KEY` });
     }
   }

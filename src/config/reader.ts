@@ -6,6 +6,7 @@
  */
 import type { Issue } from '../domain/errors.js';
 import { formatDuration, parseDuration } from '../runtime/duration.js';
+import { editDistance } from './edit-distance.js';
 
 type Raw = Record<string, unknown>;
 const isObj = (v: unknown): v is Raw => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -167,7 +168,14 @@ export class ConfigReader {
         }
         const isPrefix = [...this.seen].some((s) => s.startsWith(`${path}.`));
         if (isPrefix) walk(v, path);
-        else this.issues.push({ path, message: 'unknown key' });
+        else {
+          // The keys read at this level, for a "did you mean" (`http.prot` → `port`).
+          const level = prefix ? `${prefix}.` : '';
+          const siblings = new Set<string>();
+          for (const s of this.seen) if (s.startsWith(level)) siblings.add(s.slice(level.length).split('.')[0] as string);
+          const near = [...siblings].find((s) => editDistance(s, k) <= Math.min(2, Math.max(1, k.length - 2)));
+          this.issues.push({ path, message: `unknown key${near ? ` (did you mean "${near}"?)` : ''}` });
+        }
       }
     };
     walk(this.tree, '');
