@@ -476,31 +476,29 @@ export function createIngest(deps: {
    * memory's revision would have every retry refused by the commit script for good.
    */
   function adoptFresh(runs: Map<string, Run>, jobs: Map<string, Job>, fresh: { jobs: Job[]; runs: Run[] }): void {
+    const lost: string[] = [];
+    /**
+     * The snapshots of `mine` the store holds older (returned: memory must take them), or not
+     * at all (marked in `lostSet`); `freshByKey` keeps only the rest, for publishNewer.
+     */
+    const behind = <T extends Run | Job>(kind: string, mine: Map<string, T>, freshByKey: Map<string, T>, lostSet: Set<string>): T[] => {
+      const out: T[] = [];
+      mine.forEach((m, key) => {
+        const f = freshByKey.get(key);
+        if (f ? revisionOf(f) >= revisionOf(m) : revisionOf(m) === 0) return;
+        lost.push(`${kind}:${key}@${revisionOf(m)}→${f ? revisionOf(f) : 'absent'}`);
+        lostSet.delete(key);
+        if (f) {
+          out.push(f);
+          freshByKey.delete(key);
+        } else lostSet.add(key);
+      });
+      return out;
+    };
     const freshRuns = new Map(fresh.runs.map((r) => [r.run_id, r]));
     const freshJobs = new Map(fresh.jobs.map((j) => [j.job_name, j]));
-    const behindRuns: Run[] = [];
-    const behindJobs: Job[] = [];
-    const lost: string[] = [];
-    runs.forEach((r, id) => {
-      const f = freshRuns.get(id);
-      if (f ? revisionOf(f) >= revisionOf(r) : revisionOf(r) === 0) return;
-      lost.push(`run:${id}@${revisionOf(r)}→${f ? revisionOf(f) : 'absent'}`);
-      lostRuns.delete(id);
-      if (f) {
-        behindRuns.push(f);
-        freshRuns.delete(id);
-      } else lostRuns.add(id);
-    });
-    jobs.forEach((j, name) => {
-      const f = freshJobs.get(name);
-      if (f ? revisionOf(f) >= revisionOf(j) : revisionOf(j) === 0) return;
-      lost.push(`job:${name}@${revisionOf(j)}→${f ? revisionOf(f) : 'absent'}`);
-      lostJobs.delete(name);
-      if (f) {
-        behindJobs.push(f);
-        freshJobs.delete(name);
-      } else lostJobs.add(name);
-    });
+    const behindRuns = behind('run', runs, freshRuns, lostRuns);
+    const behindJobs = behind('job', jobs, freshJobs, lostJobs);
     if (lost.length > 0) {
       logger.warn('the store holds older runs or jobs than this replica read from it: acknowledged writes were lost (Redis restarted without persistence, or a failover); continuing from what it holds', {
         count: lost.length,
