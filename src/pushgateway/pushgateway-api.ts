@@ -42,7 +42,9 @@ import { parseGroupingPath } from './grouping-path.js';
  * given twice, a blank inside an unquoted value), goes to the text parser.
  */
 export function isDelimitedProtobuf(contentType: string | undefined): boolean {
-  if (!contentType) return false;
+  // Every text push passes here: anything that does not even begin with the protobuf type
+  // is text whatever its parameters, without parsing them.
+  if (!contentType || !/^\s*application\/vnd\.google\.protobuf/i.test(contentType)) return false;
   const parsed = parseMediaType(contentType);
   return (
     parsed !== undefined &&
@@ -71,7 +73,11 @@ export function parseMediaType(v: string): { type: string; params: Map<string, s
   const semi = v.indexOf(';');
   const base = (semi < 0 ? v : v.slice(0, semi)).trim().toLowerCase();
   const slash = base.indexOf('/');
-  const tokenOnly = (t: string): boolean => t.length > 0 && [...t].every((ch) => isTokenChar(ch.charCodeAt(0)));
+  const tokenOnly = (t: string): boolean => {
+    if (t.length === 0) return false;
+    for (let k = 0; k < t.length; k++) if (!isTokenChar(t.charCodeAt(k))) return false;
+    return true;
+  };
   if (slash < 0 ? !tokenOnly(base) : !tokenOnly(base.slice(0, slash)) || !tokenOnly(base.slice(slash + 1))) return undefined;
   const params = new Map<string, string>();
   i = semi < 0 ? n : semi;
