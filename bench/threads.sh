@@ -26,7 +26,7 @@ wrk -t2 -c64 -d3s -s "$SCRIPT" "$URL" >/dev/null # warm-up: JIT, every job's or 
 sleep 1
 snap() { for t in /proc/$P/task/*; do echo "$(basename "$t") $(tr ' ' '_' < "$t/comm") $(awk '{print $14+$15}' "$t/stat")"; done | sort; }
 snap > "$D/before"
-OUT=$(wrk -t2 -c64 -d"${SECONDS_RUN:-8}"s --latency -s "$SCRIPT" "$URL")
+OUT=$(wrk -t2 -c${CONNS:-64} -d"${SECONDS_RUN:-8}"s --latency -s "$SCRIPT" "$URL")
 snap > "$D/after"
 REQS=$(echo "$OUT" | awk '/requests in/{print $1}')
 echo "$1 ${2:-} ${3:-}: $(echo "$OUT" | awk '/Requests\/sec/{print $2}') req/s, p99 $(echo "$OUT" | awk '/ 99%/{print $2}'), load $(cut -d' ' -f1 /proc/loadavg)"
