@@ -55,7 +55,28 @@ async function historyWithPartialFlush(): Promise<{ w: StoreWriter; crashed: Sto
 const byName = (jobs: Job[]): Record<string, Job> => Object.fromEntries(jobs.map((j) => [j.job_name, j]));
 
 describe('SQLite write-behind bounds', () => {
-  it('writes the oldest rows before their 4 s once too many run snapshots are held', async () => {
+  it('writes the oldest rows before their 12 s once the log tail behind them is too long', async () => {
+    dir = tempDir();
+    const w = new StoreWriter();
+    const store = createSqliteStore({ path: `${dir.path}/t.db`, durability: 'process', maxTailEvents: 10 });
+    open.push(store);
+    // Heartbeats of 30 jobs, one run each: few run snapshots (the run bound stays quiet), a long log.
+    for (let i = 0; i < 30; i++) await store.commit(w.batch([{ run: `t-${i}`, job: `job-${i}`, event: 'heartbeat', at: T0 + i }]));
+    const reader = new Database(`${dir.path}/t.db`, { readonly: true });
+    try {
+      const rows = (): number => (reader.prepare('SELECT count(*) AS n FROM runs').get() as { n: number }).n;
+      const replayFrom = (): number => Number((reader.prepare(`SELECT value FROM store_meta WHERE key = 'replay_from'`).get() as { value: number }).value);
+      // The age rule alone would write none for 12 s; the tail bound writes the oldest 20.
+      const deadline = Date.now() + 2000;
+      while (rows() < 20 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      expect(rows()).toBeGreaterThanOrEqual(20);
+      expect(30 - replayFrom()).toBeLessThanOrEqual(10);
+    } finally {
+      reader.close();
+    }
+  });
+
+  it('writes the oldest rows before their 12 s once too many run snapshots are held', async () => {
     dir = tempDir();
     const w = new StoreWriter();
     const store = createSqliteStore({ path: `${dir.path}/t.db`, durability: 'process', maxDirtyRuns: 5 });
@@ -67,7 +88,7 @@ describe('SQLite write-behind bounds', () => {
       const rows = (): number => (reader.prepare('SELECT count(*) AS n FROM runs').get() as { n: number }).n;
       // The flush timer ticks every 20 ms and writes whole entries, oldest first, until at
       // most 5 runs wait (it may have written some while the commits went on); the age rule
-      // alone would write none for 4 s.
+      // alone would write none for 12 s.
       const deadline = Date.now() + 2000;
       while (rows() < 15 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
       expect(rows()).toBeGreaterThanOrEqual(15);

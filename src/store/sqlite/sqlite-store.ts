@@ -32,15 +32,21 @@ const FLUSH_EVERY_MS = 20;
 const FLUSH_BUDGET_MS = 4;
 /**
  * Rows are written once their job has been dirty this long, so a busy job's events
- * coalesce into one row write per interval; it also bounds the log tail a crash leaves
- * to reduce at the next start (about this long, plus any backlog). 4 s, not 1: with
- * single-event pushes spread over 10k jobs each job saw ~1.5 events per second, so nearly
- * every event paid for its own run and job JSON (1.6 KB per event in an allocation
- * profile). Alternating 20 s runs of `bench/threads.sh push 10000 1`: 19.3k vs 16.6k
- * pushes/s, p99 7.6 vs 11.1 ms. A restart after kill -9 under batched load took 2.6 s
- * instead of 2.2.
+ * coalesce into one row write per interval, or once the log tail behind them is longer than
+ * MAX_TAIL_EVENTS, whichever comes first (the tail is what a crash leaves to reduce at the
+ * next start: ~6 µs per event on top of ~1 s, measured as the time to ready after kill -9).
+ *
+ * History: 1 s → 4 s (with single-event pushes spread over 10k jobs each job saw ~1.5 events
+ * per second, so nearly every event paid for its own run and job JSON, 1.6 KB per event in an
+ * allocation profile; 19.3k vs 16.6k pushes/s). 4 s → 12 s with the tail bound (2026-12-07):
+ * alternating 20 s runs of `bench/threads.sh push 10000 1` were faster in 5 of 8 pairs, within
+ * this VM's noise, but the writer thread's CPU per push fell in every pair (8.0–8.5 → 6.7–7.6
+ * µs). The tail bound caps what a restart replays whatever the push rate (before, 4 s of it):
+ * under batched pushes at ~80k events/s the tail stays under ~215k events and a restart after
+ * kill -9 is ready in 2.4 s (1.8–2.1 s with the 4 s interval; 4.4 s with a 400k bound).
  */
-const FLUSH_AFTER_MS = 4000;
+const FLUSH_AFTER_MS = 12_000;
+const MAX_TAIL_EVENTS = 200_000;
 /**
  * Above this many run snapshots held, the oldest entries are written whatever their age:
  * entries coalesce per job, but a stream of new runs (a Kafka topic where every message is
@@ -66,6 +72,8 @@ export interface SqliteStoreOptions {
   flushBehind?: boolean;
   /** Run snapshots held behind the log before the oldest are written regardless of age (default MAX_DIRTY_RUNS). */
   maxDirtyRuns?: number;
+  /** Log events behind the oldest row before it is written regardless of age (default MAX_TAIL_EVENTS). */
+  maxTailEvents?: number;
   /** Events (seqs) and finished runs deleted per prune transaction (defaults PRUNE_SLICE, PRUNE_RUNS; tests make them small). */
   pruneSlice?: number;
   pruneRuns?: number;
@@ -263,8 +271,10 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
     flushRows(() => {
       const ripe = performance.now() - FLUSH_AFTER_MS;
       let excess = dirty.runCount - (opts.maxDirtyRuns ?? MAX_DIRTY_RUNS);
+      // Entries go oldest first, so their firstSeq ascends: the bound stops where it should.
+      const tailFloor = lastSeq - (opts.maxTailEvents ?? MAX_TAIL_EVENTS);
       return takeSlice((e) => {
-        if (e.since > ripe && excess <= 0) return false;
+        if (e.since > ripe && e.firstSeq > tailFloor && excess <= 0) return false;
         excess -= e.runs.size;
         return true;
       });
