@@ -11,6 +11,22 @@ describe('config', () => {
     expect(parseConfig(example)).toEqual(parseConfig({}));
   });
 
+  it('the example blocks under a map or list key load once uncommented', () => {
+    // An operator deletes the comment mark of the block right below such a key; a key written
+    // as `{}` or `[]` above its commented entries made that an invalid file.
+    const lines = readFileSync('jobpulse.example.yaml', 'utf8').split('\n');
+    let uncommented = 0;
+    for (let i = 0; i < lines.length; i++) {
+      if (!/^\s*(overrides|job_ttl|clusters):/.test(lines[i] as string)) continue;
+      for (let j = i + 1; j < lines.length && /^\s*#/.test(lines[j] as string); j++, uncommented++) lines[j] = (lines[j] as string).replace('#', '');
+    }
+    expect(uncommented).toBeGreaterThan(10);
+    const c = parseConfig(parse(lines.join('\n')));
+    expect(c.jobs.overrides['nightly-etl']).toMatchObject({ max_duration: 3 * 3_600_000, schedule: '0 2 * * *', timezone: 'Europe/Berlin' });
+    expect(c.pushgateway.job_ttl).toEqual({ 'hourly-report': 2 * 3_600_000 });
+    expect(c.spark.clusters.map((k) => [k.name, k.kind])).toEqual([['prod-yarn', 'yarn']]);
+  });
+
   it('takes JOBPULSE_PORT, JOBPULSE_DB and path overrides from the environment', () => {
     const c = loadConfig({ env: { JOBPULSE_PORT: '8123', JOBPULSE_DB: '/tmp/x.db', JOBPULSE_LIMITS__MAX_JOBS: '7' } });
     expect(c.http.port).toBe(8123);
