@@ -224,7 +224,9 @@ export class StoreJobLimitError extends Error {
  * Shared stores stamp every run and job snapshot they read or write with its revision
  * under this symbol. A symbol, not a field: the reducer's spreads carry it to the next
  * snapshot (so a commit knows which revision it started from), while JSON, the API and
- * the SQLite adapter never see it.
+ * the SQLite adapter never see it. Revisions of one run or job only grow and are never
+ * written twice, even after the store lost acknowledged writes (Redis: clock-based, not a
+ * count); 0 means "not in the store".
  */
 export const REVISION: unique symbol = Symbol('jobpulse.revision');
 type Revisioned = { [REVISION]?: number };

@@ -6,6 +6,12 @@
  * Optimistic concurrency: every run and job snapshot carries a revision (`v`). The writer
  * sends the revision its reduction started from (0 = "must not exist yet"); if another
  * replica committed in between, the script returns the conflicting keys and writes nothing.
+ * A written revision is max(expect + 1, base), base being Redis' clock in microseconds or,
+ * if higher, one past the highest revision the writer has seen (`seen`): revision + 1 alone
+ * repeats numbers after Redis lost acknowledged writes, and a replica still holding a lost
+ * snapshot at a reused number then committed on top of it, overwriting the commit that had
+ * reused it. `seen` keeps revisions apart when Redis' clock steps back (a failover to a host
+ * whose clock is behind). The script answers {'ok', base}: the writer computes the same max.
  * An `event_id` already in the log is a conflict too, so a delivery retried against two
  * replicas at once is applied once.
  *
@@ -42,6 +48,8 @@
 export const COMMIT_SCRIPT = `
 local p = ARGV[1]
 local b = cjson.decode(ARGV[2])
+-- TIME before a write: Redis 7 replicates a script by its effects anyway; older ones must be told.
+if redis.replicate_commands then redis.replicate_commands() end
 if b.fence then
   local cur = tonumber(redis.call('GET', p .. 'lease:' .. b.fence.lease .. ':fence') or '0')
   if cur > b.fence.token then return {'fenced', tostring(cur)} end
@@ -73,6 +81,15 @@ if b.max_jobs then
   end
 end
 
+local t = redis.call('TIME')
+local base = tonumber(t[1]) * 1000000 + tonumber(t[2])
+if b.seen and b.seen >= base then base = b.seen + 1 end
+-- Formatted: tostring() gives 16-digit numbers in exponent form, rounded to 14 digits.
+local function rev(expect)
+  if expect + 1 > base then return string.format('%.0f', expect + 1) end
+  return string.format('%.0f', base)
+end
+
 local n = #b.events
 local first = redis.call('INCRBY', p .. 'seq', n) - n
 for i, e in ipairs(b.events) do
@@ -83,7 +100,7 @@ for i, e in ipairs(b.events) do
   redis.call('ZADD', p .. 'ev-by-recv', e.recv, s)
 end
 for _, r in ipairs(b.runs) do
-  redis.call('HSET', p .. 'run:' .. r.id, 'v', r.expect + 1, 'd', r.data)
+  redis.call('HSET', p .. 'run:' .. r.id, 'v', rev(r.expect), 'd', r.data)
   redis.call('ZADD', p .. 'runs', r.created, r.id)
   redis.call('ZADD', p .. 'job-runs:' .. r.job, r.created, r.id)
   if r.parent then redis.call('ZADD', p .. 'child-runs:' .. r.parent, r.created, r.id) end
@@ -99,11 +116,11 @@ for _, r in ipairs(b.runs) do
   if r.succeeded then redis.call('ZADD', p .. 'succeeded:' .. r.job, r.ended, r.id) end
 end
 for _, j in ipairs(b.jobs) do
-  redis.call('HSET', p .. 'job:' .. j.name, 'v', j.expect + 1, 'd', j.data)
+  redis.call('HSET', p .. 'job:' .. j.name, 'v', rev(j.expect), 'd', j.data)
   redis.call('SADD', p .. 'jobs', j.name)
 end
 redis.call('XADD', p .. 'changes', 'MAXLEN', '~', ARGV[3], '*', 'origin', b.origin, 'runs', b.run_ids, 'jobs', b.job_names)
-return {'ok'}
+return {'ok', string.format('%.0f', base)}
 `;
 
 /**

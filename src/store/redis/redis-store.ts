@@ -7,7 +7,8 @@
  *   How durable that is depends on Redis' AOF setting (README, "Scale-out").
  * - Runs and jobs carry revisions (store.ts REVISION); a commit built on an old revision
  *   is refused with StoreConflictError and the writer reduces again on fresh snapshots,
- *   so two replicas updating one run or job never lose an update.
+ *   so two replicas updating one run or job never lose an update. Revisions come from
+ *   Redis' clock (commit-script.ts), so they do not repeat after Redis lost writes.
  * - `follow` tails the `changes` stream and re-reads the snapshots other replicas changed.
  *
  * Commands fail fast while Redis is unreachable (no offline queue), so pushes get 503
@@ -113,10 +114,17 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
   let commits = 0;
   const inDoubt = new Set<string>();
 
+  /**
+   * The highest revision this replica has read or written, sent with every commit: the script
+   * writes revisions above it, so they stay unique even if Redis' clock steps back after a loss.
+   */
+  let seen = 0;
   const parseSnap = <T extends object>(v: string | null | undefined, d: string | null | undefined): T | undefined => {
     if (d === null || d === undefined) return undefined;
     const o = JSON.parse(d) as T;
-    setRevision(o, Number(v ?? 0));
+    const rev = Number(v ?? 0);
+    if (rev > seen) seen = rev;
+    setRevision(o, rev);
     return o;
   };
 
@@ -249,6 +257,7 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
         job_names: JSON.stringify(batch.jobs.map((j) => j.job_name)),
         ...(batch.fence ? { fence: batch.fence } : {}),
         ...(batch.maxJobs !== undefined ? { max_jobs: batch.maxJobs } : {}),
+        seen,
       };
       let res: string[];
       try {
@@ -268,9 +277,16 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
         const [runs, jobs] = await Promise.all([readRuns(batch.runs.map((r) => r.run_id)), readJobs(batch.jobs.map((j) => j.job_name))]);
         throw new StoreConflictError(res.slice(1), { jobs: [...jobs.values()], runs: [...runs.values()] });
       }
-      // The objects the writer publishes now carry the revision they were stored with.
-      for (const r of batch.runs) setRevision(r, revisionOf(r) + 1);
-      for (const j of batch.jobs) setRevision(j, revisionOf(j) + 1);
+      // The objects the writer publishes now carry the revision they were stored with (the
+      // script's rule: expect + 1, or its base if higher).
+      const base = Number(res[1]);
+      const stamp = (o: object): void => {
+        const rev = Math.max(revisionOf(o) + 1, base);
+        if (rev > seen) seen = rev;
+        setRevision(o, rev);
+      };
+      batch.runs.forEach(stamp);
+      batch.jobs.forEach(stamp);
     },
 
     async getRun(id) {
