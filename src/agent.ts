@@ -32,7 +32,7 @@ import { JobState } from './state/job-state.js';
 import { createSqliteStore } from './store/sqlite/sqlite-store.js';
 import type { Redis } from 'ioredis';
 import { createLeasedSource, fencedIngest, type FenceCell, type LeasedSource } from './sources/leased-source.js';
-import { isStale, type Store } from './store/store.js';
+import { isStale, startedAfter, type Store } from './store/store.js';
 import { VERSION } from './version.js';
 import { createPushgatewayApi, type PushgatewayApi } from './pushgateway/pushgateway-api.js';
 import { createPushgatewayFastPath, type FastPath } from './pushgateway/fast-path.js';
@@ -97,7 +97,8 @@ export async function createAgent(opts: AgentOptions): Promise<Agent> {
   // Shared store: install what other replicas commit, unless memory already holds newer.
   store.follow?.((c) => {
     // A job deleted on another replica goes first: what the same batch brings of it is newer.
-    for (const name of c.removed ?? []) state.remove(name);
+    // Unless memory holds it started afresh after the deletion (this replica's commit, ahead of the feed).
+    for (const name of c.removed ?? []) if (!startedAfter(state.getJob(name), c.removedAt?.[name])) state.remove(name);
     state.publish(
       c.jobs.filter((j) => !isStale(j, state.getJob(j.job_name))),
       c.runs.filter((r) => !isStale(r, state.getRun(r.run_id))),

@@ -34,7 +34,7 @@ import type { Clock } from '../runtime/clock.js';
 import { uuidv7 } from '../runtime/ids.js';
 import type { Logger } from '../runtime/logger.js';
 import type { JobState } from '../state/job-state.js';
-import { isStale, revisionOf, StoreConflictError, StoreJobLimitError, type CommitBatch, type Fence, type Store } from '../store/store.js';
+import { isStale, revisionOf, startedAfter, StoreConflictError, StoreJobLimitError, type CommitBatch, type Fence, type Store } from '../store/store.js';
 
 /** Reductions of one batch against a shared store before the batch is rejected. */
 const MAX_CONFLICT_RETRIES = 30;
@@ -439,6 +439,7 @@ export function createIngest(deps: {
         }
         if (err instanceof StoreConflictError && attempt < MAX_CONFLICT_RETRIES) {
           logger.debug('commit conflict; reducing the batch again on fresh snapshots', { keys: err.keys.slice(0, 5), attempt });
+          if (err.removed.length > 0) forgetRemoved(runs, jobs, err);
           adoptFresh(runs, jobs, err.fresh);
           // Jittered, growing backoff so two replicas hammering one run stop colliding in lockstep.
           await new Promise((r) => setTimeout(r, Math.random() * Math.min(50, 2 ** attempt)));
@@ -516,6 +517,26 @@ export function createIngest(deps: {
     publishNewer([...freshJobs.values()], [...freshRuns.values()]);
   }
 
+  /**
+   * Jobs of the batch another replica deleted while it waited to commit: memory forgets them
+   * (as it would on the change feed's `removed`, which may come later), and the batch's
+   * snapshots of them are dropped, so the batch is reduced again on nothing (the job starts
+   * afresh) and their absence from the store is not taken for lost writes.
+   */
+  function forgetRemoved(runs: Map<string, Run>, jobs: Map<string, Job>, err: StoreConflictError): void {
+    const gone = new Set(err.removed);
+    for (const name of gone) {
+      const fresh = err.fresh.jobs.find((j) => j.job_name === name);
+      const held = state.getJob(name);
+      // Started afresh by another replica since, and already followed here: keep that one.
+      if (!(fresh && held && revisionOf(held) >= revisionOf(fresh))) state.remove(name);
+      jobs.delete(name);
+    }
+    runs.forEach((r, id) => {
+      if (gone.has(r.job_name)) runs.delete(id);
+    });
+  }
+
   /** Runs whose state the batch changed, with the state before: one log line each once committed. */
   function transitionsOf(runs: Map<string, Run>, prev: Map<string, Run | undefined>): [Run, Run['state'] | undefined][] {
     const out: [Run, Run['state'] | undefined][] = [];
@@ -561,7 +582,7 @@ export function createIngest(deps: {
       // its promise never rejects: waiting for the set to empty is waiting for both.
       while (inflight.size > 0) await Promise.race(inflight);
       if (!state.getJob(jobName)) throw new NotFoundError(`unknown job ${JSON.stringify(jobName)}`);
-      let gone: { runs: number; events: number };
+      let gone: { runs: number; events: number; revision?: number };
       try {
         gone = await store.forgetJob(jobName);
       } catch (err) {
@@ -570,9 +591,10 @@ export function createIngest(deps: {
         if (err instanceof NotFoundError) state.remove(jobName);
         throw err;
       }
-      state.remove(jobName);
+      // Unless another replica started it afresh since and this one followed that already.
+      if (!startedAfter(state.getJob(jobName), gone.revision)) state.remove(jobName);
       logger.info('job deleted', { job_name: jobName, runs: gone.runs, events: gone.events });
-      return gone;
+      return { runs: gone.runs, events: gone.events };
     } finally {
       exclusive = undefined;
       release();

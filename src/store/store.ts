@@ -180,9 +180,9 @@ export interface Store {
   /**
    * Deletes a job: its row, every run of it, their events, event ids and run-event chunks
    * (DELETE /api/v1/jobs/…). Ingest calls it with none of the agent's commits in flight.
-   * Counts what went.
+   * Counts what went; a shared store adds the highest revision deleted (`RemoteChange.removedAt`).
    */
-  forgetJob(jobName: string): Promise<{ runs: number; events: number }>;
+  forgetJob(jobName: string): Promise<{ runs: number; events: number; revision?: number }>;
   /** Throws when the store cannot be written (readiness). */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -198,12 +198,15 @@ export interface Store {
  * Thrown by `commit` of a shared store (Redis) when another replica changed one of the
  * batch's runs or jobs, or logged one of its event ids, after this replica read them.
  * Nothing was written. `fresh` holds the current snapshots so the writer can install
- * them and reduce the batch again.
+ * them and reduce the batch again. `removed`: jobs of the batch another replica deleted
+ * meanwhile (the commit waited for the deletion to end): the writer forgets them, as
+ * `RemoteChange.removed`, and reduces their events on nothing.
  */
 export class StoreConflictError extends Error {
   constructor(
     readonly keys: string[],
     readonly fresh: { jobs: Job[]; runs: Run[] },
+    readonly removed: string[] = [],
   ) {
     super(`commit conflict on ${keys.slice(0, 5).join(', ')}${keys.length > 5 ? ', …' : ''}`);
   }
@@ -244,6 +247,14 @@ export interface Success {
 export const isStale = (incoming: object, held: object | undefined): boolean =>
   held !== undefined && revisionOf(held) > revisionOf(incoming);
 
-/** Committed snapshots another replica wrote, delivered by a shared store's change feed. */
-/** `removed`: jobs deleted on another replica, to forget before installing `jobs` and `runs`. */
-export type RemoteChange = { jobs: Job[]; runs: Run[]; removed?: string[] };
+/**
+ * Committed snapshots another replica wrote, delivered by a shared store's change feed.
+ * `removed`: jobs deleted on another replica, to forget before installing `jobs` and `runs`.
+ * `removedAt`: the highest revision each deletion removed; a job held at a higher one was
+ * started afresh after the deletion (by this replica, ahead of the feed) and is kept.
+ */
+export type RemoteChange = { jobs: Job[]; runs: Run[]; removed?: string[]; removedAt?: Record<string, number> };
+
+/** Whether `held` is a job started afresh after a deletion that removed revisions up to `revision`. */
+export const startedAfter = (held: object | undefined, revision: number | undefined): boolean =>
+  held !== undefined && revision !== undefined && revisionOf(held) > revision;

@@ -99,7 +99,8 @@ describe.each(ADAPTERS)('Store conformance: $name', (adapter) => {
       await store.commit(finished(w, 'c1', 'a', T0 + 20_500, 100, 'succeeded', 'a3'));
       await store.commit(w.batch([{ run: 'b1', job: 'b', event: 'started', at: T0, id: 'b1-start' }]));
       await store.commit(finished(w, 'b0', 'b', T0 - 5000, 1000));
-      expect(await store.forgetJob('a')).toEqual({ runs: 4, events: 8 });
+      // Redis adds the highest revision it deleted.
+      expect(await store.forgetJob('a')).toMatchObject({ runs: 4, events: 8 });
       const { jobs, runs } = await store.loadState();
       expect(jobs.map((j) => j.job_name)).toEqual(['b']);
       expect(runs.map((r) => r.run_id).sort()).toEqual(['b1']);

@@ -34,7 +34,7 @@ import {
   type StoredEvent,
   type Success,
 } from '../store.js';
-import { COMMIT_SCRIPT, DELETE_RUN_SCRIPT, JOB_ENDED_FILL_SCRIPT } from './commit-script.js';
+import { COMMIT_SCRIPT, DELETE_RUN_SCRIPT, FORGET_BEGIN_SCRIPT, FORGET_CHUNK_SCRIPT, FORGET_END_SCRIPT, JOB_ENDED_FILL_SCRIPT } from './commit-script.js';
 import { createRedisGroups } from './redis-groups.js';
 import { followStream } from './follow-stream.js';
 import { decodeCursor, encodeCursor } from '../run-cursor.js';
@@ -60,11 +60,23 @@ type Commands = Redis & {
   jpCommit(prefix: string, payload: string, maxLen: string): Promise<string[]>;
   jpDeleteRun(prefix: string, runId: string, rev: string, job: string, parent: string): Promise<number>;
   jpFillJobEnded(prefix: string, job: string, ...runIds: string[]): Promise<number>;
+  jpForgetBegin(prefix: string, job: string, token: string, ttlMs: string): Promise<'ok' | 'absent' | 'busy'>;
+  jpForgetChunk(prefix: string, job: string, token: string, runs: string, events: string, ttlMs: string): Promise<(string | number)[]>;
+  jpForgetEnd(prefix: string, job: string, token: string, maxLen: string, origin: string, top: string, removed: string): Promise<string[]>;
 };
 
 
 const CHUNK = 500;
 const IN_DOUBT_MAX = 10_000;
+/**
+ * A job deletion's fence lives this long past its last step: a replica that dies mid-deletion
+ * holds the job's commits up for at most this; one step takes milliseconds.
+ */
+const FORGET_FENCE_TTL_MS = 5000;
+/** Events one deletion step removes at most: each step holds Redis (and every commit) meanwhile. */
+const FORGET_EVENTS_PER_STEP = 2000;
+/** How often a commit refused by a deletion looks whether the deletion is over. */
+const DELETION_POLL_MS = 10;
 
 /** The event as the log keeps it. Copied with Object.assign: a spread with added properties is slow on Node 20. */
 function storedEvent(event: JobEvent, applied: boolean, reason: string | undefined): Omit<StoredEvent, 'seq'> {
@@ -95,6 +107,9 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
   redis.defineCommand('jpCommit', { numberOfKeys: 0, lua: COMMIT_SCRIPT });
   redis.defineCommand('jpDeleteRun', { numberOfKeys: 0, lua: DELETE_RUN_SCRIPT });
   redis.defineCommand('jpFillJobEnded', { numberOfKeys: 0, lua: JOB_ENDED_FILL_SCRIPT });
+  redis.defineCommand('jpForgetBegin', { numberOfKeys: 0, lua: FORGET_BEGIN_SCRIPT });
+  redis.defineCommand('jpForgetChunk', { numberOfKeys: 0, lua: FORGET_CHUNK_SCRIPT });
+  redis.defineCommand('jpForgetEnd', { numberOfKeys: 0, lua: FORGET_END_SCRIPT });
   // ioredis logs unhandled 'error' events to stderr; failures surface through commands instead.
   redis.on('error', () => undefined);
   await redis.connect();
@@ -239,6 +254,7 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
         events: batch.events.map(({ event, applied, reason }) => ({
           id: event.event_id,
           run: event.run_id,
+          job: event.job_name,
           recv: event.received_at,
           data: JSON.stringify(storedEvent(event, applied, reason)),
         })),
@@ -273,6 +289,20 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
       }
       if (res[0] === 'fenced') throw new FencedWriteError(batch.fence?.lease ?? '', batch.fence?.token, Number(res[1]));
       if (res[0] === 'too_many_jobs') throw new StoreJobLimitError(Number(res[1]));
+      if (res[0] === 'deleting') {
+        // Another replica is deleting jobs of the batch. Waiting here holds this replica's
+        // commits, as the deleting replica's are held: the batch is then reduced again on the
+        // jobs gone (started afresh), not refused — nor committed between the deletion's steps.
+        const names = res.slice(1);
+        const fences = names.map((n) => `${p}deleting:${n}`);
+        while (!closed && (await redis.exists(...fences)) > 0) await new Promise((r) => setTimeout(r, DELETION_POLL_MS));
+        const [runs, jobs] = await Promise.all([readRuns(batch.runs.map((r) => r.run_id)), readJobs(batch.jobs.map((j) => j.job_name))]);
+        throw new StoreConflictError(
+          names.map((n) => `deleting:${n}`),
+          { jobs: [...jobs.values()], runs: [...runs.values()] },
+          names,
+        );
+      }
       if (res[0] === 'conflict') {
         const [runs, jobs] = await Promise.all([readRuns(batch.runs.map((r) => r.run_id)), readJobs(batch.jobs.map((j) => j.job_name))]);
         throw new StoreConflictError(res.slice(1), { jobs: [...jobs.values()], runs: [...runs.values()] });
@@ -436,50 +466,39 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
     },
 
     async forgetJob(name) {
-      // Run by run (CHUNK at a time): each run's events (hash `ev` and the receive-time index)
-      // with their ids in `eventids`, its event list, snapshot and index entries; then the job
-      // and its per-job indexes, and a `removed` entry on the change stream for the replicas.
-      // Not one script: a job with 100k runs would hold Redis for seconds.
-      const ids = await redis.zrange(`${p}job-runs:${name}`, 0, -1);
+      // Fenced (commit-script.ts, FORGET_*): while `deleting:<name>` holds this deletion's token,
+      // every commit touching the job is refused, so none lands between the steps below and
+      // leaves runs or events of no job. Step by step, not one script: a job with 100k runs
+      // would hold Redis for seconds.
+      const token = randomUUID();
+      const ttl = String(FORGET_FENCE_TTL_MS);
+      const begun = await redis.jpForgetBegin(p, name, token, ttl);
+      // Gone, or being deleted by another replica (each runs retention.jobs on the same
+      // schedule): its deletion, counted there once, not by every replica that raced it.
+      if (begun === 'absent') throw new NotFoundError(`job ${JSON.stringify(name)} was deleted meanwhile (by another replica)`);
+      if (begun === 'busy') throw new NotFoundError(`job ${JSON.stringify(name)} is being deleted (by another replica)`);
+      const lost = (): Error => new Error(`deleting job ${JSON.stringify(name)}: its fence expired (this replica stalled for ${ttl} ms); delete it again`);
+      let runs = 0;
       let events = 0;
-      for (let i = 0; i < ids.length; i += CHUNK) {
-        const part = ids.slice(i, i + CHUNK);
-        const runs = await readRuns(part);
-        const lists = redis.pipeline();
-        for (const id of part) lists.zrange(`${p}run-events:${id}`, 0, -1);
-        const seqs = ((await lists.exec()) ?? []).flatMap(([err, val]) => {
-          if (err) throw err;
-          return val as string[];
-        });
-        const tx = redis.multi();
-        for (let k = 0; k < seqs.length; k += CHUNK) {
-          const some = seqs.slice(k, k + CHUNK);
-          const eventIds = (await redis.hmget(`${p}ev`, ...some)).flatMap((d) => (d ? [(JSON.parse(d) as StoredEvent).event_id] : []));
-          if (eventIds.length > 0) tx.hdel(`${p}eventids`, ...eventIds);
-          tx.hdel(`${p}ev`, ...some);
-          tx.zrem(`${p}ev-by-recv`, ...some);
+      let top = 0;
+      let done: string[];
+      do {
+        for (;;) {
+          const res = await redis.jpForgetChunk(p, name, token, String(CHUNK), String(FORGET_EVENTS_PER_STEP), ttl);
+          if (res[0] !== 'ok') throw lost();
+          runs += Number(res[1]);
+          events += Number(res[2]);
+          top = Math.max(top, Number(res[3]));
+          if (Number(res[4]) === 0) break;
         }
-        for (const id of part) {
-          tx.del(`${p}run:${id}`, `${p}run-events:${id}`, `${p}child-runs:${id}`);
-          tx.zrem(`${p}runs`, id);
-          tx.zrem(`${p}ended`, id);
-          tx.srem(`${p}unfinished`, id);
-          const parent = runs.get(id)?.parent_run_id;
-          if (parent !== undefined) tx.zrem(`${p}child-runs:${parent}`, id);
-        }
-        for (const [err] of (await tx.exec()) ?? []) if (err) throw err;
-        events += seqs.length;
-      }
-      const tx = redis.multi();
-      tx.del(`${p}job:${name}`, `${p}job-runs:${name}`, `${p}job-ended:${name}`, `${p}succeeded:${name}`);
-      tx.srem(`${p}jobs`, name);
-      tx.xadd(`${p}changes`, 'MAXLEN', '~', maxLen, '*', 'origin', origin, 'runs', '[]', 'jobs', '[]', 'removed', JSON.stringify([name]));
-      const done = (await tx.exec()) ?? [];
-      for (const [err] of done) if (err) throw err;
-      // Another replica removed it first (each runs retention.jobs on the same schedule): its
-      // deletion, not this one's — counted there once, not by every replica that raced it.
-      if (done[1]?.[1] === 0) throw new NotFoundError(`job ${JSON.stringify(name)} was deleted meanwhile (by another replica)`);
-      return { runs: ids.length, events };
+        // 'more': a run added meanwhile by a replica of a version without the fence.
+        done = await redis.jpForgetEnd(p, name, token, maxLen, origin, String(top), JSON.stringify([name]));
+      } while (done[0] === 'more');
+      if (done[0] !== 'ok') throw lost();
+      const revision = Number(done[1]);
+      // The job started afresh here must be newer than all it replaced (RemoteChange.removedAt).
+      if (revision > seen) seen = revision;
+      return { runs, events, revision };
     },
 
     async ping() {
@@ -501,23 +520,31 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
           const runIds = new Set<string>();
           const jobNames = new Set<string>();
           const removed = new Set<string>();
+          const removedAt: Record<string, number> = {};
           const settled: string[] = [];
           for (const e of entries) {
-            // A commit's origin is `<origin>:<n>`, a deletion's the bare origin.
-            if (e.origin !== undefined && e.origin.startsWith(origin)) {
+            // A commit's origin is `<origin>:<n>`, a deletion's the bare origin. This replica's
+            // own deletions are applied too: another replica's commit that started the job
+            // afresh may have reached memory first, and the old job's runs must still go.
+            if (e.origin !== undefined && e.origin !== origin && e.origin.startsWith(origin)) {
               if (inDoubt.size === 0 || !inDoubt.has(e.origin)) continue;
               settled.push(e.origin);
             }
             for (const r of JSON.parse(e.runs ?? '[]') as string[]) runIds.add(r);
             for (const j of JSON.parse(e.jobs ?? '[]') as string[]) jobNames.add(j);
-            for (const j of JSON.parse(e.removed ?? '[]') as string[]) removed.add(j);
+            for (const j of JSON.parse(e.removed ?? '[]') as string[]) {
+              removed.add(j);
+              if (e.removed_v === undefined) continue;
+              removedAt[j] = Math.max(removedAt[j] ?? 0, Number(e.removed_v));
+              if (removedAt[j] > seen) seen = removedAt[j];
+            }
           }
           if (runIds.size === 0 && jobNames.size === 0 && removed.size === 0) return;
           // Snapshots read after the removal: a job deleted and pushed again comes back anew.
           const [runs, jobs] = await Promise.all([readRuns([...runIds]), readJobs([...jobNames])]);
           // Only now: a failed read has the same entries delivered again.
           for (const c of settled) inDoubt.delete(c);
-          onChange({ jobs: [...jobs.values()], runs: [...runs.values()], ...(removed.size > 0 ? { removed: [...removed] } : {}) });
+          onChange({ jobs: [...jobs.values()], runs: [...runs.values()], ...(removed.size > 0 ? { removed: [...removed], removedAt } : {}) });
         },
       });
     },
