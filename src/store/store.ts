@@ -199,8 +199,8 @@ export interface Store {
  * batch's runs or jobs, or logged one of its event ids, after this replica read them.
  * Nothing was written. `fresh` holds the current snapshots so the writer can install
  * them and reduce the batch again. `removed`: jobs of the batch another replica deleted
- * meanwhile (the commit waited for the deletion to end): the writer forgets them, as
- * `RemoteChange.removed`, and reduces their events on nothing.
+ * meanwhile (the commit waited for the deletion to end, or came after it): the writer
+ * forgets them, as `RemoteChange.removed`, and reduces their events on nothing.
  */
 export class StoreConflictError extends Error {
   constructor(

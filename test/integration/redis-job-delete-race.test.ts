@@ -182,6 +182,34 @@ describe.skipIf(!has)('Redis: deleting a job while another replica commits to it
     expect(await admin.zcard(`${prefix}runs`)).toBe(0);
   });
 
+  it('a commit built on the job before its deletion, sent after it, is told the job was removed (not that writes were lost), also once it was started afresh', async () => {
+    prefix = `t-${randomUUID()}:`;
+    const [a, b, c] = [await open(), await open(), await open()];
+    await seed(a, new StoreWriter(), 'gone', 3);
+    // b holds the job and its last run as they were, and has not followed the deletion.
+    const wb = new StoreWriter();
+    for (const j of (await b.loadState()).jobs) wb.jobs.set(j.job_name, j);
+    await a.forgetJob('gone');
+    const first = await b
+      .commit(wb.batch([{ run: 'gone-2', job: 'gone', event: 'heartbeat', at: T0 + 9000, id: 'b1' }, { run: 'x', job: 'gone', event: 'started', at: T0 + 9000, id: 'b2' }]))
+      .catch((err: unknown) => err);
+    expect(first).toBeInstanceOf(StoreConflictError);
+    expect((first as StoreConflictError).removed).toEqual(['gone']);
+    // Started afresh through another replica: b's picture is still of the removed job.
+    const wc = new StoreWriter();
+    await c.commit(wc.batch([{ run: 'y', job: 'gone', event: 'started', at: T0 + 9500, id: 'c1' }]));
+    const second = await b.commit(wb.batch([{ run: 'z', job: 'gone', event: 'started', at: T0 + 9900, id: 'b3' }])).catch((err: unknown) => err);
+    expect((second as StoreConflictError).removed).toEqual(['gone']);
+    // A writer behind on the job started afresh: a plain conflict, as before.
+    const behind = new StoreWriter();
+    behind.jobs.set('gone', (await b.loadState()).jobs.find((j) => j.job_name === 'gone')!);
+    await c.commit(wc.batch([{ run: 'y', job: 'gone', event: 'succeeded', at: T0 + 9960, id: 'c2' }]));
+    const third = await b.commit(behind.batch([{ run: 'z2', job: 'gone', event: 'started', at: T0 + 9970, id: 'b4' }])).catch((err: unknown) => err);
+    expect(third).toBeInstanceOf(StoreConflictError);
+    expect((third as StoreConflictError).removed).toEqual([]);
+    expect(await orphans()).toEqual([]);
+  });
+
   it('the removal on the change feed carries the highest revision deleted, which the job started afresh is above, and reaches the deleting replica too', async () => {
     prefix = `t-${randomUUID()}:`;
     const [a, b] = [await open(), await open()];

@@ -47,6 +47,7 @@
  *   job:<job_name>           hash { v, d } (job snapshot JSON); jobs: set of names
  *   lease:<name>:fence       the newest fencing token granted for a lease (lease.ts)
  *   deleting:<job>           the token of the replica deleting the job, with a ttl
+ *   deleted:<job>            the highest revision its last deletion removed, for a minute
  *   changes                  stream: one entry per commit { origin, runs, jobs } that
  *                            every replica tails to converge; a commit's origin is
  *                            `<replica>:<n>` (redis-store.ts: commits in doubt)
@@ -81,7 +82,14 @@ for _, r in ipairs(b.runs) do
 end
 for _, j in ipairs(b.jobs) do
   local v = tonumber(redis.call('HGET', p .. 'job:' .. j.name, 'v') or '0')
-  if v ~= j.expect then conflicts[#conflicts + 1] = 'job:' .. j.name end
+  if v ~= j.expect then
+    conflicts[#conflicts + 1] = 'job:' .. j.name
+    -- Built on the job a deletion just removed (the writer has not followed it yet): said so,
+    -- or the writer would take the job's absence for lost writes, or keep the old job's runs
+    -- under the job started afresh since.
+    local gone = j.expect > 0 and redis.call('GET', p .. 'deleted:' .. j.name)
+    if gone and j.expect <= tonumber(gone) then conflicts[#conflicts + 1] = 'removed:' .. j.name end
+  end
 end
 for _, e in ipairs(b.events) do
   if redis.call('HEXISTS', p .. 'eventids', e.id) == 1 then conflicts[#conflicts + 1] = 'event:' .. e.id end
@@ -255,7 +263,9 @@ return {'ok', runs, events, string.format('%.0f', top), redis.call('ZCARD', p ..
  * Deletes the job once it has no runs left, with a `removed` entry on the change stream that
  * carries the highest revision deleted (`removed_v`, the job's or ARGV[6], its runs'): a
  * replica holding the job at a higher one holds it as started afresh after the deletion,
- * and keeps it. Then the fence. ARGV[7] is the JSON list of names for `removed`.
+ * and keeps it; and in `deleted:<job>` for ARGV[8] ms, for the commit script to tell a
+ * writer that has not followed the removal yet. Then the fence. ARGV[7] is the JSON list of
+ * names for `removed`.
  * Returns {'ok', removed_v}, {'lost'} or {'more'}.
  */
 export const FORGET_END_SCRIPT = `
@@ -272,6 +282,7 @@ redis.call('DEL', p .. 'job:' .. job, p .. 'job-runs:' .. job, p .. 'job-ended:'
 redis.call('SREM', p .. 'jobs', job)
 redis.call('XADD', p .. 'changes', 'MAXLEN', '~', ARGV[4], '*', 'origin', ARGV[5], 'runs', '[]', 'jobs', '[]',
   'removed', ARGV[7], 'removed_v', top)
+redis.call('SET', p .. 'deleted:' .. job, top, 'PX', ARGV[8])
 redis.call('DEL', fence)
 return {'ok', top}
 `;

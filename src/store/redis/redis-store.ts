@@ -62,7 +62,7 @@ type Commands = Redis & {
   jpFillJobEnded(prefix: string, job: string, ...runIds: string[]): Promise<number>;
   jpForgetBegin(prefix: string, job: string, token: string, ttlMs: string): Promise<'ok' | 'absent' | 'busy'>;
   jpForgetChunk(prefix: string, job: string, token: string, runs: string, events: string, ttlMs: string): Promise<(string | number)[]>;
-  jpForgetEnd(prefix: string, job: string, token: string, maxLen: string, origin: string, top: string, removed: string): Promise<string[]>;
+  jpForgetEnd(prefix: string, job: string, token: string, maxLen: string, origin: string, top: string, removed: string, keepMs: string): Promise<string[]>;
 };
 
 
@@ -77,6 +77,8 @@ const FORGET_FENCE_TTL_MS = 5000;
 const FORGET_EVENTS_PER_STEP = 2000;
 /** How often a commit refused by a deletion looks whether the deletion is over. */
 const DELETION_POLL_MS = 10;
+/** How long a deleted job's last revision is kept (`deleted:<job>`): far longer than any replica lags behind the change stream. */
+const DELETED_KEEP_MS = 60_000;
 
 /** The event as the log keeps it. Copied with Object.assign: a spread with added properties is slow on Node 20. */
 function storedEvent(event: JobEvent, applied: boolean, reason: string | undefined): Omit<StoredEvent, 'seq'> {
@@ -305,7 +307,9 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
       }
       if (res[0] === 'conflict') {
         const [runs, jobs] = await Promise.all([readRuns(batch.runs.map((r) => r.run_id)), readJobs(batch.jobs.map((j) => j.job_name))]);
-        throw new StoreConflictError(res.slice(1), { jobs: [...jobs.values()], runs: [...runs.values()] });
+        const keys = res.slice(1);
+        const removed = keys.flatMap((k) => (k.startsWith('removed:') ? [k.slice('removed:'.length)] : []));
+        throw new StoreConflictError(keys, { jobs: [...jobs.values()], runs: [...runs.values()] }, removed);
       }
       // The objects the writer publishes now carry the revision they were stored with (the
       // script's rule: expect + 1, or its base if higher).
@@ -492,7 +496,7 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
           if (Number(res[4]) === 0) break;
         }
         // 'more': a run added meanwhile by a replica of a version without the fence.
-        done = await redis.jpForgetEnd(p, name, token, maxLen, origin, String(top), JSON.stringify([name]));
+        done = await redis.jpForgetEnd(p, name, token, maxLen, origin, String(top), JSON.stringify([name]), String(DELETED_KEEP_MS));
       } while (done[0] === 'more');
       if (done[0] !== 'ok') throw lost();
       const revision = Number(done[1]);
