@@ -47,12 +47,16 @@ export class SuccessWindow {
 
   constructor(private readonly size: number) {}
 
-  /** Adds a success in end-time order. A success already held (same end and duration) is ignored. */
+  /**
+   * Adds a success in (end time, duration) order. A success already held (same end and
+   * duration) is ignored. Ties are ordered by duration, not arrival, so the window holds what
+   * the store reads back at the next start (SQLite's recentSuccesses), whichever came first.
+   */
   add(endedAt: number, duration: number): void {
     let i = this.ended.length;
-    while (i > 0 && (this.ended[i - 1] as number) > endedAt) i--;
-    // Equal end times: a redelivered snapshot of a run already counted (Redis change feed).
-    for (let j = i - 1; j >= 0 && this.ended[j] === endedAt; j--) if (this.durations[j] === duration) return;
+    while (i > 0 && ((this.ended[i - 1] as number) > endedAt || (this.ended[i - 1] === endedAt && (this.durations[i - 1] as number) > duration))) i--;
+    // The same pair: a redelivered snapshot of a run already counted (Redis change feed).
+    if (i > 0 && this.ended[i - 1] === endedAt && this.durations[i - 1] === duration) return;
     if (i === 0 && this.ended.length >= this.size) return;
     this.ended.splice(i, 0, endedAt);
     this.durations.splice(i, 0, duration);

@@ -29,9 +29,13 @@ export function createBatchIndex(deps: { state: JobState; store: Store }): Batch
   const parents = new Map<string, Entry>();
 
   const note = (r: Run): void => {
-    if (r.parent_run_id !== undefined) {
+    const parent = r.parent_run_id !== undefined ? state.getRun(r.parent_run_id) : undefined;
+    // A child of a parent memory knows finished is not counted: its entry went with the finish,
+    // and one made again for a straggler showed job_batches for the finished run (1 of n
+    // children) until the next start, which loads no finished parent's children.
+    if (r.parent_run_id !== undefined && !(parent && isTerminal(parent.state))) {
       let e = parents.get(r.parent_run_id);
-      if (!e) parents.set(r.parent_run_id, (e = { children: new Map(), job: state.getRun(r.parent_run_id)?.job_name }));
+      if (!e) parents.set(r.parent_run_id, (e = { children: new Map(), job: parent?.job_name }));
       e.children.set(r.run_id, r.state);
       if (isTerminal(r.state) && r.ended_at !== undefined) e.last_ended_at = Math.max(e.last_ended_at ?? 0, r.ended_at);
     }

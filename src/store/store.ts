@@ -167,7 +167,11 @@ export interface Store {
    * a day, were ~0.8 s of finishedRuns on it). Must equal finishedRuns filtered by state.
    */
   endedRuns?(q: { since: number; until: number; states: readonly RunState[] }): Promise<{ run_id: string; job_name: string; ended_at: number }[]>;
-  /** End time and duration (seconds) of the newest `limit` succeeded runs of a job, newest first (SQLite orders by creation, Redis by end). */
+  /**
+   * End time and duration (seconds) of the newest `limit` succeeded runs of a job, newest first by
+   * end (SQLite: ties by duration, and equal pairs once, as the baseline window keeps them; Redis
+   * takes the newest `limit` runs by end, so pairs repeated within them leave the window short).
+   */
   recentSuccesses(jobName: string, limit: number): Promise<Success[]>;
   /**
    * The same for every job at once, in one pass (start-up: one query per job was 2.1 s of a

@@ -255,6 +255,23 @@ describe('detectors over HTTP with a real agent and store', () => {
     dir.cleanup();
   });
 
+  it('a child reporting after its parent finished brings no job_batches back, before or after a restart', async () => {
+    const dir = tempDir();
+    const clock = new ManualClock(T0);
+    a = await startAgent({ clock, dir: dir.path });
+    await a.push({ job_name: 'late', run_id: 'lp', event: 'started' });
+    await a.push({ job_name: 'late-batch', run_id: 'early', parent_run_id: 'lp', event: 'started' });
+    await a.push({ job_name: 'late', run_id: 'lp', event: 'succeeded' });
+    await a.push({ job_name: 'late-batch', run_id: 'straggler', parent_run_id: 'lp', event: 'failed' });
+    const batches = async (): Promise<string[]> => (await a!.get('/metrics')).text.split('\n').filter((l) => l.startsWith('job_batches{job_name="late"'));
+    // The parent's batches left with its finish; a straggler alone (1 failed of 2) is no count of them.
+    expect(await batches()).toEqual([]);
+    await a.agent.stop();
+    a = await startAgent({ clock, dir: dir.path });
+    expect(await batches()).toEqual([]);
+    dir.cleanup();
+  });
+
   it('missed schedule: counted once, in the job history, survives a restart in the middle of a grace window', async () => {
     const dir = tempDir();
     const clock = new ManualClock(Date.parse('2026-11-23T01:00:00Z'));

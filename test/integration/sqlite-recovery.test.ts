@@ -250,4 +250,27 @@ describe('SQLite write-behind recovery', () => {
     expect(await reopened.getRun('x')).toEqual(w.runs.get('x'));
     expect(byName((await reopened.loadState()).jobs).a).toEqual(w.jobs.get('a'));
   });
+
+  it("a job's row write that failed (a full disk) and is put back does not let a later row write move replay past older jobs' events", async () => {
+    dir = tempDir();
+    const w = new StoreWriter();
+    const crashed = openStore(false);
+    await crashed.commit(w.batch([{ run: 'y', job: 'older', event: 'started', at: T0 }]));
+    await crashed.commit(w.batch([{ run: 'x', job: 'failing', event: 'started', at: T0 + 1 }]));
+    // Job "failing"'s rows fail to write (as on a full disk), for a read that needs them.
+    const ddl = new Database(`${dir.path}/t.db`);
+    ddl.exec(`CREATE TRIGGER full_disk BEFORE INSERT ON runs WHEN NEW.job_name = 'failing' BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END`);
+    await expect(crashed.listEvents('x')).rejects.toThrow(/disk is full/);
+    ddl.exec('DROP TRIGGER full_disk');
+    ddl.close();
+    // Room again: another job's rows are written, with the replay_from of what is still dirty.
+    await crashed.commit(w.batch([{ run: 'z', job: 'third', event: 'started', at: T0 + 2 }]));
+    await crashed.listEvents('z');
+    // Abandoned: job "older"'s rows were never written, its event must be replayed.
+    const reopened = openStore(true);
+    const jobs = byName((await reopened.loadState()).jobs);
+    expect(jobs.older).toEqual(w.jobs.get('older'));
+    expect(jobs.failing).toEqual(w.jobs.get('failing'));
+    expect((await reopened.listEvents('y')).map((e) => e.run_id)).toEqual(['y']);
+  });
 });

@@ -218,6 +218,7 @@ describe('baselines', () => {
     ['a success older than a full window is not one of the newest', [[2, 20], [3, 30], [1, 10]], 2, [20, 30]],
     ['a redelivered success counts once', [[1, 10], [2, 20], [2, 20]], 5, [10, 20]],
     ['two runs ending together both count', [[1, 10], [2, 20], [2, 25]], 5, [10, 20, 25]],
+    ['ties in end time keep the longest, whichever came first (as the store reads them back)', [[5, 30], [5, 10], [5, 20]], 2, [20, 30]],
   ])('window: %s', (_why, successes, size, want) => {
     const w = new SuccessWindow(size);
     for (const [at, d] of successes) w.add(at, d);

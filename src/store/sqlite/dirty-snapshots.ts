@@ -117,14 +117,18 @@ export class DirtySnapshots {
   }
 
   /**
-   * Returns entries whose write failed, ahead of everything dirtied since (they are the
-   * oldest), merging any newer changes of the same job into them. Their runs never left
-   * `run()`; a newer snapshot of a run stays the one it returns.
+   * Returns entries whose write failed to their place by first unflushed event, merging any
+   * newer changes of the same job into them. Their runs never left `run()`; a newer snapshot
+   * of a run stays the one it returns. Not simply in front: a job's own write (`takeJob`, for
+   * a read) takes an entry from anywhere, and put first it hid older entries from
+   * `oldestSeq`, so the next row write set replay_from past their events and a crash then
+   * never replayed them (their jobs and runs gone from the restarted agent).
    */
   putBack(entries: DirtyEntry[]): void {
-    const newer = [...this.byJob.values()];
+    // Stable: a job's failed entry comes before its newer one, whose firstSeq is higher.
+    const all = [...entries, ...this.byJob.values()].sort((a, b) => a.firstSeq - b.firstSeq);
     this.byJob.clear();
-    for (const e of [...entries, ...newer]) {
+    for (const e of all) {
       let x = this.byJob.get(e.job_name);
       if (!x) {
         x = { job_name: e.job_name, runs: new Map(), seqRuns: [], seqNums: [], firstSeq: e.firstSeq, lastSeq: e.lastSeq, since: e.since };

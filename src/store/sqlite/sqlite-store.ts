@@ -151,15 +151,18 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
   const countEvents = db.prepare(`SELECT count(*) AS n FROM events WHERE seq IN (${RUN_SEQS}) AND run_id = ?`);
   const selectFirstEvents = db.prepare(`SELECT * FROM events WHERE seq IN (${RUN_SEQS}) AND run_id = ? ORDER BY seq LIMIT ?`);
   const selectLastEvents = db.prepare(`SELECT * FROM events WHERE seq IN (${RUN_SEQS}) AND run_id = ? ORDER BY seq DESC LIMIT ?`);
+  // The window the learned baselines keep in memory (history/baselines.ts): newest by end, equal
+  // (end, duration) pairs once. Read newest-created with the pairs repeated, it held other
+  // successes than memory had, and job_expected_duration_seconds changed across a restart.
   const selectRecentSuccesses = db.prepare(
-    `SELECT ended_at, duration_seconds FROM runs WHERE job_name = ? AND state = 'succeeded' AND duration_seconds IS NOT NULL
-     ORDER BY created_at DESC LIMIT ?`,
+    `SELECT DISTINCT ended_at, duration_seconds FROM runs WHERE job_name = ? AND state = 'succeeded' AND duration_seconds IS NOT NULL
+     ORDER BY ended_at DESC, duration_seconds DESC LIMIT ?`,
   );
   const selectChildrenOf = db.prepare('SELECT data FROM runs WHERE parent_run_id IN (SELECT value FROM json_each(?))');
   const selectAllRecentSuccesses = db.prepare(
     `SELECT job_name, ended_at, duration_seconds FROM (
-       SELECT job_name, ended_at, duration_seconds, row_number() OVER (PARTITION BY job_name ORDER BY created_at DESC) AS n
-       FROM runs WHERE state = 'succeeded' AND duration_seconds IS NOT NULL)
+       SELECT job_name, ended_at, duration_seconds, row_number() OVER (PARTITION BY job_name ORDER BY ended_at DESC, duration_seconds DESC) AS n
+       FROM (SELECT DISTINCT job_name, ended_at, duration_seconds FROM runs WHERE state = 'succeeded' AND duration_seconds IS NOT NULL))
      WHERE n <= ? ORDER BY job_name, n`,
   );
   const firstSeqFrom = db.prepare('SELECT seq, received_at FROM events WHERE seq >= ? ORDER BY seq LIMIT 1');
