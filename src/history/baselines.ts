@@ -50,7 +50,7 @@ export class SuccessWindow {
   /**
    * Adds a success in (end time, duration) order. A success already held (same end and
    * duration) is ignored. Ties are ordered by duration, not arrival, so the window holds what
-   * the store reads back at the next start (SQLite's recentSuccesses), whichever came first.
+   * the store reads back at the next start (recentSuccesses), whichever came first.
    */
   add(endedAt: number, duration: number): void {
     let i = this.ended.length;

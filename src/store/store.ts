@@ -169,8 +169,7 @@ export interface Store {
   endedRuns?(q: { since: number; until: number; states: readonly RunState[] }): Promise<{ run_id: string; job_name: string; ended_at: number }[]>;
   /**
    * End time and duration (seconds) of the newest `limit` succeeded runs of a job, newest first by
-   * end (SQLite: ties by duration, and equal pairs once, as the baseline window keeps them; Redis
-   * takes the newest `limit` runs by end, so pairs repeated within them leave the window short).
+   * end, ties by duration, and equal (end, duration) pairs once, as the baseline window keeps them.
    */
   recentSuccesses(jobName: string, limit: number): Promise<Success[]>;
   /**

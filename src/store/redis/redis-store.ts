@@ -164,6 +164,33 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
   const readRuns = (ids: string[]): Promise<Map<string, Run>> => readMany<Run>('run', ids);
   const successesOf = (ids: string[], runs: Map<string, Run>): Success[] =>
     ids.map((id) => runs.get(id)).flatMap((r) => (r?.ended_at !== undefined ? [{ ended_at: r.ended_at, duration_seconds: runDurationSeconds(r) ?? 0 }] : []));
+  /**
+   * A job's newest `limit` distinct (end, duration) pairs, newest first, ties by duration: the
+   * window the learned baselines keep in memory (history/baselines.ts) and SQLite reads back.
+   * succeeded:<job> orders equal ends by run id and holds a pair once per run, so its newest
+   * `limit` ids alone held a short window or the wrong one of two runs ending together, and
+   * job_expected_duration_seconds changed across a restart. It is read `limit + 1` ids at a
+   * time (WITHSCORES) until `limit` pairs end after the last score read: nothing further can
+   * come before them. `addSuccesses` takes one such page and says whether to read on.
+   */
+  const addSuccesses = (seen: Map<string, Success>, flat: string[], runs: Map<string, Run>, limit: number): boolean => {
+    const ids = flat.filter((_, i) => i % 2 === 0);
+    for (const s of successesOf(ids, runs)) seen.set(`${s.ended_at} ${s.duration_seconds}`, s);
+    const last = Number(flat[flat.length - 1]);
+    return ids.length > limit && [...seen.values()].filter((s) => s.ended_at > last).length < limit;
+  };
+  const newestSuccesses = (seen: Map<string, Success>, limit: number): Success[] =>
+    [...seen.values()].sort((a, b) => b.ended_at - a.ended_at || b.duration_seconds - a.duration_seconds).slice(0, limit);
+  const successPage = (jobName: string, offset: number, limit: number): Promise<string[]> =>
+    redis.zrevrange(`${p}succeeded:${jobName}`, offset, offset + limit, 'WITHSCORES');
+  const recentSuccessesOf = async (jobName: string, limit: number): Promise<Success[]> => {
+    const seen = new Map<string, Success>();
+    for (let offset = 0; ; offset += limit + 1) {
+      const flat = await successPage(jobName, offset, limit);
+      if (!addSuccesses(seen, flat, await readRuns(flat.filter((_, i) => i % 2 === 0)), limit)) break;
+    }
+    return newestSuccesses(seen, limit);
+  };
   const readJobs = (names: string[]): Promise<Map<string, Job>> => readMany<Job>('job', names);
   /** Set once job-ended:<job> holds every ended run (filled at start for older data, below). */
   let indexed = false;
@@ -391,9 +418,7 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
     },
 
     async recentSuccesses(jobName, limit) {
-      const ids = await redis.zrevrange(`${p}succeeded:${jobName}`, 0, limit - 1);
-      const runs = await readRuns(ids);
-      return successesOf(ids, runs);
+      return recentSuccessesOf(jobName, limit);
     },
 
     async childRuns(parentIds) {
@@ -418,16 +443,18 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
       for (let i = 0; i < names.length; i += CHUNK) {
         const part = names.slice(i, i + CHUNK);
         const pipe = redis.pipeline();
-        for (const n of part) pipe.zrevrange(`${p}succeeded:${n}`, 0, limit - 1);
-        const ids = ((await pipe.exec()) ?? []).map(([err, val]) => {
+        for (const n of part) pipe.zrevrange(`${p}succeeded:${n}`, 0, limit, 'WITHSCORES');
+        const pages = ((await pipe.exec()) ?? []).map(([err, val]) => {
           if (err) throw err;
           return val as string[];
         });
-        const runs = await readRuns(ids.flat());
-        part.forEach((n, k) => {
-          const list = successesOf(ids[k] ?? [], runs);
+        const runs = await readRuns(pages.flatMap((flat) => flat.filter((_, i) => i % 2 === 0)));
+        for (const [k, n] of part.entries()) {
+          const seen = new Map<string, Success>();
+          // Rare (equal pairs or ends where the window cuts): only such a job reads on alone.
+          const list = addSuccesses(seen, pages[k] ?? [], runs, limit) ? await recentSuccessesOf(n, limit) : newestSuccesses(seen, limit);
           if (list.length > 0) out.set(n, list);
-        });
+        }
       }
       return out;
     },
