@@ -78,6 +78,19 @@ export interface Agent {
 }
 
 export async function createAgent(opts: AgentOptions): Promise<Agent> {
+  // What start-up opened is closed again if a later step fails (Redis refusing a read, going
+  // away during the load): a Redis client left reconnecting kept the process alive, and
+  // `serve` logged 'cannot start' and never exited.
+  const opened: (() => Promise<void> | void)[] = [];
+  try {
+    return await assembleAgent(opts, opened);
+  } catch (err) {
+    for (const close of opened.reverse()) await Promise.resolve().then(close).catch(() => undefined);
+    throw err;
+  }
+}
+
+async function assembleAgent(opts: AgentOptions, opened: (() => Promise<void> | void)[]): Promise<Agent> {
   const { config } = opts;
   const clock = opts.clock ?? systemClock;
   const logger = opts.logger ?? createLogger({ level: config.log.level, maxBacklogBytes: config.log.max_backlog_bytes });
@@ -93,6 +106,7 @@ export async function createAgent(opts: AgentOptions): Promise<Agent> {
           onIndexFillError: (err) => logger.warn("redis: indexing each job's ended runs failed; the next start tries again", { err }),
         })
       : createSqliteStore({ path: config.store.sqlite.path, durability: config.store.sqlite.durability, cacheMb: config.store.sqlite.cache_mb });
+  opened.push(() => store.close());
   const state = new JobState(await store.loadState());
   // Shared store: install what other replicas commit, unless memory already holds newer.
   store.follow?.((c) => {
@@ -249,6 +263,7 @@ export async function createAgent(opts: AgentOptions): Promise<Agent> {
     const { Redis: RedisClient } = await import('ioredis');
     const lr = new RedisClient(config.store.redis.url, { ...redisModule.redisOptions(config.store.redis), lazyConnect: false });
     lr.on('error', () => undefined);
+    opened.push(() => lr.disconnect());
     leaseRedis = lr;
     const leased: LeasedSource[] = [];
     sources.forEach((s, i) => {

@@ -114,7 +114,13 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
   redis.defineCommand('jpForgetEnd', { numberOfKeys: 0, lua: FORGET_END_SCRIPT });
   // ioredis logs unhandled 'error' events to stderr; failures surface through commands instead.
   redis.on('error', () => undefined);
-  await redis.connect();
+  try {
+    await redis.connect();
+  } catch (err) {
+    // Else the client keeps reconnecting and holds the process open past 'cannot start'.
+    redis.disconnect();
+    throw err;
+  }
 
   let closed = false;
   let follower: Redis | undefined;
