@@ -11,7 +11,7 @@
 import type { Baseline } from '../sources/clock/detect.js';
 import type { Logger } from '../runtime/logger.js';
 import { runDurationSeconds } from '../domain/run.js';
-import type { JobState } from '../state/job-state.js';
+import type { ChangeListener, JobState } from '../state/job-state.js';
 import type { Store } from '../store/store.js';
 
 export interface Baselines {
@@ -95,15 +95,7 @@ export function createBaselines(deps: { store: Store; state: JobState; runs: num
     get: (name) => windows.get(name)?.baseline(deps.minSamples),
     refresh: (name) => (chain = chain.then(() => refresh(name))),
     async start() {
-      const all = await deps.store.recentSuccessesOfAll?.(deps.runs);
-      if (all) {
-        for (const [name, successes] of all) {
-          const w = new SuccessWindow(deps.runs);
-          for (const s of successes) w.add(s.ended_at, s.duration_seconds);
-          windows.set(name, w);
-        }
-      } else for (const job of deps.state.allJobs()) await refresh(job.job_name);
-      off ??= deps.state.onChange(({ runs, removed }) => {
+      const take: ChangeListener = ({ runs, removed }) => {
         for (const name of removed ?? []) windows.delete(name);
         for (const r of runs) {
           if (r.state !== 'succeeded' || r.ended_at === undefined) continue;
@@ -113,7 +105,28 @@ export function createBaselines(deps: { store: Store; state: JobState; runs: num
           if (!w) windows.set(r.job_name, (w = new SuccessWindow(deps.runs)));
           w.add(r.ended_at, d);
         }
-      });
+      };
+      // Listening before the read, and replaying what came during it after: on Redis the
+      // follower installs other replicas' commits while the read is in flight, and a success
+      // committed after its job was read was in neither, so a replica started under load kept
+      // another baseline than the others until its window moved on. A success in both is
+      // held once (same end and duration).
+      let during: Parameters<ChangeListener>[0][] | undefined = [];
+      off ??= deps.state.onChange((c) => (during ? during.push(c) : take(c)));
+      try {
+        const all = await deps.store.recentSuccessesOfAll?.(deps.runs);
+        if (all) {
+          for (const [name, successes] of all) {
+            const w = new SuccessWindow(deps.runs);
+            for (const s of successes) w.add(s.ended_at, s.duration_seconds);
+            windows.set(name, w);
+          }
+        } else for (const job of deps.state.allJobs()) await refresh(job.job_name);
+      } finally {
+        const replay = during;
+        during = undefined;
+        for (const c of replay) take(c);
+      }
     },
     settled: () => chain,
     stop: () => off?.(),

@@ -6,7 +6,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createBaselines } from '../../src/history/baselines.js';
 import { ManualClock } from '../../src/runtime/clock.js';
+import { createLogger } from '../../src/runtime/logger.js';
+import { JobState } from '../../src/state/job-state.js';
+import { createRedisStore } from '../../src/store/redis/redis-store.js';
 import { hasBinary } from '../support/require-binary.js';
 import { startAgent, type TestAgent } from '../support/start-agent.js';
 import { startRedis, type TestRedis } from '../support/start-redis.js';
@@ -73,5 +77,35 @@ describe.skipIf(!has)('learned baselines on Redis across a restart', () => {
     // Window [5, 6, 7, 8, 100]: p95 is 100 (with 'z' in place of 'a': 10).
     expect(before).toBe('job_expected_duration_seconds{job_name="ties"} 100');
     expect(after).toBe(before);
+  });
+
+  it('a success another replica commits while the start-up read is in flight is in the window', async () => {
+    const clock = new ManualClock(T0 + 3_600_000);
+    const key_prefix = `t-${randomUUID()}:`;
+    a = await startAgent({ clock, config: { detectors: { baseline_runs: 5, baseline_min_samples: 1 }, store: { kind: 'redis', redis: { url: redis.url, key_prefix } } } });
+    for (const [i, d] of [10, 20, 30, 40].entries()) expect((await a.push(success('late', `r-${i}`, i * 100, i * 100 + d))).status).toBe(200);
+    // The run of a later commit, as the follower installs it: a 500 s success.
+    const run = structuredClone(a.agent.state.getRun('r-3'));
+    const job = structuredClone(a.agent.state.getJob('late'));
+    if (!run || !job) throw new Error('r-3 not in memory');
+    Object.assign(run, { run_id: 'r-late', started_at: T0 + 1_000_000, ended_at: T0 + 1_500_000 });
+    job.latest_run_id = 'r-late';
+
+    // What createAgent does on a replica starting while the others take pushes.
+    const store = await createRedisStore({ url: redis.url, key_prefix });
+    try {
+      const state = new JobState(await store.loadState());
+      const baselines = createBaselines({ store, state, runs: 5, minSamples: 1, logger: createLogger({ level: 'error' }) });
+      const started = baselines.start();
+      // Installed after the read has begun (it is waiting on Redis): not in what it reads.
+      state.publish([job], [run]);
+      await started;
+      // Window [10, 20, 30, 40, 500]: p95 is the late run. Listening only after the read, the
+      // replica missed it and kept 40 while the replica that took it had 500.
+      expect(baselines.get('late')?.p95).toBe(500);
+      baselines.stop();
+    } finally {
+      await store.close();
+    }
   });
 });
