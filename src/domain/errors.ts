@@ -74,6 +74,13 @@ export class NotFoundError extends JobpulseError {
   readonly code = 'not_found';
 }
 
+/**
+ * A job another replica is deleting (Redis: its fence is set). Answered 404 as gone, but it is
+ * not gone yet, and stays if that deletion is cut short (its replica killed): a replica must
+ * not forget it on this answer.
+ */
+export class JobBeingDeletedError extends NotFoundError {}
+
 export class UnauthorizedError extends JobpulseError {
   readonly code = 'unauthorized';
 }
