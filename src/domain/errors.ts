@@ -81,6 +81,15 @@ export class NotFoundError extends JobpulseError {
  */
 export class JobBeingDeletedError extends NotFoundError {}
 
+/**
+ * A job deletion that stopped part-way (Redis: its fence expired under it, the replica having
+ * stalled past the ttl, and a commit or another deletion may have come since). The job is left
+ * with part of its history; deleting it again finishes it. Not an internal error: it was a 500.
+ */
+export class DeletionCutShortError extends JobpulseError {
+  readonly code = 'deletion_cut_short';
+}
+
 export class UnauthorizedError extends JobpulseError {
   readonly code = 'unauthorized';
 }

@@ -6,6 +6,7 @@
 import type { Context } from 'hono';
 import {
   ConfigError,
+  DeletionCutShortError,
   FencedWriteError,
   JobpulseError,
   MalformedBodyError,
@@ -32,6 +33,7 @@ export const STATUS_BY_ERROR: readonly [ErrorClass, 400 | 401 | 404 | 409 | 413 
   // Internal to singleton sources; mapped so it can never turn into a 500.
   [FencedWriteError, 409],
   [RunOfAnotherJobError, 409],
+  [DeletionCutShortError, 409],
   [PayloadTooLargeError, 413],
   [UnsupportedMediaTypeError, 415],
   [TooManyJobsError, 429],

@@ -20,7 +20,7 @@ import { Redis, type RedisOptions } from 'ioredis';
 import type { Job } from '../../domain/job.js';
 import type { JobEvent } from '../../domain/job-event.js';
 import { runDurationSeconds, type Run } from '../../domain/run.js';
-import { FencedWriteError, JobBeingDeletedError, NotFoundError } from '../../domain/errors.js';
+import { DeletionCutShortError, FencedWriteError, JobBeingDeletedError, NotFoundError } from '../../domain/errors.js';
 import {
   revisionOf,
   setRevision,
@@ -514,7 +514,7 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
       // schedule): its deletion, counted there once, not by every replica that raced it.
       if (begun === 'absent') throw new NotFoundError(`job ${JSON.stringify(name)} was deleted meanwhile (by another replica)`);
       if (begun === 'busy') throw new JobBeingDeletedError(`job ${JSON.stringify(name)} is being deleted (by another replica)`);
-      const lost = (): Error => new Error(`deleting job ${JSON.stringify(name)}: its fence expired (this replica stalled for ${ttl} ms); delete it again`);
+      const lost = (): Error => new DeletionCutShortError(`deleting job ${JSON.stringify(name)}: its fence expired (this replica stalled for ${ttl} ms); delete it again`);
       let runs = 0;
       let events = 0;
       let top = 0;
