@@ -311,6 +311,34 @@ describe('detectors over HTTP with a real agent and store', () => {
     dir.cleanup();
   });
 
+  it('a restart does not judge slots whose runs or recorded misses retention pruned (no false misses, no miss counted twice)', async () => {
+    const dir = tempDir();
+    const clock = new ManualClock(Date.parse('2026-11-23T05:00:30Z'));
+    // Retention well under the 24 h lookback: the restart must not re-check what it pruned.
+    const config = { retention: { events: '5m', runs: '5m' }, jobs: { overrides: { every2: { schedule: '*/2 * * * *', grace: '30s' } } } };
+    a = await startAgent({ clock, config, dir: dir.path });
+    await a.push({ job_name: 'every2', run_id: 'r0', event: 'succeeded' });
+    await sweep(a);
+    for (let i = 1; i <= 10; i++) {
+      clock.set(Date.parse('2026-11-23T05:00:05Z') + i * 2 * MIN);
+      // Slot 05:08 has no run: one real miss, recorded then pruned with its event id.
+      if (i !== 4) await a.push({ job_name: 'every2', run_id: `r${i}`, event: 'succeeded' });
+      clock.advance(MIN);
+      await sweep(a);
+    }
+    const missed = async () => (await a!.get('/metrics')).text.split('\n').filter((l) => l.startsWith('job_missed_runs_total'));
+    const history = async () => (await a!.get('/api/v1/jobs/every2/runs')).body.runs.map((r: { run_id: string }) => r.run_id);
+    expect(await missed()).toEqual(['job_missed_runs_total{job_name="every2"} 1']);
+    expect((await a.agent.retention.runOnce()).runs).toBeGreaterThan(0);
+    const kept = await history();
+    await a.agent.stop();
+    a = await startAgent({ clock, config, dir: dir.path });
+    await sweep(a);
+    expect(await missed()).toEqual(['job_missed_runs_total{job_name="every2"} 1']);
+    expect(await history()).toEqual(kept);
+    dir.cleanup();
+  });
+
   it('a fresh agent does not judge a slot from before it started for a job it has never seen', async () => {
     const start = Date.parse('2026-11-23T05:00:15.400Z');
     const clock = new ManualClock(start);
