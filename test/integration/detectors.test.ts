@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ManualClock } from '../../src/runtime/clock.js';
 import { startAgent, type TestAgent } from '../support/start-agent.js';
 import { tempDir } from '../support/temp-dir.js';
@@ -269,6 +269,26 @@ describe('detectors over HTTP with a real agent and store', () => {
     await a.agent.stop();
     a = await startAgent({ clock, dir: dir.path });
     expect(await batches()).toEqual([]);
+    dir.cleanup();
+  });
+
+  it("a child of a finished parent that is no longer its job's latest run leaves no batch entry, before or after a restart", async () => {
+    const dir = tempDir();
+    const clock = new ManualClock(T0);
+    a = await startAgent({ clock, dir: dir.path });
+    await a.push({ job_name: 'late', run_id: 'lp', event: 'started' });
+    await a.push({ job_name: 'late', run_id: 'lp', event: 'succeeded' });
+    await a.push({ job_name: 'late', run_id: 'lp2', event: 'started' }); // lp leaves memory
+    await a.push({ job_name: 'late-batch', run_id: 'straggler', parent_run_id: 'lp', event: 'started' });
+    await vi.waitFor(() => expect(a!.agent.batches.counts('lp')).toBeUndefined());
+    // The parent still to come (its child reported first) keeps its entry.
+    await a.push({ job_name: 'late-batch', run_id: 'early', parent_run_id: 'np', event: 'started' });
+    await a.get('/api/v1/runs/early');
+    expect(a.agent.batches.counts('np')).toMatchObject({ total: 1 });
+    await a.agent.stop();
+    a = await startAgent({ clock, dir: dir.path });
+    expect(a.agent.batches.counts('lp')).toBeUndefined();
+    expect(a.agent.batches.counts('np')).toMatchObject({ total: 1 });
     dir.cleanup();
   });
 
