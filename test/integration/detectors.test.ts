@@ -359,6 +359,22 @@ describe('detectors over HTTP with a real agent and store', () => {
     dir.cleanup();
   });
 
+  it('job_next_expected_run_time_seconds is on /metrics right after a restart, before any sweep', async () => {
+    const dir = tempDir();
+    const clock = new ManualClock(Date.parse('2026-11-23T05:00:30Z'));
+    const config = { jobs: { overrides: { hourly: { schedule: '0 * * * *' } } } };
+    a = await startAgent({ clock, config, dir: dir.path });
+    await a.push({ job_name: 'hourly', run_id: 'h1', event: 'succeeded' });
+    await sweep(a);
+    const next = async () => (await a!.get('/metrics')).text.split('\n').filter((l) => l.startsWith('job_next_expected_run_time_seconds'));
+    const before = await next();
+    expect(before).toEqual([`job_next_expected_run_time_seconds{job_name="hourly"} ${Date.parse('2026-11-23T06:00:00Z') / 1000}`]);
+    await a.agent.stop();
+    a = await startAgent({ clock, config, dir: dir.path });
+    expect(await next()).toEqual(before);
+    dir.cleanup();
+  });
+
   it('a fresh agent does not judge a slot from before it started for a job it has never seen', async () => {
     const start = Date.parse('2026-11-23T05:00:15.400Z');
     const clock = new ManualClock(start);

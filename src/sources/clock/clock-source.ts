@@ -231,6 +231,12 @@ export function createClockSource(deps: {
     async start() {
       stopped = false;
       startedAt ??= clock.now();
+      // job_next_expected_run_time_seconds is read from `next`, which only sweeps filled: after
+      // a restart /metrics lacked it until the first sweep (30 s by default).
+      for (const name of scheduledJobs()) {
+        const t = nextSlot(spec(name) as ScheduleSpec, startedAt);
+        if (t !== undefined && !next.has(name)) next.set(name, t);
+      }
       timer = setInterval(() => {
         void source.sweep().catch(() => undefined);
       }, deps.intervalMs);
