@@ -23,8 +23,11 @@ export function createRetention(deps: {
   pruned: (kind: 'events' | 'runs' | 'jobs', n: number) => void;
   /** Jobs with no event since `before` and no unfinished run (for `retention.jobs`). */
   idleJobs?: (before: number) => string[];
-  /** Deletes a job with its history (ingest's `forget`); NotFoundError if it is gone already. */
-  forgetJob?: (name: string) => Promise<unknown>;
+  /**
+   * Deletes a job with its history (ingest's `forget`) if it is still idle since `before` when
+   * its turn comes (`kept` otherwise); NotFoundError if it is gone already.
+   */
+  forgetJob?: (name: string, before: number) => Promise<{ kept?: true }>;
 }): Retention {
   let task: ScheduledTask | undefined;
   /**
@@ -38,8 +41,7 @@ export function createRetention(deps: {
     let n = 0;
     for (const name of deps.idleJobs(now - ttl)) {
       try {
-        await deps.forgetJob(name);
-        n += 1;
+        if (!(await deps.forgetJob(name, now - ttl)).kept) n += 1;
       } catch (err) {
         // Deleted meanwhile (by hand, or by another replica's sweep): nothing left to do.
         if (!(err instanceof NotFoundError)) throw err;
