@@ -199,6 +199,7 @@ export async function createAgent(opts: AgentOptions): Promise<Agent> {
     logger: logger.child({ component: 'retention' }),
     config: config.retention,
     pruned: (k, n) => selfMetrics.pruned(k, n),
+    prunedRuns: (before) => baselines.pruned(before),
     idleJobs: (before) => [...state.allJobs()].filter((j) => idleSince(j, before)).map((j) => j.job_name),
     forgetJob: (name, before) => ingest.forget(name, { onlyIf: (j) => idleSince(j, before) }),
   });

@@ -21,6 +21,8 @@ export function createRetention(deps: {
   logger: Logger;
   config: Config['retention'];
   pruned: (kind: 'events' | 'runs' | 'jobs', n: number) => void;
+  /** Finished runs ended before `before` were deleted (each job's latest kept). */
+  prunedRuns?: (before: number) => void;
   /** Jobs with no event since `before` and no unfinished run (for `retention.jobs`). */
   idleJobs?: (before: number) => string[];
   /**
@@ -52,6 +54,7 @@ export function createRetention(deps: {
   const runOnce = async (): Promise<{ events: number; runs: number; jobs: number }> => {
     const now = deps.clock.now();
     const pruned = await deps.store.prune({ eventsBefore: now - deps.config.events, runsBefore: now - deps.config.runs });
+    if (pruned.runs > 0) deps.prunedRuns?.(now - deps.config.runs);
     deps.pruned('events', pruned.events);
     deps.pruned('runs', pruned.runs);
     const out = { ...pruned, jobs: await forgetIdle(now) };

@@ -433,6 +433,30 @@ describe('detectors over HTTP with a real agent and store', () => {
     dir.cleanup();
   });
 
+  it('learned baseline: successes retention pruned leave memory too, so a restart shows the same expected duration', async () => {
+    const dir = tempDir();
+    const clock = new ManualClock(T0);
+    const config = { retention: { runs: '1h', events: '1h' }, detectors: { baseline_runs: 5, baseline_min_samples: 1 } };
+    a = await startAgent({ clock, config, dir: dir.path });
+    const run = async (id: string, secs: number) => {
+      await a!.push({ job_name: 'etl', run_id: id, event: 'started' });
+      clock.advance(secs * 1000);
+      await a!.push({ job_name: 'etl', run_id: id, event: 'succeeded' });
+    };
+    for (const [i, secs] of [900, 800, 700].entries()) await run(`old${i}`, secs);
+    clock.advance(2 * 60 * MIN);
+    for (const [i, secs] of [10, 20].entries()) await run(`new${i}`, secs);
+    const expected = async () => (await a!.get('/metrics')).text.split('\n').filter((l) => l.startsWith('job_expected_duration_seconds'));
+    expect(await expected()).toEqual(['job_expected_duration_seconds{job_name="etl"} 900']);
+    expect((await a.agent.retention.runOnce()).runs).toBe(3);
+    // The store holds the two newest successes now: p95 20 s, before and after a restart.
+    expect(await expected()).toEqual(['job_expected_duration_seconds{job_name="etl"} 20']);
+    await a.agent.stop();
+    a = await startAgent({ clock, config, dir: dir.path });
+    expect(await expected()).toEqual(['job_expected_duration_seconds{job_name="etl"} 20']);
+    dir.cleanup();
+  });
+
   it('learned baseline feeds job_expected_duration_seconds, survives a restart; too-short successes are flagged', async () => {
     const dir = tempDir();
     const clock = new ManualClock(T0);
