@@ -9,6 +9,7 @@ import { createServer } from 'node:http';
 import { serve } from '@hono/node-server';
 import type { Hono } from 'hono';
 import { expectationsFor, type Config } from './config/schema.js';
+import type { Job } from './domain/job.js';
 import { createRetention, type Retention } from './history/retention.js';
 import { createApiRoutes } from './http/api-routes.js';
 import { createAuth, type Auth } from './http/auth.js';
@@ -205,14 +206,16 @@ async function assembleAgent(opts: AgentOptions, opened: (() => Promise<void> | 
       }),
     ],
   });
+  const idleSince = (j: Job, before: number): boolean => j.last_seen_at < before && !state.activeRunOf(j.job_name);
   const retention = createRetention({
     store,
     clock,
     logger: logger.child({ component: 'retention' }),
     config: config.retention,
     pruned: (k, n) => selfMetrics.pruned(k, n),
-    idleJobs: (before) => [...state.allJobs()].filter((j) => j.last_seen_at < before && !state.activeRunOf(j.job_name)).map((j) => j.job_name),
-    forgetJob: (name) => ingest.forget(name),
+    prunedRuns: (before) => baselines.pruned(before),
+    idleJobs: (before) => [...state.allJobs()].filter((j) => idleSince(j, before)).map((j) => j.job_name),
+    forgetJob: (name, before) => ingest.forget(name, { onlyIf: (j) => idleSince(j, before) }),
   });
 
   const sources: Source[] = [];

@@ -18,6 +18,11 @@ export interface Baselines {
   get(jobName: string): Baseline | undefined;
   /** Reloads one job's window from the store. */
   refresh(jobName: string): Promise<void>;
+  /**
+   * Retention deleted the finished runs that ended before `before` (each job's latest run
+   * kept): their successes leave the windows as well.
+   */
+  pruned(before: number): void;
   /** Loads every known job's window; then follows successes through the state. */
   start(): Promise<void>;
   /** Resolves when reloads queued so far are done (tests). */
@@ -67,6 +72,23 @@ export class SuccessWindow {
     this.stale = true;
   }
 
+  /** Drops the successes that ended before `before`, except the pair `keep`. */
+  dropBefore(before: number, keep?: readonly [number, number]): void {
+    let n = 0;
+    while (n < this.ended.length && (this.ended[n] as number) < before) n++;
+    if (n === 0) return;
+    const kept: number[] = [];
+    for (let i = 0; i < n; i++) if (keep && this.ended[i] === keep[0] && this.durations[i] === keep[1]) kept.push(i);
+    this.ended = [...kept.map((i) => this.ended[i] as number), ...this.ended.slice(n)];
+    this.durations = [...kept.map((i) => this.durations[i] as number), ...this.durations.slice(n)];
+    this.stale = true;
+  }
+
+  /** True when it holds no success. */
+  empty(): boolean {
+    return this.ended.length === 0;
+  }
+
   baseline(minSamples: number): Baseline | undefined {
     if (this.stale) {
       this.cached = computeBaseline(this.durations, minSamples);
@@ -94,6 +116,17 @@ export function createBaselines(deps: { store: Store; state: JobState; runs: num
   return {
     get: (name) => windows.get(name)?.baseline(deps.minSamples),
     refresh: (name) => (chain = chain.then(() => refresh(name))),
+    pruned(before) {
+      // Without this a restart read fewer successes back than memory held (a weekly job's 50
+      // reach back a year, retention.runs 90 days), and job_expected_duration_seconds changed.
+      for (const [name, w] of windows) {
+        const latestId = deps.state.getJob(name)?.latest_run_id;
+        const latest = latestId !== undefined ? deps.state.getRun(latestId) : undefined;
+        const d = latest?.state === 'succeeded' && latest.ended_at !== undefined ? runDurationSeconds(latest) : undefined;
+        w.dropBefore(before, d !== undefined ? [latest?.ended_at as number, d] : undefined);
+        if (w.empty()) windows.delete(name);
+      }
+    },
     async start() {
       const take: ChangeListener = ({ runs, removed }) => {
         for (const name of removed ?? []) windows.delete(name);

@@ -21,10 +21,15 @@ export function createRetention(deps: {
   logger: Logger;
   config: Config['retention'];
   pruned: (kind: 'events' | 'runs' | 'jobs', n: number) => void;
+  /** Finished runs ended before `before` were deleted (each job's latest kept). */
+  prunedRuns?: (before: number) => void;
   /** Jobs with no event since `before` and no unfinished run (for `retention.jobs`). */
   idleJobs?: (before: number) => string[];
-  /** Deletes a job with its history (ingest's `forget`); NotFoundError if it is gone already. */
-  forgetJob?: (name: string) => Promise<unknown>;
+  /**
+   * Deletes a job with its history (ingest's `forget`) if it is still idle since `before` when
+   * its turn comes (`kept` otherwise); NotFoundError if it is gone already.
+   */
+  forgetJob?: (name: string, before: number) => Promise<{ kept?: true }>;
 }): Retention {
   let task: ScheduledTask | undefined;
   /**
@@ -38,8 +43,7 @@ export function createRetention(deps: {
     let n = 0;
     for (const name of deps.idleJobs(now - ttl)) {
       try {
-        await deps.forgetJob(name);
-        n += 1;
+        if (!(await deps.forgetJob(name, now - ttl)).kept) n += 1;
       } catch (err) {
         // Deleted meanwhile (by hand, or by another replica's sweep): nothing left to do.
         if (!(err instanceof NotFoundError)) throw err;
@@ -50,6 +54,7 @@ export function createRetention(deps: {
   const runOnce = async (): Promise<{ events: number; runs: number; jobs: number }> => {
     const now = deps.clock.now();
     const pruned = await deps.store.prune({ eventsBefore: now - deps.config.events, runsBefore: now - deps.config.runs });
+    if (pruned.runs > 0) deps.prunedRuns?.(now - deps.config.runs);
     deps.pruned('events', pruned.events);
     deps.pruned('runs', pruned.runs);
     const out = { ...pruned, jobs: await forgetIdle(now) };

@@ -86,8 +86,10 @@ export interface Ingest {
    * Deletes a job, its runs and their events (DELETE /api/v1/jobs/…): waits for the batches
    * in flight, holds the next ones while the store deletes, then forgets the job in memory.
    * Events of that job queued meanwhile start it afresh. NotFoundError for an unknown job.
+   * With `onlyIf`, the job is kept (`kept: true`) unless it holds once the batches in flight
+   * have settled.
    */
-  forget(jobName: string): Promise<{ runs: number; events: number }>;
+  forget(jobName: string, opts?: { onlyIf?: (job: Job) => boolean }): Promise<{ runs: number; events: number; kept?: true }>;
 }
 
 /** A batch sent to the store and not answered yet: what later batches reduce on top of. */
@@ -573,7 +575,7 @@ export function createIngest(deps: {
    * the job as much as any), the store deletes, and memory forgets the job before the next
    * batch is reduced, so no batch ever reduces on top of a job the store no longer has.
    */
-  async function forget(jobName: string): Promise<{ runs: number; events: number }> {
+  async function forget(jobName: string, opts?: { onlyIf?: (job: Job) => boolean }): Promise<{ runs: number; events: number; kept?: true }> {
     while (exclusive) await exclusive;
     let release: () => void = () => undefined;
     exclusive = new Promise<void>((r) => (release = r));
@@ -581,7 +583,11 @@ export function createIngest(deps: {
       // A batch is in `inflight` from the moment it starts reducing (flush adds it at once), and
       // its promise never rejects: waiting for the set to empty is waiting for both.
       while (inflight.size > 0) await Promise.race(inflight);
-      if (!state.getJob(jobName)) throw new NotFoundError(`unknown job ${JSON.stringify(jobName)}`);
+      const job = state.getJob(jobName);
+      if (!job) throw new NotFoundError(`unknown job ${JSON.stringify(jobName)}`);
+      // Retention's idle deletions: a job listed idle may have reported since, acknowledged in a
+      // batch just settled (deleted anyway, its 200 was a lie).
+      if (opts?.onlyIf && !opts.onlyIf(job)) return { runs: 0, events: 0, kept: true };
       let gone: { runs: number; events: number; revision?: number };
       try {
         gone = await store.forgetJob(jobName);

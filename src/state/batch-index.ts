@@ -28,6 +28,19 @@ export function createBatchIndex(deps: { state: JobState; store: Store }): Batch
   const { state, store } = deps;
   const parents = new Map<string, Entry>();
 
+  /**
+   * Memory holds only open runs and each job's latest: a parent it does not know is either
+   * still to come (its children may report first) or finished and no longer its job's latest.
+   * The store tells which; the entry of a finished one was never shown and never dropped.
+   */
+  const dropIfFinished = (parentRunId: string, e: Entry): void => {
+    store.getRun(parentRunId).then(
+      (p) => {
+        if (p && isTerminal(p.state) && parents.get(parentRunId) === e) parents.delete(parentRunId);
+      },
+      () => undefined, // the store unreachable: the entry stays, as before (small, harmless)
+    );
+  };
   const note = (r: Run): void => {
     const parent = r.parent_run_id !== undefined ? state.getRun(r.parent_run_id) : undefined;
     // A child of a parent memory knows finished is not counted: its entry went with the finish,
@@ -35,7 +48,10 @@ export function createBatchIndex(deps: { state: JobState; store: Store }): Batch
     // children) until the next start, which loads no finished parent's children.
     if (r.parent_run_id !== undefined && !(parent && isTerminal(parent.state))) {
       let e = parents.get(r.parent_run_id);
-      if (!e) parents.set(r.parent_run_id, (e = { children: new Map(), job: parent?.job_name }));
+      if (!e) {
+        parents.set(r.parent_run_id, (e = { children: new Map(), job: parent?.job_name }));
+        if (!parent) dropIfFinished(r.parent_run_id, e);
+      }
       e.children.set(r.run_id, r.state);
       if (isTerminal(r.state) && r.ended_at !== undefined) e.last_ended_at = Math.max(e.last_ended_at ?? 0, r.ended_at);
     }
@@ -73,9 +89,13 @@ export function createBatchIndex(deps: { state: JobState; store: Store }): Batch
         if (r.parent_run_id !== undefined) candidates.add(r.parent_run_id);
         else candidates.add(r.run_id);
       }
+      const unknown = [...candidates].filter((id) => !state.getRun(id));
+      const finished = new Set<string>();
+      for (let i = 0; i < unknown.length; i += 5_000)
+        for (const [id, p] of await store.getRuns(unknown.slice(i, i + 5_000))) if (isTerminal(p.state)) finished.add(id);
       const parentIds = [...candidates].filter((id) => {
         const parent = state.getRun(id);
-        return !(parent && isTerminal(parent.state));
+        return !(parent && isTerminal(parent.state)) && !finished.has(id);
       });
       // One pass for all of them where the store has it: one query per open run was 0.85 s of a
       // start with 30k running runs.

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ManualClock } from '../../src/runtime/clock.js';
 import { startAgent, type TestAgent } from '../support/start-agent.js';
 import { tempDir } from '../support/temp-dir.js';
@@ -272,6 +272,26 @@ describe('detectors over HTTP with a real agent and store', () => {
     dir.cleanup();
   });
 
+  it("a child of a finished parent that is no longer its job's latest run leaves no batch entry, before or after a restart", async () => {
+    const dir = tempDir();
+    const clock = new ManualClock(T0);
+    a = await startAgent({ clock, dir: dir.path });
+    await a.push({ job_name: 'late', run_id: 'lp', event: 'started' });
+    await a.push({ job_name: 'late', run_id: 'lp', event: 'succeeded' });
+    await a.push({ job_name: 'late', run_id: 'lp2', event: 'started' }); // lp leaves memory
+    await a.push({ job_name: 'late-batch', run_id: 'straggler', parent_run_id: 'lp', event: 'started' });
+    await vi.waitFor(() => expect(a!.agent.batches.counts('lp')).toBeUndefined());
+    // The parent still to come (its child reported first) keeps its entry.
+    await a.push({ job_name: 'late-batch', run_id: 'early', parent_run_id: 'np', event: 'started' });
+    await a.get('/api/v1/runs/early');
+    expect(a.agent.batches.counts('np')).toMatchObject({ total: 1 });
+    await a.agent.stop();
+    a = await startAgent({ clock, dir: dir.path });
+    expect(a.agent.batches.counts('lp')).toBeUndefined();
+    expect(a.agent.batches.counts('np')).toMatchObject({ total: 1 });
+    dir.cleanup();
+  });
+
   it('missed schedule: counted once, in the job history, survives a restart in the middle of a grace window', async () => {
     const dir = tempDir();
     const clock = new ManualClock(Date.parse('2026-11-23T01:00:00Z'));
@@ -308,6 +328,50 @@ describe('detectors over HTTP with a real agent and store', () => {
     await sweep(a);
     m = (await a.get('/metrics')).text;
     expect(m).toContain('job_missed_runs_total{job_name="nightly"} 1');
+    dir.cleanup();
+  });
+
+  it('a restart does not judge slots whose runs or recorded misses retention pruned (no false misses, no miss counted twice)', async () => {
+    const dir = tempDir();
+    const clock = new ManualClock(Date.parse('2026-11-23T05:00:30Z'));
+    // Retention well under the 24 h lookback: the restart must not re-check what it pruned.
+    const config = { retention: { events: '5m', runs: '5m' }, jobs: { overrides: { every2: { schedule: '*/2 * * * *', grace: '30s' } } } };
+    a = await startAgent({ clock, config, dir: dir.path });
+    await a.push({ job_name: 'every2', run_id: 'r0', event: 'succeeded' });
+    await sweep(a);
+    for (let i = 1; i <= 10; i++) {
+      clock.set(Date.parse('2026-11-23T05:00:05Z') + i * 2 * MIN);
+      // Slot 05:08 has no run: one real miss, recorded then pruned with its event id.
+      if (i !== 4) await a.push({ job_name: 'every2', run_id: `r${i}`, event: 'succeeded' });
+      clock.advance(MIN);
+      await sweep(a);
+    }
+    const missed = async () => (await a!.get('/metrics')).text.split('\n').filter((l) => l.startsWith('job_missed_runs_total'));
+    const history = async () => (await a!.get('/api/v1/jobs/every2/runs')).body.runs.map((r: { run_id: string }) => r.run_id);
+    expect(await missed()).toEqual(['job_missed_runs_total{job_name="every2"} 1']);
+    expect((await a.agent.retention.runOnce()).runs).toBeGreaterThan(0);
+    const kept = await history();
+    await a.agent.stop();
+    a = await startAgent({ clock, config, dir: dir.path });
+    await sweep(a);
+    expect(await missed()).toEqual(['job_missed_runs_total{job_name="every2"} 1']);
+    expect(await history()).toEqual(kept);
+    dir.cleanup();
+  });
+
+  it('job_next_expected_run_time_seconds is on /metrics right after a restart, before any sweep', async () => {
+    const dir = tempDir();
+    const clock = new ManualClock(Date.parse('2026-11-23T05:00:30Z'));
+    const config = { jobs: { overrides: { hourly: { schedule: '0 * * * *' } } } };
+    a = await startAgent({ clock, config, dir: dir.path });
+    await a.push({ job_name: 'hourly', run_id: 'h1', event: 'succeeded' });
+    await sweep(a);
+    const next = async () => (await a!.get('/metrics')).text.split('\n').filter((l) => l.startsWith('job_next_expected_run_time_seconds'));
+    const before = await next();
+    expect(before).toEqual([`job_next_expected_run_time_seconds{job_name="hourly"} ${Date.parse('2026-11-23T06:00:00Z') / 1000}`]);
+    await a.agent.stop();
+    a = await startAgent({ clock, config, dir: dir.path });
+    expect(await next()).toEqual(before);
     dir.cleanup();
   });
 
@@ -366,6 +430,30 @@ describe('detectors over HTTP with a real agent and store', () => {
     a = await startAgent({ clock, config, dir: dir.path });
     await sweep(a);
     expect((await a.get('/metrics')).text).toContain('job_missed_runs_total{job_name="nightly"} 0');
+    dir.cleanup();
+  });
+
+  it('learned baseline: successes retention pruned leave memory too, so a restart shows the same expected duration', async () => {
+    const dir = tempDir();
+    const clock = new ManualClock(T0);
+    const config = { retention: { runs: '1h', events: '1h' }, detectors: { baseline_runs: 5, baseline_min_samples: 1 } };
+    a = await startAgent({ clock, config, dir: dir.path });
+    const run = async (id: string, secs: number) => {
+      await a!.push({ job_name: 'etl', run_id: id, event: 'started' });
+      clock.advance(secs * 1000);
+      await a!.push({ job_name: 'etl', run_id: id, event: 'succeeded' });
+    };
+    for (const [i, secs] of [900, 800, 700].entries()) await run(`old${i}`, secs);
+    clock.advance(2 * 60 * MIN);
+    for (const [i, secs] of [10, 20].entries()) await run(`new${i}`, secs);
+    const expected = async () => (await a!.get('/metrics')).text.split('\n').filter((l) => l.startsWith('job_expected_duration_seconds'));
+    expect(await expected()).toEqual(['job_expected_duration_seconds{job_name="etl"} 900']);
+    expect((await a.agent.retention.runOnce()).runs).toBe(3);
+    // The store holds the two newest successes now: p95 20 s, before and after a restart.
+    expect(await expected()).toEqual(['job_expected_duration_seconds{job_name="etl"} 20']);
+    await a.agent.stop();
+    a = await startAgent({ clock, config, dir: dir.path });
+    expect(await expected()).toEqual(['job_expected_duration_seconds{job_name="etl"} 20']);
     dir.cleanup();
   });
 

@@ -126,6 +126,29 @@ describe('history, stats, retention and auth', () => {
     expect((await a.get('/metrics')).text).toContain('jobpulse_retention_pruned_total{kind="jobs"} 1');
   });
 
+  it('retention.jobs does not delete a job whose push was committing while the sweep listed it idle (the push is acknowledged)', async () => {
+    const clock = new ManualClock(Date.UTC(2026, 0, 1));
+    a = await startAgent({ clock, config: { retention: { events: '30d', runs: '90d', idle_job_ttl: '7d', jobs: '30d' }, detectors: { enabled: false } } });
+    await a.push([{ job_name: 'dated', run_id: 'old', event: 'succeeded' }, { job_name: 'gone', run_id: 'g', event: 'succeeded' }]);
+    clock.advance(31 * 24 * HOUR);
+    // The push is reduced and committing (not in memory yet) when the sweep lists idle jobs,
+    // right after its prune.
+    const store = a.agent.store;
+    const prune = store.prune.bind(store);
+    let push: ReturnType<typeof a.agent.ingest.ingest> | undefined;
+    store.prune = async (q) => {
+      const out = await prune(q);
+      push = a!.agent.ingest.ingest([{ job_name: 'dated', run_id: 'fresh', event: 'started', event_id: 'fresh-start', source: 'api', timestamp: clock.now() }]);
+      await new Promise((r) => setImmediate(r));
+      return out;
+    };
+    const swept = await a.agent.retention.runOnce();
+    expect((await push)?.[0]).toMatchObject({ result: 'applied' });
+    expect(swept.jobs).toBe(1);
+    expect((await a.get('/api/v1/runs/fresh')).body.events.map((e: { event_id: string }) => e.event_id)).toEqual(['fresh-start']);
+    expect((await a.get('/api/v1/jobs/gone')).status).toBe(404);
+  });
+
   it('guards pushes with write tokens and reads with read tokens', async () => {
     a = await startAgent({ config: { auth: { write_tokens: ['w-secret'], read_tokens: ['r-secret'] } } });
     const ev = { job_name: 'sec', event: 'started' };

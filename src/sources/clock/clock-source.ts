@@ -19,7 +19,20 @@ import type { Logger } from '../../runtime/logger.js';
 import type { JobState } from '../../state/job-state.js';
 import type { Source, SourceHealth } from '../source.js';
 import { detect, type Baseline, type BatchCounts } from './detect.js';
-import { detectMissed, nextSlot, replayBack, type ScheduleSpec } from './schedule.js';
+import { detectMissed, nextSlot, previousSlot, replayBack, type ScheduleSpec } from './schedule.js';
+
+/**
+ * The first slot whose whole window (opening midway after the previous slot) lies after
+ * `horizon`: the runs that could cover it, and its own miss with its event id, are still in
+ * the store whatever retention pruned before now.
+ */
+function retainedSlotFloor(s: ScheduleSpec, horizon: number): number | undefined {
+  const first = nextSlot(s, horizon);
+  if (first === undefined) return undefined;
+  const prev = previousSlot(s, first);
+  if (prev === undefined || Math.floor((prev + first) / 2) > horizon) return first;
+  return nextSlot(s, first);
+}
 
 /** Verdicts per ingest call: a few ms of reducing each. */
 const VERDICT_SLICE = 500;
@@ -139,6 +152,11 @@ export function createClockSource(deps: {
         const job = state.getJob(name);
         from = Math.max(now - lookback, job ? job.first_seen_at : (startedAt ?? now));
         if (!job && !slotFloor.has(name)) slotFloor.set(name, startedAt ?? now);
+        // Re-checking after a start: retention may have pruned the runs that covered older
+        // slots (judged missed, 1 → 9 misses after a restart with retention.runs under the
+        // lookback) and the event ids of misses already recorded (recorded again, counted twice).
+        const kept = retainedSlotFloor(s, now - Math.min(config.retention.runs, config.retention.events));
+        if (kept !== undefined && kept > (slotFloor.get(name) ?? -Infinity)) slotFloor.set(name, kept);
       }
       if (!starts.has(name)) starts.set(name, new Map());
       const known = starts.get(name) as Map<string, number>;
@@ -213,6 +231,12 @@ export function createClockSource(deps: {
     async start() {
       stopped = false;
       startedAt ??= clock.now();
+      // job_next_expected_run_time_seconds is read from `next`, which only sweeps filled: after
+      // a restart /metrics lacked it until the first sweep (30 s by default).
+      for (const name of scheduledJobs()) {
+        const t = nextSlot(spec(name) as ScheduleSpec, startedAt);
+        if (t !== undefined && !next.has(name)) next.set(name, t);
+      }
       timer = setInterval(() => {
         void source.sweep().catch(() => undefined);
       }, deps.intervalMs);
