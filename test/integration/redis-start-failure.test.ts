@@ -64,4 +64,20 @@ describe.skipIf(!has)('serve when Redis fails at start-up', () => {
       admin.disconnect();
     }
   }, 20_000);
+
+  it('names what Redis refused when it wants a password, not just "Connection is closed."', async () => {
+    const admin = new Redis(redis.url);
+    try {
+      await admin.call('CONFIG', 'SET', 'requirepass', 'sekret');
+      const none = await serve(redis.url);
+      expect(none.code).toBe(1);
+      expect(none.out).toMatch(/cannot start: .*NOAUTH Authentication required/);
+      const wrong = await serve(redis.url.replace('redis://', 'redis://:wrong@'));
+      expect(wrong.code).toBe(1);
+      expect(wrong.out).toMatch(/cannot start: .*WRONGPASS/);
+    } finally {
+      await admin.call('CONFIG', 'SET', 'requirepass', '');
+      admin.disconnect();
+    }
+  }, 40_000);
 });

@@ -113,14 +113,20 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
   redis.defineCommand('jpForgetChunk', { numberOfKeys: 0, lua: FORGET_CHUNK_SCRIPT });
   redis.defineCommand('jpForgetEnd', { numberOfKeys: 0, lua: FORGET_END_SCRIPT });
   // ioredis logs unhandled 'error' events to stderr; failures surface through commands instead.
-  redis.on('error', () => undefined);
+  // The last one is kept for start-up: a server that refuses the connection's first command
+  // (NOAUTH, WRONGPASS) hangs up, and connect() then rejects with only "Connection is closed.".
+  let connectError: Error | undefined;
+  redis.on('error', (e: Error) => {
+    connectError = e;
+  });
   try {
     await redis.connect();
   } catch (err) {
     // Else the client keeps reconnecting and holds the process open past 'cannot start'.
     redis.disconnect();
-    throw err;
+    throw connectError && err instanceof Error && connectError.message !== err.message ? new Error(`${err.message} ${connectError.message}`, { cause: err }) : err;
   }
+  connectError = undefined;
 
   let closed = false;
   let follower: Redis | undefined;
