@@ -24,6 +24,9 @@ export interface BatchIndex {
   stop(): void;
 }
 
+/** Parent run ids asked of the store per read at start (one bulk read each, bounded parameters). */
+const LOOKUP_CHUNK = 5_000;
+
 export function createBatchIndex(deps: { state: JobState; store: Store }): BatchIndex {
   const { state, store } = deps;
   const parents = new Map<string, Entry>();
@@ -91,8 +94,8 @@ export function createBatchIndex(deps: { state: JobState; store: Store }): Batch
       }
       const unknown = [...candidates].filter((id) => !state.getRun(id));
       const finished = new Set<string>();
-      for (let i = 0; i < unknown.length; i += 5_000)
-        for (const [id, p] of await store.getRuns(unknown.slice(i, i + 5_000))) if (isTerminal(p.state)) finished.add(id);
+      for (let i = 0; i < unknown.length; i += LOOKUP_CHUNK)
+        for (const [id, p] of await store.getRuns(unknown.slice(i, i + LOOKUP_CHUNK))) if (isTerminal(p.state)) finished.add(id);
       const parentIds = [...candidates].filter((id) => {
         const parent = state.getRun(id);
         return !(parent && isTerminal(parent.state)) && !finished.has(id);

@@ -240,13 +240,13 @@ export const revisionOf = (o: object): number => (o as Revisioned)[REVISION] ?? 
 export const setRevision = (o: object, rev: number): void => {
   (o as Revisioned)[REVISION] = rev;
 };
-/** True when `incoming` is older than what is `held` (never for adapters without revisions). */
 /** A succeeded run as learned baselines see it. */
 export interface Success {
   ended_at: number;
   duration_seconds: number;
 }
 
+/** True when `incoming` is older than what is `held` (never for adapters without revisions). */
 export const isStale = (incoming: object, held: object | undefined): boolean =>
   held !== undefined && revisionOf(held) > revisionOf(incoming);
 

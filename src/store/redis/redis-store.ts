@@ -185,23 +185,23 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
    * time (WITHSCORES) until `limit` pairs end after the last score read: nothing further can
    * come before them. `addSuccesses` takes one such page and says whether to read on.
    */
-  const addSuccesses = (seen: Map<string, Success>, flat: string[], runs: Map<string, Run>, limit: number): boolean => {
+  const addSuccesses = (pairs: Map<string, Success>, flat: string[], runs: Map<string, Run>, limit: number): boolean => {
     const ids = flat.filter((_, i) => i % 2 === 0);
-    for (const s of successesOf(ids, runs)) seen.set(`${s.ended_at} ${s.duration_seconds}`, s);
+    for (const s of successesOf(ids, runs)) pairs.set(`${s.ended_at} ${s.duration_seconds}`, s);
     const last = Number(flat[flat.length - 1]);
-    return ids.length > limit && [...seen.values()].filter((s) => s.ended_at > last).length < limit;
+    return ids.length > limit && [...pairs.values()].filter((s) => s.ended_at > last).length < limit;
   };
-  const newestSuccesses = (seen: Map<string, Success>, limit: number): Success[] =>
-    [...seen.values()].sort((a, b) => b.ended_at - a.ended_at || b.duration_seconds - a.duration_seconds).slice(0, limit);
+  const newestSuccesses = (pairs: Map<string, Success>, limit: number): Success[] =>
+    [...pairs.values()].sort((a, b) => b.ended_at - a.ended_at || b.duration_seconds - a.duration_seconds).slice(0, limit);
   const successPage = (jobName: string, offset: number, limit: number): Promise<string[]> =>
     redis.zrevrange(`${p}succeeded:${jobName}`, offset, offset + limit, 'WITHSCORES');
   const recentSuccessesOf = async (jobName: string, limit: number): Promise<Success[]> => {
-    const seen = new Map<string, Success>();
+    const pairs = new Map<string, Success>();
     for (let offset = 0; ; offset += limit + 1) {
       const flat = await successPage(jobName, offset, limit);
-      if (!addSuccesses(seen, flat, await readRuns(flat.filter((_, i) => i % 2 === 0)), limit)) break;
+      if (!addSuccesses(pairs, flat, await readRuns(flat.filter((_, i) => i % 2 === 0)), limit)) break;
     }
-    return newestSuccesses(seen, limit);
+    return newestSuccesses(pairs, limit);
   };
   const readJobs = (names: string[]): Promise<Map<string, Job>> => readMany<Job>('job', names);
   /** Set once job-ended:<job> holds every ended run (filled at start for older data, below). */
@@ -462,9 +462,9 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
         });
         const runs = await readRuns(pages.flatMap((flat) => flat.filter((_, i) => i % 2 === 0)));
         for (const [k, n] of part.entries()) {
-          const seen = new Map<string, Success>();
+          const pairs = new Map<string, Success>();
           // Rare (equal pairs or ends where the window cuts): only such a job reads on alone.
-          const list = addSuccesses(seen, pages[k] ?? [], runs, limit) ? await recentSuccessesOf(n, limit) : newestSuccesses(seen, limit);
+          const list = addSuccesses(pairs, pages[k] ?? [], runs, limit) ? await recentSuccessesOf(n, limit) : newestSuccesses(pairs, limit);
           if (list.length > 0) out.set(n, list);
         }
       }
